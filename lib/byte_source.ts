@@ -1,0 +1,92 @@
+/**
+ * Uniform reading of bytes from a file, an open `Deno.FsFile` or a
+ * `ReadableStream<Uint8Array>`.
+ *
+ * @module
+ */
+
+/** Something that fills a caller's buffer with the next bytes of an input. */
+export interface ByteSource {
+  /** Reads into `into`; resolves with the byte count, or null at the end. */
+  read(into: Uint8Array): Promise<number | null>;
+  /** Releases the input. Safe to call more than once. */
+  close(): void;
+  /** Total size in bytes, when known (files). */
+  readonly size?: number;
+}
+
+/** Reads an open file with `read()` straight into the caller's buffer (no copy). */
+export class FileSource implements ByteSource {
+  #file: Deno.FsFile;
+  #owned: boolean;
+  #closed = false;
+  readonly size?: number;
+
+  /** `owned` files are closed by {@linkcode FileSource.close}. */
+  constructor(file: Deno.FsFile, owned: boolean, size?: number) {
+    this.#file = file;
+    this.#owned = owned;
+    this.size = size;
+  }
+
+  /** Opens the file at `path` for reading. */
+  static async open(path: string): Promise<FileSource> {
+    const file = await Deno.open(path, { read: true });
+    try {
+      const info = await file.stat();
+      if (info.isDirectory) throw new Deno.errors.IsADirectory(`${path} is a directory`);
+      return new FileSource(file, true, info.size);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+  }
+
+  read(into: Uint8Array): Promise<number | null> {
+    return this.#file.read(into);
+  }
+
+  close(): void {
+    if (this.#closed || !this.#owned) return;
+    this.#closed = true;
+    try {
+      this.#file.close();
+    } catch {
+      // already closed by its owner
+    }
+  }
+}
+
+/** Reads a web stream, copying its pieces into the caller's buffer. */
+export class StreamSource implements ByteSource {
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #piece: Uint8Array | undefined;
+  #done = false;
+
+  /** Locks `stream` until {@linkcode StreamSource.close}. */
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.getReader();
+  }
+
+  async read(into: Uint8Array): Promise<number | null> {
+    while (this.#piece === undefined || this.#piece.length === 0) {
+      if (this.#done) return null;
+      const { value, done } = await this.#reader.read();
+      if (done) {
+        this.#done = true;
+        return null;
+      }
+      this.#piece = value;
+    }
+    const n = Math.min(into.length, this.#piece.length);
+    into.set(n === this.#piece.length ? this.#piece : this.#piece.subarray(0, n));
+    this.#piece = this.#piece.subarray(n);
+    return n;
+  }
+
+  close(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#reader.cancel().catch(() => {});
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Cuts a byte input into chunks of whole records, each in an `ArrayBuffer` of
+ * its own that can be transferred to a worker without a copy.
+ *
+ * The reader fills a fresh buffer of about `chunkBytes` straight from the
+ * input, asks the {@linkcode Cutter} for the last record boundary, hands out
+ * the buffer up to that boundary, and copies only the partial record after it
+ * (usually under a hundred bytes) into the next buffer. A record longer than
+ * the buffer makes the buffer grow, up to `maxRecordBytes`.
+ *
+ * @module
+ */
+
+import type { ByteSource } from "./byte_source.ts";
+import { type Cutter, cutterFor } from "./cutter.ts";
+import type { Format } from "./protocol.ts";
+
+/** A run of whole records: `buffer[start, end)`. */
+export interface Chunk {
+  buffer: ArrayBuffer;
+  start: number;
+  end: number;
+  /** The input's final chunk; its last record may lack a newline. */
+  last: boolean;
+}
+
+/** The header row's raw bytes and the number of lines it spans. */
+export interface HeaderBytes {
+  bytes: Uint8Array;
+  newlines: number;
+}
+
+/** A single record is longer than `maxRecordBytes`: most likely an unclosed quote. */
+export class RecordTooLong extends Error {
+  /** Creates the error for a record that outgrew `limit` bytes. */
+  constructor(readonly limit: number) {
+    super(`a record is longer than ${limit} bytes (maxRecordBytes); is a quote left open?`);
+  }
+}
+
+/** Reads `source` as chunks of whole records. */
+export class ChunkReader {
+  #source: ByteSource;
+  #cutter: Cutter;
+  #chunkBytes: number;
+  #maxRecordBytes: number;
+  #buf: Uint8Array;
+  /** First byte not yet handed out. */
+  #start = 0;
+  /** End of the bytes read so far. */
+  #filled = 0;
+  /** End of the bytes the cutter has seen. */
+  #scanned = 0;
+  #eof = false;
+  #bytesRead = 0;
+  #first = true;
+
+  /** `chunkBytes` is the target chunk size; records are never split. */
+  constructor(source: ByteSource, format: Format, chunkBytes: number, maxRecordBytes: number) {
+    this.#source = source;
+    this.#cutter = cutterFor(format);
+    this.#chunkBytes = chunkBytes;
+    this.#maxRecordBytes = maxRecordBytes;
+    this.#buf = new Uint8Array(chunkBytes);
+  }
+
+  /** Bytes read from the input so far. */
+  get bytesRead(): number {
+    return this.#bytesRead;
+  }
+
+  /** Reads until the buffer is full or the input ends. */
+  async #fill(): Promise<void> {
+    const buf = this.#buf;
+    while (this.#filled < buf.length && !this.#eof) {
+      const n = await this.#source.read(buf.subarray(this.#filled));
+      if (n === null) this.#eof = true;
+      else {
+        this.#filled += n;
+        this.#bytesRead += n;
+      }
+    }
+  }
+
+  /** Moves the unconsumed bytes into a new buffer of `capacity` bytes. */
+  #renew(capacity: number): void {
+    const rest = this.#buf.subarray(this.#start, this.#filled);
+    if (rest.length > this.#maxRecordBytes) throw new RecordTooLong(this.#maxRecordBytes);
+    const next = new Uint8Array(Math.max(capacity, rest.length + 1));
+    next.set(rest);
+    this.#buf = next;
+    this.#scanned -= this.#start;
+    this.#filled = rest.length;
+    this.#start = 0;
+  }
+
+  /** Drops a UTF-8 byte order mark at the very start of the input. */
+  async #skipBom(): Promise<void> {
+    if (!this.#first) return;
+    this.#first = false;
+    await this.#fill();
+    const b = this.#buf;
+    if (this.#filled >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) {
+      this.#start = this.#scanned = 3;
+    }
+  }
+
+  /**
+   * Reads the first record (the CSV header). Resolves with null for an empty
+   * input. Call before {@linkcode ChunkReader.next}.
+   */
+  async header(): Promise<HeaderBytes | null> {
+    await this.#skipBom();
+    for (;;) {
+      const lf = this.#cutter.first(this.#buf, this.#scanned, this.#filled);
+      if (lf !== -1) {
+        const bytes = this.#buf.slice(this.#start, lf + 1);
+        this.#start = this.#scanned = lf + 1;
+        return { bytes, newlines: countByte(bytes, 10) };
+      }
+      this.#scanned = this.#filled;
+      if (this.#eof) {
+        const bytes = this.#buf.slice(this.#start, this.#filled);
+        this.#start = this.#filled;
+        return bytes.length ? { bytes, newlines: countByte(bytes, 10) } : null;
+      }
+      this.#renew(this.#buf.length * 2);
+      await this.#fill();
+    }
+  }
+
+  /** Resolves with the next chunk, or null when the input is exhausted. */
+  async next(): Promise<Chunk | null> {
+    await this.#skipBom();
+    for (;;) {
+      if (this.#filled - this.#start < this.#chunkBytes && !this.#eof) {
+        if (this.#filled === this.#buf.length) {
+          this.#renew(this.#filled - this.#start + this.#chunkBytes);
+        }
+        await this.#fill();
+        continue;
+      }
+      const lf = this.#cutter.last(this.#buf, this.#scanned, this.#filled);
+      this.#scanned = this.#filled;
+      if (lf !== -1 && lf >= this.#start) return this.#cut(lf + 1, false);
+      if (this.#eof) {
+        return this.#filled > this.#start ? this.#cut(this.#filled, true) : null;
+      }
+      // No boundary yet: a record longer than the buffer. Grow and read on.
+      this.#renew(2 * this.#buf.length);
+      await this.#fill();
+    }
+  }
+
+  /** Hands out `buf[start, end)` and moves the bytes after `end` to a new buffer. */
+  #cut(end: number, last: boolean): Chunk {
+    const chunk = { buffer: this.#buf.buffer as ArrayBuffer, start: this.#start, end, last };
+    this.#start = end;
+    this.#renew(this.#chunkBytes + (this.#filled - end));
+    return chunk;
+  }
+
+  /** Closes the input. */
+  close(): void {
+    this.#source.close();
+  }
+}
+
+function countByte(bytes: Uint8Array, byte: number): number {
+  let n = 0;
+  for (let i = bytes.indexOf(byte); i !== -1; i = bytes.indexOf(byte, i + 1)) n++;
+  return n;
+}

@@ -1,0 +1,47 @@
+/**
+ * The one-call entry point: start workers, classify one input, stop them.
+ *
+ * @module
+ */
+
+import type { Input } from "./input.ts";
+import { resolveModule } from "./module_url.ts";
+import { type ClassifyOptions, resolveRunOptions, resolveWorkers } from "./options.ts";
+import { Run } from "./run.ts";
+import { WorkerSet } from "./workers.ts";
+
+/**
+ * Runs the classifier `module` over every record of `input` on `workers`
+ * Web Workers and yields the results, as they complete (default) or in
+ * input order (`ordered: true`).
+ *
+ * Each worker imports `module` and calls its `init(spec, context)` once;
+ * then every record goes to its `classify(row)`. A result of `undefined`
+ * yields nothing. The workers start at the first `next()` and stop when the
+ * iteration ends, fails, is broken out of, or `signal` aborts.
+ *
+ * @example
+ * ```ts ignore
+ * import { classify } from "@crunch/crunch";
+ *
+ * // lexicon.ts exports init(spec) and classify(row)
+ * for await (const score of classify("./lexicon.ts", "reviews.csv", { spec: { lexicon: "words.txt" } })) {
+ *   console.log(score);
+ * }
+ * ```
+ */
+export function classify(
+  module: string | URL,
+  input: Input,
+  options: ClassifyOptions = {},
+): AsyncIterableIterator<unknown> {
+  const workers = resolveWorkers(options.workers);
+  return new Run(input, resolveRunOptions(options), {
+    acquire: async () => WorkerSet.start(await resolveModule(module), options.spec, workers),
+    release: (set, how) => {
+      if (how === "done") return set.close();
+      set.terminate();
+      return Promise.resolve();
+    },
+  });
+}

@@ -1,0 +1,241 @@
+/**
+ * Turns what the caller passes as input (a path, a URL, an open file, a byte
+ * stream, or an iterable of rows) into a source of tasks for the workers:
+ * chunks of whole records, or batches of rows.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { type ByteSource, FileSource, StreamSource } from "./byte_source.ts";
+import { type Chunk, ChunkReader } from "./chunk_reader.ts";
+import { ParseError } from "./errors.ts";
+import type { ResolvedRunOptions } from "./options.ts";
+import type { Format } from "./protocol.ts";
+import { parseDelimitedRows } from "../workers/csv.ts";
+
+/**
+ * What crunch can read: a file path or `file:` URL (format from the
+ * extension), a `ReadableStream<Uint8Array>` or `Deno.FsFile` (with the
+ * `format` option), or any iterable or async iterable of rows.
+ */
+export type Input =
+  | string
+  | URL
+  | ReadableStream<Uint8Array>
+  | Deno.FsFile
+  | Iterable<unknown>
+  | AsyncIterable<unknown>;
+
+/** One unit of work for a worker. */
+export type Task =
+  | { kind: "chunk"; chunk: Chunk }
+  | { kind: "batch"; rows: unknown[] };
+
+/** What a source knows once it is open. */
+export interface SourceHead {
+  /** "rows" for iterables. */
+  format: Format | "rows";
+  /** Column names, for CSV and TSV. */
+  columns?: string[];
+  /** 1-based line of the first data record (after the header). */
+  firstLine: number;
+}
+
+/** A source of tasks for one run. */
+export interface TaskSource {
+  /** The file, for error messages. */
+  readonly file?: string;
+  /** Input size in bytes, when known. */
+  readonly bytesTotal?: number;
+  /** Bytes read so far. */
+  readonly bytesRead: number;
+  /** Opens the input and reads its header. */
+  open(): Promise<SourceHead>;
+  /** The next task, or null at the end. */
+  next(): Promise<Task | null>;
+  /** Releases the input; safe at any time, more than once. */
+  close(): void;
+}
+
+const EXTENSIONS: Record<string, Format> = {
+  ".csv": "csv",
+  ".tsv": "tsv",
+  ".tab": "tsv",
+  ".ndjson": "ndjson",
+  ".jsonl": "ndjson",
+};
+
+/** Returns the format a file name's extension implies, if any. */
+export function formatFromName(name: string): Format | undefined {
+  const dot = name.lastIndexOf(".");
+  return dot === -1 ? undefined : EXTENSIONS[name.slice(dot).toLowerCase()];
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
+}
+
+function isIterable(value: unknown): value is Iterable<unknown> {
+  return typeof (value as Iterable<unknown>)?.[Symbol.iterator] === "function";
+}
+
+/** Resolves `input` into a task source, checking that its format is known. */
+export function taskSource(input: Input, options: ResolvedRunOptions): TaskSource {
+  if (typeof input === "string" || input instanceof URL) {
+    const path = input instanceof URL || input.startsWith("file:") ? fileURLToPath(input) : input;
+    const format = options.format ?? formatFromName(path);
+    if (format === undefined) {
+      throw new TypeError(
+        `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl): pass the format option`,
+      );
+    }
+    return new ByteTaskSource(() => FileSource.open(path), format, options, path);
+  }
+  if (input instanceof ReadableStream || input instanceof Deno.FsFile) {
+    if (options.format === undefined) {
+      throw new TypeError(
+        "a stream or open file input needs the format option (csv, tsv or ndjson)",
+      );
+    }
+    const open = input instanceof ReadableStream
+      ? () => Promise.resolve(new StreamSource(input))
+      : async () => new FileSource(input, false, (await input.stat()).size);
+    return new ByteTaskSource(open, options.format, options, undefined);
+  }
+  if (isAsyncIterable(input) || isIterable(input)) {
+    return new RowTaskSource(input, options.batchSize);
+  }
+  throw new TypeError(
+    `unsupported input ${
+      Object.prototype.toString.call(input)
+    }: pass a file path, a URL, a Deno.FsFile, a ReadableStream or an iterable of rows`,
+  );
+}
+
+/** Chunks of a byte input. */
+class ByteTaskSource implements TaskSource {
+  #openSource: () => Promise<ByteSource>;
+  #format: Format;
+  #options: ResolvedRunOptions;
+  #reader?: ChunkReader;
+  #closed = false;
+  readonly file?: string;
+  bytesTotal?: number;
+
+  constructor(
+    openSource: () => Promise<ByteSource>,
+    format: Format,
+    options: ResolvedRunOptions,
+    file: string | undefined,
+  ) {
+    this.#openSource = openSource;
+    this.#format = format;
+    this.#options = options;
+    this.file = file;
+  }
+
+  get bytesRead(): number {
+    return this.#reader?.bytesRead ?? 0;
+  }
+
+  async open(): Promise<SourceHead> {
+    const source = await this.#openSource();
+    if (this.#closed) {
+      source.close();
+      throw new Error("input closed");
+    }
+    this.bytesTotal = source.size;
+    const { chunkBytes, maxRecordBytes } = this.#options;
+    this.#reader = new ChunkReader(source, this.#format, chunkBytes, maxRecordBytes);
+    if (this.#format === "ndjson") return { format: "ndjson", firstLine: 1 };
+    let line = 1;
+    for (;;) {
+      const header = await this.#reader.header();
+      if (header === null) return { format: this.#format, columns: [], firstLine: line };
+      const text = new TextDecoder().decode(header.bytes);
+      if (text.trim() === "") {
+        line += header.newlines;
+        continue;
+      }
+      const columns = this.#parseHeader(text, line);
+      return { format: this.#format, columns, firstLine: line + header.newlines };
+    }
+  }
+
+  #parseHeader(text: string, line: number): string[] {
+    const where = { file: this.file, line };
+    let rows: string[][];
+    try {
+      rows = parseDelimitedRows(text, this.#format === "tsv" ? "\t" : ",");
+    } catch (error) {
+      throw new ParseError(`bad header row: ${(error as Error).message}`, where);
+    }
+    const columns = rows[0];
+    const seen = new Set<string>();
+    for (const name of columns) {
+      if (seen.has(name)) {
+        throw new ParseError(`the header names column ${JSON.stringify(name)} twice`, where);
+      }
+      seen.add(name);
+    }
+    return columns;
+  }
+
+  async next(): Promise<Task | null> {
+    const chunk = await this.#reader!.next();
+    return chunk === null ? null : { kind: "chunk", chunk };
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#reader?.close();
+  }
+}
+
+/** Batches of rows from an iterable. */
+class RowTaskSource implements TaskSource {
+  #iterator: Iterator<unknown> | AsyncIterator<unknown>;
+  #async: boolean;
+  #batchSize: number;
+  #done = false;
+  readonly bytesRead = 0;
+
+  constructor(input: Iterable<unknown> | AsyncIterable<unknown>, batchSize: number) {
+    this.#async = isAsyncIterable(input);
+    this.#iterator = this.#async
+      ? (input as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : (input as Iterable<unknown>)[Symbol.iterator]();
+    this.#batchSize = batchSize;
+  }
+
+  open(): Promise<SourceHead> {
+    return Promise.resolve({ format: "rows", firstLine: 0 });
+  }
+
+  async next(): Promise<Task | null> {
+    if (this.#done) return null;
+    const rows: unknown[] = [];
+    const it = this.#iterator;
+    while (rows.length < this.#batchSize) {
+      const step = this.#async ? await it.next() : (it as Iterator<unknown>).next();
+      if (step.done) {
+        this.#done = true;
+        break;
+      }
+      rows.push(step.value);
+    }
+    return rows.length ? { kind: "batch", rows } : null;
+  }
+
+  close(): void {
+    if (this.#done) return;
+    this.#done = true;
+    try {
+      const result = this.#iterator.return?.();
+      if (result instanceof Promise) result.catch(() => {});
+    } catch {
+      // the iterator's own clean-up failed; nothing to add
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Numbers the records of a run across chunks that finish out of order.
+ *
+ * The main thread never counts records or lines itself (that would mean
+ * scanning every byte); each worker reports how many records and newlines its
+ * chunk held. A chunk's first record index and first line are known once
+ * every earlier chunk has reported, and this ledger hands them out then.
+ *
+ * @module
+ */
+
+/** Where a chunk starts in the input. */
+export interface Base {
+  /** 0-based index of the chunk's first record. */
+  index: number;
+  /** 1-based line where the chunk starts. */
+  line: number;
+}
+
+/** Running prefix sums of records and lines over chunk sequence numbers. */
+export class Ledger {
+  #counts = new Map<number, { records: number; newlines: number }>();
+  #bases = new Map<number, Base>();
+  #known = 0;
+  #index = 0;
+  #line: number;
+
+  /** `firstLine` is the line of the first data record (after any header). */
+  constructor(firstLine: number) {
+    this.#line = firstLine;
+  }
+
+  /** Records the size of chunk `seq`; returns true when this made new bases known. */
+  report(seq: number, records: number, newlines: number): boolean {
+    this.#counts.set(seq, { records, newlines });
+    const before = this.#known;
+    for (let c = this.#counts.get(this.#known); c; c = this.#counts.get(this.#known)) {
+      this.#counts.delete(this.#known);
+      this.#bases.set(this.#known, { index: this.#index, line: this.#line });
+      this.#index += c.records;
+      this.#line += c.newlines;
+      this.#known++;
+    }
+    return this.#known > before;
+  }
+
+  /** The base of chunk `seq` once every earlier chunk has reported, else undefined. */
+  base(seq: number): Base | undefined {
+    return this.#bases.get(seq);
+  }
+
+  /** Forgets chunk `seq` once it is released. */
+  forget(seq: number): void {
+    this.#bases.delete(seq);
+  }
+
+  /** Records counted across all chunks with known bases. */
+  get records(): number {
+    return this.#index;
+  }
+
+  /** The line just after the last chunk with a known base. */
+  get nextLine(): number {
+    return this.#line;
+  }
+
+  /** Number of leading chunks whose bases are known. */
+  get known(): number {
+    return this.#known;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The options of {@linkcode classify} and {@linkcode Pool}, their defaults and
+ * their checks.
+ *
+ * @module
+ */
+
+import type { ParseError, RecordError } from "./errors.ts";
+import type { Format } from "./protocol.ts";
+
+export type { Format } from "./protocol.ts";
+
+/** What to do when a record fails to parse or to classify. */
+export type OnError =
+  | "fail"
+  | "skip"
+  | ((error: RecordError | ParseError) => void);
+
+/** A snapshot of a run's progress, given to `onProgress`. */
+export interface Progress {
+  /** Records finished (classified, filtered or failed). */
+  records: number;
+  /** Results yielded so far or ready to be. */
+  results: number;
+  /** Records that failed (parse or classify), skipped or handed to `onError`. */
+  errors: number;
+  /** Bytes read from the input (file and stream inputs). */
+  bytesRead: number;
+  /** The input's size in bytes, when known (file inputs). */
+  bytesTotal?: number;
+  /** Milliseconds since the run started. */
+  elapsedMs: number;
+}
+
+/** A result tagged with the input record it came from (option `tagged`). */
+export interface Tagged<T = unknown> {
+  /** 0-based index of the record in the input. */
+  index: number;
+  /** 1-based line where the record starts, for file and stream inputs. */
+  line?: number;
+  /** What classify returned. */
+  result: T;
+}
+
+/** Options of a {@linkcode Pool}: how many workers, and what `init` receives. */
+export interface PoolOptions {
+  /** Passed to every worker's `init(spec, context)`; must be structured-cloneable. */
+  spec?: unknown;
+  /** Number of workers; defaults to `navigator.hardwareConcurrency`. */
+  workers?: number;
+}
+
+/** Options of one run over an input. */
+export interface RunOptions {
+  /** Yield results in input order (default false: as they complete). */
+  ordered?: boolean;
+  /** Input format; by default taken from the file extension. */
+  format?: Format;
+  /** Target bytes per chunk sent to a worker (default 1 MiB). */
+  chunkBytes?: number;
+  /** Rows per message for iterable inputs (default 1000). */
+  batchSize?: number;
+  /** Longest single record accepted, in bytes (default 64 MiB); guards against unclosed quotes. */
+  maxRecordBytes?: number;
+  /** "fail" (default): the first error ends the run. "skip": drop failed records. Or a function called with each error. */
+  onError?: OnError;
+  /** Stops the run when aborted. */
+  signal?: AbortSignal;
+  /** Called as chunks finish, and once at the end. */
+  onProgress?: (progress: Progress) => void;
+  /** Yield {@linkcode Tagged} objects `{ index, line, result }` instead of bare results. */
+  tagged?: boolean;
+}
+
+/** Options of {@linkcode classify}: those of the pool and those of the run. */
+export interface ClassifyOptions extends PoolOptions, RunOptions {}
+
+/** Run options with defaults applied. */
+export interface ResolvedRunOptions {
+  ordered: boolean;
+  format?: Format;
+  chunkBytes: number;
+  batchSize: number;
+  maxRecordBytes: number;
+  onError: OnError;
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+  tagged: boolean;
+}
+
+const FORMATS: readonly Format[] = ["csv", "tsv", "ndjson"];
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`option ${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Returns the worker count to use, checking the option. */
+export function resolveWorkers(workers: number | undefined): number {
+  return positiveInteger("workers", workers, navigator.hardwareConcurrency || 1);
+}
+
+/** Applies defaults to run options and checks them, throwing a TypeError or RangeError. */
+export function resolveRunOptions(options: RunOptions = {}): ResolvedRunOptions {
+  const { format, onError = "fail", onProgress } = options;
+  if (format !== undefined && !FORMATS.includes(format)) {
+    throw new TypeError(
+      `option format must be one of ${FORMATS.join(", ")}, got ${String(format)}`,
+    );
+  }
+  if (onError !== "fail" && onError !== "skip" && typeof onError !== "function") {
+    throw new TypeError(
+      `option onError must be "fail", "skip" or a function, got ${String(onError)}`,
+    );
+  }
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw new TypeError("option onProgress must be a function");
+  }
+  return {
+    ordered: options.ordered ?? false,
+    format,
+    chunkBytes: positiveInteger("chunkBytes", options.chunkBytes, 1 << 20),
+    batchSize: positiveInteger("batchSize", options.batchSize, 1000),
+    maxRecordBytes: positiveInteger("maxRecordBytes", options.maxRecordBytes, 64 << 20),
+    onError,
+    signal: options.signal,
+    onProgress,
+    tagged: options.tagged ?? false,
+  };
+}

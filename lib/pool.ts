@@ -1,0 +1,115 @@
+/**
+ * A pool of workers with a classifier loaded and initialised once, serving
+ * many inputs in turn.
+ *
+ * @module
+ */
+
+import { CrunchError } from "./errors.ts";
+import type { Input } from "./input.ts";
+import { resolveModule } from "./module_url.ts";
+import { type PoolOptions, resolveRunOptions, resolveWorkers, type RunOptions } from "./options.ts";
+import { Run } from "./run.ts";
+import { WorkerSet } from "./workers.ts";
+
+/**
+ * Workers that have imported a classifier module and run its `init` once.
+ * Use it to classify several inputs without paying for `init` again.
+ *
+ * @example
+ * ```ts ignore
+ * import { Pool } from "@crunch/crunch";
+ *
+ * await using pool = await Pool.start("./lexicon.ts", { spec: { minWeight: 2 } });
+ * for await (const result of pool.classify("january.csv")) console.log(result);
+ * for await (const result of pool.classify("february.csv")) console.log(result);
+ * ```
+ */
+export class Pool {
+  #set: WorkerSet;
+  #busy = false;
+  #closing: Promise<void> | undefined;
+
+  private constructor(set: WorkerSet) {
+    this.#set = set;
+  }
+
+  /**
+   * Starts the workers, imports `module` in each and calls its `init(spec, context)`.
+   * Rejects with `ModuleError` or `InitError` (and stops every worker) if any of that fails.
+   *
+   * @example
+   * ```ts ignore
+   * import { Pool } from "@crunch/crunch";
+   * const pool = await Pool.start(new URL("./classifier.ts", import.meta.url), { workers: 4 });
+   * await pool.close();
+   * ```
+   */
+  static async start(module: string | URL, options: PoolOptions = {}): Promise<Pool> {
+    const workers = resolveWorkers(options.workers);
+    const url = await resolveModule(module);
+    return new Pool(await WorkerSet.start(url, options.spec, workers));
+  }
+
+  /** Number of workers in the pool. */
+  get size(): number {
+    return this.#set.handles.length;
+  }
+
+  /**
+   * Classifies every record of `input`; see {@linkcode classify} for the
+   * inputs and options. One run at a time: a second call while a run is
+   * still being iterated throws.
+   *
+   * @example
+   * ```ts ignore
+   * import { Pool } from "@crunch/crunch";
+   * await using pool = await Pool.start("./classifier.ts");
+   * for await (const r of pool.classify([{ text: "a" }, { text: "b" }], { ordered: true })) {
+   *   console.log(r);
+   * }
+   * ```
+   */
+  classify(input: Input, options: RunOptions = {}): AsyncIterableIterator<unknown> {
+    if (this.#closing) throw new CrunchError("the pool is closed");
+    if (this.#busy) {
+      throw new CrunchError(
+        "the pool is busy with another run: finish or return() that iterator first",
+      );
+    }
+    const set = this.#set;
+    const run = new Run(input, resolveRunOptions(options), {
+      acquire: async () => {
+        if (this.#closing) throw new CrunchError("the pool is closed");
+        await set.repair();
+        return set;
+      },
+      release: () => {
+        this.#busy = false;
+        return Promise.resolve();
+      },
+    });
+    this.#busy = true;
+    return run;
+  }
+
+  /**
+   * Calls each worker's `close()` export, if any, and stops the workers.
+   *
+   * @example
+   * ```ts ignore
+   * import { Pool } from "@crunch/crunch";
+   * const pool = await Pool.start("./classifier.ts");
+   * await pool.close();
+   * ```
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#set.close();
+    return this.#closing;
+  }
+
+  /** Same as {@linkcode Pool.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * Every message that crosses between the main thread and a crunch worker.
+ *
+ * Both sides import this module and nothing else to talk to each other, so this
+ * file is the whole protocol. A run goes:
+ *
+ * ```text
+ * main                                   worker
+ *  | -- InitMessage ----------------------> |  import the plug-in, call init()
+ *  | <--------------- Ready | LoadFailed |  |
+ *  |                         InitFailed     |
+ *  | -- RunMessage -----------------------> |  per input: format, header, policy
+ *  | -- ChunkMessage | BatchMessage ------> |  many, a few in flight per worker
+ *  | <----------------------- DoneMessage - |  one per chunk or batch
+ *  | -- CancelMessage --------------------> |  drop queued work of a run
+ *  | -- CloseMessage ---------------------> |  call close(), then
+ *  | <--------------------- ClosedMessage - |
+ *  | <--------------- ExitMessage | Fatal - |  at any time: the worker is dying
+ * ```
+ *
+ * @module
+ */
+
+/** Record formats crunch reads from bytes. */
+export type Format = "csv" | "tsv" | "ndjson";
+
+/** An error flattened so that it survives structured cloning with its class name and stack. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/** What `init(spec, context)` receives as `context`. */
+export interface WorkerContext {
+  /** 0-based index of this worker in its pool. */
+  workerIndex: number;
+  /** Number of workers in the pool. */
+  workers: number;
+}
+
+/** main → worker: load the plug-in module and call its `init`. */
+export interface InitMessage {
+  type: "init";
+  module: string;
+  spec: unknown;
+  context: WorkerContext;
+}
+
+/** main → worker: the settings of one input run; sent once per run before its chunks. */
+export interface RunMessage {
+  type: "run";
+  run: number;
+  /** "rows" means batches of ready-made rows; the others mean bytes to parse. */
+  format: Format | "rows";
+  /** CSV/TSV column names from the header row. */
+  columns?: string[];
+  /** Report each result's record offset and line, for tagged output. */
+  tagged: boolean;
+  /** Stop a chunk at its first failure (onError "fail"). */
+  stopOnError: boolean;
+}
+
+/** main → worker: whole records as bytes, `buffer[start, end)`, transferred, not copied. */
+export interface ChunkMessage {
+  type: "chunk";
+  run: number;
+  seq: number;
+  buffer: ArrayBuffer;
+  start: number;
+  end: number;
+  /** True for the input's final chunk: it may end without a newline, inside an open quote. */
+  last: boolean;
+}
+
+/** main → worker: rows from an iterable input. */
+export interface BatchMessage {
+  type: "batch";
+  run: number;
+  seq: number;
+  rows: unknown[];
+}
+
+/** main → worker: forget the queued chunks of a run that ended early. */
+export interface CancelMessage {
+  type: "cancel";
+  run: number;
+}
+
+/** main → worker: call the plug-in's `close()` and report back. */
+export interface CloseMessage {
+  type: "close";
+}
+
+/** Everything the main thread sends. */
+export type ToWorker =
+  | InitMessage
+  | RunMessage
+  | ChunkMessage
+  | BatchMessage
+  | CancelMessage
+  | CloseMessage;
+
+/** worker → main: the plug-in is loaded and initialised. */
+export interface ReadyMessage {
+  type: "ready";
+}
+
+/** worker → main: the plug-in could not be imported, or has no `classify`. */
+export interface LoadFailedMessage {
+  type: "load-failed";
+  /** "load": the import failed; "contract": it loaded but lacks what crunch calls. */
+  stage: "load" | "contract";
+  error: SerializedError;
+  /** Names the module does export (empty when it failed to load at all). */
+  exports: string[];
+}
+
+/** worker → main: `init` threw or rejected. */
+export interface InitFailedMessage {
+  type: "init-failed";
+  error: SerializedError;
+}
+
+/** One record that produced an error instead of a result. */
+export interface Failure {
+  /** "record": classify threw; "parse": the record's text is malformed. */
+  kind: "record" | "parse";
+  /** 0-based offset of the record within its chunk or batch. */
+  offset: number;
+  /** 1-based line within the chunk where the record starts (0 for batches). */
+  line: number;
+  /** The parsed record (classify failures only). */
+  record?: unknown;
+  error: SerializedError;
+  /** The run cannot go on past this record, whatever onError says. */
+  fatal?: boolean;
+}
+
+/** worker → main: a chunk or batch is finished. */
+export interface DoneMessage {
+  type: "done";
+  run: number;
+  seq: number;
+  /** Results in record order; records whose result was `undefined` leave no entry. */
+  results: unknown[];
+  /** For tagged runs: each result's record offset within the chunk. */
+  offsets?: number[];
+  /** For tagged runs on bytes: each result's 1-based line within the chunk. */
+  lines?: number[];
+  failures: Failure[];
+  /** Records in the chunk (results + filtered + failures), or up to the first failure under stopOnError. */
+  records: number;
+  /** Newlines in the chunk, so main can number the lines of later chunks. */
+  newlines: number;
+}
+
+/** worker → main: the plug-in's `close()` has run (error set if it threw). */
+export interface ClosedMessage {
+  type: "closed";
+  error?: SerializedError;
+}
+
+/** worker → main: the plug-in called `Deno.exit()` or `self.close()`; the worker is gone. */
+export interface ExitMessage {
+  type: "exit";
+  via: "Deno.exit" | "self.close";
+  code?: number;
+}
+
+/** worker → main: an error escaped outside classify (a timer, a stray promise); the worker is gone. */
+export interface FatalMessage {
+  type: "fatal";
+  error: SerializedError;
+}
+
+/** Everything a worker sends. */
+export type FromWorker =
+  | ReadyMessage
+  | LoadFailedMessage
+  | InitFailedMessage
+  | DoneMessage
+  | ClosedMessage
+  | ExitMessage
+  | FatalMessage;
+
+/** Flattens any thrown value into a {@linkcode SerializedError}. */
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    return { name: error.name, message: error.message, stack: error.stack };
+  }
+  if (typeof error === "object" && error !== null && "message" in error) {
+    const e = error as { name?: unknown; message: unknown; stack?: unknown };
+    return {
+      name: typeof e.name === "string" ? e.name : "Error",
+      message: String(e.message),
+      stack: typeof e.stack === "string" ? e.stack : undefined,
+    };
+  }
+  return { name: "Error", message: `thrown value: ${safeString(error)}` };
+}
+
+function safeString(value: unknown): string {
+  try {
+    return typeof value === "string" ? JSON.stringify(value) : String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

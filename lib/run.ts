@@ -1,0 +1,456 @@
+/**
+ * One run of a classifier over one input: the async iterator that
+ * {@linkcode classify} and `Pool.classify` return.
+ *
+ * The iterator is pull-based. Input is read and sent to workers only inside
+ * `next()`, a bounded number of chunks ahead (two per worker), so a consumer
+ * that stops pulling stops the reading, and memory stays bounded by chunk
+ * size times workers. Finished chunks wait in a small map until they can be
+ * released: at once when unordered, in sequence when ordered, and once their
+ * first record index is known when they carry errors or tagged results.
+ *
+ * @module
+ */
+
+import { RecordTooLong } from "./chunk_reader.ts";
+import { CrunchError, ParseError, RecordError, WorkerCrashError } from "./errors.ts";
+import { type Input, type Task, type TaskSource, taskSource } from "./input.ts";
+import { type Base, Ledger } from "./ledger.ts";
+import type { Progress, ResolvedRunOptions, Tagged } from "./options.ts";
+import type { DoneMessage, Failure } from "./protocol.ts";
+import type { RunListener, WorkerHandle, WorkerSet } from "./workers.ts";
+
+/** Chunks a worker may hold at once: one being classified, one queued behind it. */
+const PER_WORKER = 2;
+
+/** How a run obtains its workers and gives them back. */
+export interface WorkerLease {
+  /** Resolves with started workers; rejects with ModuleError, InitError, ... */
+  acquire(): Promise<WorkerSet>;
+  /** Gives the workers back: "done" after a complete run, "abort" after an early end. */
+  release(set: WorkerSet, how: "done" | "abort"): Promise<void>;
+}
+
+type Event =
+  | { type: "done"; message: DoneMessage }
+  | { type: "crash"; worker: WorkerHandle; error: WorkerCrashError };
+
+let lastRunId = 0;
+
+const EMPTY: unknown[] = [];
+
+/** The iterator over one run's results. */
+export class Run implements AsyncIterableIterator<unknown>, RunListener {
+  #lease: WorkerLease;
+  #options: ResolvedRunOptions;
+  #source: TaskSource;
+  #set: WorkerSet | undefined;
+  #runId = ++lastRunId;
+  #state: "new" | "running" | "ended" = "new";
+  #sourceDone = false;
+  /** Set when the run ends in an error; thrown once the results before it are consumed. */
+  #error: { value: unknown } | undefined;
+  #released = false;
+
+  // Results ready for the consumer: a queue of arrays, read one value at a time.
+  #out: unknown[][] = [];
+  #head: unknown[] = EMPTY;
+  #at = 0;
+
+  #events: Event[] = [];
+  #wake: (() => void) | undefined;
+  #busy: Promise<unknown> | undefined;
+
+  #seq = 0;
+  #unreleased = 0;
+  #maxUnreleased = 0;
+  #held = new Map<number, DoneMessage>();
+  #nextOrdered = 0;
+  #ledger = new Ledger(1);
+  /** For batches with rows that could not be sent: worker offset → input offset, and their failures. */
+  #local = new Map<number, { map: number[]; failures: Failure[]; records: number }>();
+
+  #stats = { records: 0, results: 0, errors: 0 };
+  #started = 0;
+  #onAbort = () => this.#fail(this.#options.signal?.reason);
+
+  /** Checks the input now; reading starts at the first `next()`. */
+  constructor(input: Input, options: ResolvedRunOptions, lease: WorkerLease) {
+    this.#options = options;
+    this.#lease = lease;
+    this.#source = taskSource(input, options);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<unknown> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.#busy) {
+      const again = () => this.next();
+      return this.#busy.then(again, again);
+    }
+    if (this.#at < this.#head.length && this.#events.length === 0) {
+      return Promise.resolve({ done: false, value: this.#head[this.#at++] });
+    }
+    const pumping = this.#pump();
+    this.#busy = pumping;
+    const clear = () => {
+      this.#busy = undefined;
+    };
+    pumping.then(clear, clear);
+    return pumping;
+  }
+
+  /** Stops the run: reading stops and the workers are terminated (or released, for a pool). */
+  async return(value?: unknown): Promise<IteratorResult<unknown>> {
+    this.#error ??= { value: undefined };
+    this.#end();
+    this.#out = [];
+    this.#head = EMPTY;
+    await this.#giveBack("abort");
+    return { done: true, value };
+  }
+
+  /** Stops the run like `return()`, then rethrows `error`. */
+  async throw(error?: unknown): Promise<IteratorResult<unknown>> {
+    await this.return();
+    throw error;
+  }
+
+  // --- the pump -----------------------------------------------------------
+
+  async #pump(): Promise<IteratorResult<unknown>> {
+    try {
+      if (this.#state === "new") await this.#start();
+      for (;;) {
+        this.#drainEvents();
+        const item = this.#take();
+        if (item) return item;
+        if (this.#error) {
+          const { value } = this.#error;
+          this.#error = { value: undefined };
+          await this.#giveBack("abort");
+          if (value === undefined) return { done: true, value: undefined };
+          throw value;
+        }
+        if (this.#sourceDone && this.#unreleased === 0) {
+          this.#end();
+          this.#report();
+          await this.#giveBack("done");
+          return { done: true, value: undefined };
+        }
+        await this.#dispatch();
+        if (this.#events.length === 0 && !this.#error && this.#unreleased > 0) {
+          await new Promise<void>((resolve) => this.#wake = resolve);
+          this.#wake = undefined;
+        }
+      }
+    } catch (error) {
+      this.#fail(error);
+      this.#error = { value: undefined };
+      await this.#giveBack("abort");
+      throw error;
+    }
+  }
+
+  /** The next ready result, if any. */
+  #take(): IteratorResult<unknown> | undefined {
+    while (this.#at >= this.#head.length) {
+      const next = this.#out.shift();
+      if (next === undefined) {
+        this.#head = EMPTY;
+        this.#at = 0;
+        return undefined;
+      }
+      this.#head = next;
+      this.#at = 0;
+    }
+    return { done: false, value: this.#head[this.#at++] };
+  }
+
+  async #start(): Promise<void> {
+    this.#state = "running";
+    this.#started = performance.now();
+    const { signal } = this.#options;
+    signal?.throwIfAborted();
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+    const head = await this.#source.open();
+    this.#ledger = new Ledger(head.firstLine);
+    const set = await this.#lease.acquire();
+    this.#set = set;
+    if (this.#state !== "running") {
+      await this.#giveBack("abort");
+      return;
+    }
+    set.listener = this;
+    for (const handle of set.handles) handle.inflight = 0;
+    this.#maxUnreleased = set.handles.length * PER_WORKER * 2;
+    set.broadcast({
+      type: "run",
+      run: this.#runId,
+      format: head.format,
+      columns: head.columns,
+      tagged: this.#options.tagged,
+      stopOnError: this.#options.onError === "fail",
+    });
+  }
+
+  /** Reads and sends tasks while workers have room. */
+  async #dispatch(): Promise<void> {
+    const set = this.#set!;
+    while (
+      !this.#sourceDone && this.#state === "running" && this.#unreleased < this.#maxUnreleased
+    ) {
+      if (!set.handles.some((h) => !h.dead && h.inflight < PER_WORKER)) return;
+      let task: Task | null;
+      try {
+        task = await this.#source.next();
+      } catch (error) {
+        if (!(error instanceof RecordTooLong)) throw error;
+        this.#sourceDone = true;
+        this.#oversize(error);
+        return;
+      }
+      if (this.#state !== "running") return;
+      if (task === null) {
+        this.#sourceDone = true;
+        return;
+      }
+      let worker: WorkerHandle | undefined;
+      for (const h of set.handles) {
+        if (!h.dead && (worker === undefined || h.inflight < worker.inflight)) worker = h;
+      }
+      if (worker === undefined) throw new CrunchError("no live worker left");
+      const seq = this.#seq++;
+      this.#unreleased++;
+      if (task.kind === "chunk") {
+        const { buffer, start, end, last } = task.chunk;
+        worker.post({ type: "chunk", run: this.#runId, seq, buffer, start, end, last }, [buffer]);
+      } else {
+        this.#sendBatch(worker, seq, task.rows);
+      }
+      worker.inflight++;
+    }
+  }
+
+  /** Sends a batch; rows that cannot be cloned become failures here. */
+  #sendBatch(worker: WorkerHandle, seq: number, rows: unknown[]): void {
+    try {
+      worker.post({ type: "batch", run: this.#runId, seq, rows });
+      return;
+    } catch (error) {
+      if (!(error instanceof DOMException && error.name === "DataCloneError")) throw error;
+    }
+    const map: number[] = [];
+    const failures: Failure[] = [];
+    const good: unknown[] = [];
+    rows.forEach((row, offset) => {
+      try {
+        structuredClone(row);
+        map.push(offset);
+        good.push(row);
+      } catch (error) {
+        failures.push({
+          kind: "record",
+          offset,
+          line: 0,
+          record: String(row),
+          error: {
+            name: "DataCloneError",
+            message: `the row cannot be sent to a worker: ${(error as Error).message}`,
+          },
+        });
+      }
+    });
+    this.#local.set(seq, { map, failures, records: rows.length });
+    worker.post({ type: "batch", run: this.#runId, seq, rows: good });
+  }
+
+  /** A record outgrew maxRecordBytes: report it, with its line, once earlier chunks are counted. */
+  #oversize(error: RecordTooLong): void {
+    const seq = this.#seq++;
+    this.#unreleased++;
+    this.#events.push({
+      type: "done",
+      message: {
+        type: "done",
+        run: this.#runId,
+        seq,
+        results: [],
+        records: 0,
+        newlines: 0,
+        failures: [{
+          kind: "parse",
+          offset: 0,
+          line: 1,
+          fatal: true,
+          error: { name: "ParseError", message: error.message },
+        }],
+      },
+    });
+  }
+
+  // --- events from workers ------------------------------------------------
+
+  /** A worker finished a chunk (called by the worker set). */
+  done(worker: WorkerHandle, message: DoneMessage): void {
+    if (message.run !== this.#runId) return;
+    worker.inflight--;
+    this.#events.push({ type: "done", message });
+    this.#wake?.();
+  }
+
+  /** A worker died (called by the worker set). */
+  crash(worker: WorkerHandle, error: WorkerCrashError): void {
+    this.#events.push({ type: "crash", worker, error });
+    this.#wake?.();
+  }
+
+  #drainEvents(): void {
+    if (this.#events.length === 0) return;
+    const events = this.#events;
+    this.#events = [];
+    for (const event of events) {
+      if (this.#state !== "running") return;
+      if (event.type === "crash") {
+        this.#fail(event.error);
+        return;
+      }
+      const message = this.#merge(event.message);
+      this.#held.set(message.seq, message);
+      this.#ledger.report(message.seq, message.records, message.newlines);
+    }
+    this.#releaseReady();
+  }
+
+  /** Folds failures found on the main thread into a batch's message. */
+  #merge(message: DoneMessage): DoneMessage {
+    const local = this.#local.get(message.seq);
+    if (local === undefined) return message;
+    this.#local.delete(message.seq);
+    const { map } = local;
+    const failures = message.failures.map((f) => ({ ...f, offset: map[f.offset] }));
+    failures.push(...local.failures);
+    failures.sort((a, b) => a.offset - b.offset);
+    return {
+      ...message,
+      failures,
+      offsets: message.offsets?.map((o) => map[o]),
+      records: message.records === map.length ? local.records : map[message.records - 1] + 1,
+    };
+  }
+
+  #needsBase(message: DoneMessage): boolean {
+    return this.#options.tagged || message.failures.length > 0;
+  }
+
+  #releaseReady(): void {
+    if (this.#options.ordered) {
+      for (let m = this.#held.get(this.#nextOrdered); m; m = this.#held.get(this.#nextOrdered)) {
+        this.#nextOrdered++;
+        if (!this.#release(m)) return;
+      }
+      return;
+    }
+    const seqs = [...this.#held.keys()].sort((a, b) => a - b);
+    for (const seq of seqs) {
+      const message = this.#held.get(seq)!;
+      if (this.#needsBase(message) && this.#ledger.base(seq) === undefined) continue;
+      if (!this.#release(message)) return;
+    }
+  }
+
+  /** Hands a finished chunk's results and errors on; false when the run has ended. */
+  #release(message: DoneMessage): boolean {
+    const { seq } = message;
+    this.#held.delete(seq);
+    this.#unreleased--;
+    const base = this.#ledger.base(seq);
+    this.#ledger.forget(seq);
+    const results = this.#options.tagged ? this.#tag(message, base!) : message.results;
+    if (results.length) this.#out.push(results);
+    this.#stats.records += message.records;
+    this.#stats.results += results.length;
+    this.#stats.errors += message.failures.length;
+    for (const failure of message.failures) {
+      const error = this.#errorOf(failure, base!);
+      const { onError } = this.#options;
+      if (onError === "fail" || failure.fatal) {
+        this.#fail(error);
+        return false;
+      }
+      if (onError !== "skip") {
+        try {
+          onError(error);
+        } catch (thrown) {
+          this.#fail(thrown);
+          return false;
+        }
+      }
+    }
+    this.#report();
+    return true;
+  }
+
+  #tag(message: DoneMessage, base: Base): Tagged[] {
+    const { results, offsets = [], lines } = message;
+    const tagged: Tagged[] = new Array(results.length);
+    for (let k = 0; k < results.length; k++) {
+      tagged[k] = lines
+        ? { index: base.index + offsets[k], line: base.line + lines[k] - 1, result: results[k] }
+        : { index: base.index + offsets[k], result: results[k] };
+    }
+    return tagged;
+  }
+
+  #errorOf(failure: Failure, base: Base): RecordError | ParseError {
+    const index = base.index + failure.offset;
+    const file = this.#source.file;
+    const line = failure.line > 0 ? base.line + failure.line - 1 : undefined;
+    if (failure.kind === "parse") {
+      return new ParseError(failure.error.message, { file, line: line ?? 0, index });
+    }
+    return new RecordError({ index, line, file }, failure.record, failure.error);
+  }
+
+  #report(): void {
+    const { onProgress } = this.#options;
+    if (!onProgress) return;
+    const progress: Progress = {
+      ...this.#stats,
+      bytesRead: this.#source.bytesRead,
+      bytesTotal: this.#source.bytesTotal,
+      elapsedMs: performance.now() - this.#started,
+    };
+    onProgress(progress);
+  }
+
+  // --- ending -------------------------------------------------------------
+
+  /** Ends the run with `error` after the results already released; stops work at once. */
+  #fail(error: unknown): void {
+    if (this.#state === "ended") return;
+    this.#error = { value: error };
+    this.#end();
+    this.#wake?.();
+    // Stop the workers now, not when the consumer next pulls.
+    this.#giveBack("abort").catch(() => {});
+  }
+
+  #end(): void {
+    if (this.#state === "ended") return;
+    this.#state = "ended";
+    this.#source.close();
+    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+  }
+
+  async #giveBack(how: "done" | "abort"): Promise<void> {
+    const set = this.#set;
+    if (set === undefined || this.#released) return;
+    this.#released = true;
+    if (set.listener === this) set.listener = undefined;
+    if (how === "abort") set.broadcast({ type: "cancel", run: this.#runId });
+    await this.#lease.release(set, how);
+  }
+}

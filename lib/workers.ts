@@ -1,0 +1,226 @@
+/**
+ * The workers of a pool: starting them with the plug-in, routing their
+ * messages, noticing when one dies, and shutting them down.
+ *
+ * Deno reports a worker's death in three different ways, and one of them is
+ * silence; this module turns all of them into one `crash` event:
+ * - an uncaught error: an `error` event on the Worker (prevented here, or it
+ *   would kill the main process) or the worker's own `fatal` message;
+ * - `Deno.exit()` / `self.close()`: no event at all, so the worker announces
+ *   them itself with an `exit` message before they take effect.
+ *
+ * @module
+ */
+
+import { InitError, ModuleError, WorkerCrashError } from "./errors.ts";
+import type { DoneMessage, FromWorker, SerializedError, ToWorker } from "./protocol.ts";
+import { reviveError } from "./errors.ts";
+
+const WORKER_URL = new URL("../workers/worker.ts", import.meta.url);
+
+/** How long a worker's `close()` may take before the worker is terminated anyway. */
+const CLOSE_GRACE_MS = 5000;
+
+/** What the active run hears from the workers. */
+export interface RunListener {
+  done(worker: WorkerHandle, message: DoneMessage): void;
+  crash(worker: WorkerHandle, error: WorkerCrashError): void;
+}
+
+/** One worker and what the pool knows of it. */
+export class WorkerHandle {
+  readonly index: number;
+  readonly #worker: Worker;
+  /** Tasks sent and not yet answered. */
+  inflight = 0;
+  /** Set once the worker is known to be dead or terminated. */
+  dead: WorkerCrashError | undefined;
+  #terminated = false;
+  #onMessage: (message: FromWorker) => void = () => {};
+
+  constructor(index: number, onCrash: (worker: WorkerHandle, error: WorkerCrashError) => void) {
+    this.index = index;
+    this.#worker = new Worker(WORKER_URL, { type: "module", name: `crunch-${index}` });
+    const die = (error: WorkerCrashError) => {
+      if (this.dead || this.#terminated) return;
+      this.dead = error;
+      this.terminate();
+      onCrash(this, error);
+    };
+    this.#worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      const message = event.data;
+      if (message.type === "exit") {
+        const how = message.via === "Deno.exit"
+          ? `the classifier called Deno.exit(${message.code ?? ""})`
+          : "the classifier called self.close()";
+        die(new WorkerCrashError(index, how));
+      } else if (message.type === "fatal") {
+        die(
+          new WorkerCrashError(index, describe("an uncaught error", message.error), {
+            cause: reviveError(message.error),
+          }),
+        );
+      } else {
+        this.#onMessage(message);
+      }
+    };
+    this.#worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      die(new WorkerCrashError(index, `an uncaught error: ${event.message}`));
+    };
+    this.#worker.onmessageerror = () => {
+      die(new WorkerCrashError(index, "a message from the worker could not be read"));
+    };
+  }
+
+  /** Routes the worker's ordinary messages to `listener`. */
+  listen(listener: (message: FromWorker) => void): void {
+    this.#onMessage = listener;
+  }
+
+  /** Sends a message, transferring `transfer`. */
+  post(message: ToWorker, transfer: Transferable[] = []): void {
+    this.#worker.postMessage(message, transfer);
+  }
+
+  /** Stops the worker at once. */
+  terminate(): void {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    this.#worker.terminate();
+  }
+
+  /** Asks the plug-in to `close()`, then terminates; resolves with the error close() threw, if any. */
+  close(): Promise<Error | undefined> {
+    if (this.dead || this.#terminated) {
+      this.terminate();
+      return Promise.resolve(undefined);
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(undefined), CLOSE_GRACE_MS);
+      const finish = (error: Error | undefined) => {
+        clearTimeout(timer);
+        this.terminate();
+        resolve(error);
+      };
+      this.listen((message) => {
+        if (message.type === "closed") {
+          finish(message.error ? reviveError(message.error) : undefined);
+        }
+      });
+      this.post({ type: "close" });
+    });
+  }
+}
+
+function describe(what: string, error: SerializedError): string {
+  return `${what}: ${error.name}: ${error.message}`;
+}
+
+/** A started set of workers with the plug-in initialised in each. */
+export class WorkerSet {
+  readonly module: string;
+  readonly spec: unknown;
+  readonly handles: WorkerHandle[] = [];
+  /** The run now using the workers, if any. */
+  listener: RunListener | undefined;
+  #closed = false;
+
+  private constructor(module: string, spec: unknown) {
+    this.module = module;
+    this.spec = spec;
+  }
+
+  /** Starts `count` workers and initialises the plug-in in each; rejects on the first failure. */
+  static async start(module: string, spec: unknown, count: number): Promise<WorkerSet> {
+    const set = new WorkerSet(module, spec);
+    try {
+      for (let i = 0; i < count; i++) set.handles.push(set.#spawn(i));
+      await Promise.all(set.handles.map((handle) => set.#init(handle)));
+    } catch (error) {
+      set.terminate();
+      throw error;
+    }
+    return set;
+  }
+
+  #spawn(index: number): WorkerHandle {
+    return new WorkerHandle(index, (handle, error) => {
+      this.#initWaiters.get(handle)?.(error);
+      this.listener?.crash(handle, error);
+    });
+  }
+
+  /** Rejecters of the init of workers that are starting, so a crash ends their wait. */
+  #initWaiters = new Map<WorkerHandle, (error: Error) => void>();
+
+  /** Loads the plug-in in one worker and runs its init. */
+  #init(handle: WorkerHandle): Promise<void> {
+    const { module, spec } = this;
+    return new Promise<void>((resolve, reject) => {
+      this.#initWaiters.set(handle, reject);
+      handle.listen((message) => {
+        if (message.type === "ready") resolve();
+        else if (message.type === "load-failed") {
+          const { error, exports } = message;
+          const problem = message.stage === "load"
+            ? `could not be loaded: ${error.name}: ${error.message}`
+            : error.message;
+          reject(new ModuleError(module, problem, exports, { cause: reviveError(error) }));
+        } else if (message.type === "init-failed") {
+          reject(new InitError(module, handle.index, message.error));
+        }
+      });
+      handle.post({
+        type: "init",
+        module,
+        spec,
+        context: { workerIndex: handle.index, workers: this.handles.length },
+      });
+    }).finally(() => {
+      this.#initWaiters.delete(handle);
+      handle.listen((message) => {
+        if (message.type === "done") this.listener?.done(handle, message);
+      });
+    });
+  }
+
+  /** True when the set was closed or terminated. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Replaces dead workers with fresh ones that run init again. */
+  async repair(): Promise<void> {
+    const dead = this.handles.filter((handle) => handle.dead);
+    for (const handle of dead) {
+      const fresh = this.#spawn(handle.index);
+      this.handles[handle.index] = fresh;
+    }
+    await Promise.all(dead.map((handle) => this.#init(this.handles[handle.index])));
+  }
+
+  /** Sends `message` to every worker. */
+  broadcast(message: ToWorker): void {
+    for (const handle of this.handles) {
+      if (!handle.dead) handle.post(message);
+    }
+  }
+
+  /** Stops every worker at once; the set cannot be used again. */
+  terminate(): void {
+    this.#closed = true;
+    for (const handle of this.handles) handle.terminate();
+  }
+
+  /** Calls every plug-in's close(), then stops the workers; rejects if a close() threw. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const errors = await Promise.all(this.handles.map((handle) => handle.close()));
+    const error = errors.find((e) => e !== undefined);
+    if (error) {
+      throw new Error(`close() of ${this.module} failed: ${error.message}`, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * crunch runs a classifier over a huge file of small records (CSV, TSV,
+ * NDJSON) on every core, with Deno Web Workers.
+ *
+ * A classifier is a module that exports `init(spec, context)`, called once
+ * per worker to build whatever large read-only structure it needs, and
+ * `classify(row)`, called once per record. Only the module's URL and the spec
+ * cross to a worker; records stream through with bounded memory and the
+ * results come back as an async iterator.
+ *
+ * @example
+ * ```ts ignore
+ * import { classify } from "@crunch/crunch";
+ *
+ * for await (const result of classify("./lexicon.ts", "reviews.csv", { spec: { minWeight: 1 } })) {
+ *   console.log(result);
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export { classify } from "./lib/classify.ts";
+export { Pool } from "./lib/pool.ts";
+export {
+  CrunchError,
+  InitError,
+  ModuleError,
+  ParseError,
+  type ParsePosition,
+  RecordError,
+  type RecordPosition,
+  WorkerCrashError,
+} from "./lib/errors.ts";
+export type { Input } from "./lib/input.ts";
+export type {
+  ClassifyOptions,
+  Format,
+  OnError,
+  PoolOptions,
+  Progress,
+  RunOptions,
+  Tagged,
+} from "./lib/options.ts";
+export type { WorkerContext } from "./lib/protocol.ts";
