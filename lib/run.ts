@@ -13,7 +13,7 @@
  */
 
 import { RecordTooLong } from "./chunk_reader.ts";
-import { CrunchError, ParseError, RecordError, WorkerCrashError } from "./errors.ts";
+import { CrunchError, ParseError, RecordError, type WorkerCrashError } from "./errors.ts";
 import { type Input, type Task, type TaskSource, taskSource } from "./input.ts";
 import { type Base, Ledger } from "./ledger.ts";
 import type { Progress, ResolvedRunOptions, Tagged } from "./options.ts";

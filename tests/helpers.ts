@@ -1,0 +1,76 @@
+/** Shared helpers for the tests: temporary files, fixtures, collecting results. */
+
+/** URL of a classifier module in tests/fixtures. */
+export function fixture(name: string): URL {
+  return new URL(`./fixtures/${name}`, import.meta.url);
+}
+
+/** Writes `content` to a new temporary file named `name`; returns its path. */
+export async function tempFile(name: string, content: string | Uint8Array): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "crunch-test-" });
+  const path = `${dir}/${name}`;
+  if (typeof content === "string") await Deno.writeTextFile(path, content);
+  else await Deno.writeFile(path, content);
+  return path;
+}
+
+/** Drains an async iterable into an array. */
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const value of iterable) out.push(value);
+  return out;
+}
+
+/** A stream that delivers `bytes` in pieces of the given sizes (cycled). */
+export function piecewise(bytes: Uint8Array, sizes: number[]): ReadableStream<Uint8Array> {
+  let at = 0;
+  let k = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= bytes.length) {
+        controller.close();
+        return;
+      }
+      const size = Math.max(1, sizes[k++ % sizes.length]);
+      controller.enqueue(bytes.slice(at, at + size));
+      at += size;
+    },
+  });
+}
+
+/** CSV text for `rows` of an `id,text` file: id i, text `text(i)`. */
+export function numberedCsv(count: number, text = (i: number) => `row ${i}`): string {
+  let out = "id,text\n";
+  for (let i = 0; i < count; i++) out += `${i},${text(i)}\n`;
+  return out;
+}
+
+/** Runs `deno` with `args`; returns exit code, stdout, stderr and seconds taken. */
+export async function runDeno(
+  args: string[],
+  options: { cwd?: string; stdin?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
+  const started = performance.now();
+  const command = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+  });
+  const child = command.spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return {
+    code,
+    stdout: decode(stdout),
+    stderr: decode(stderr),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
