@@ -39,8 +39,8 @@ export function classify(
   return new Run(input, resolveRunOptions(options), {
     acquire: async () => WorkerSet.start(await resolveModule(module), options.spec, workers),
     release: (set, how) => {
-      if (how === "done") return set.close();
-      set.terminate();
+      if (how === "done") return set?.close() ?? Promise.resolve();
+      set?.terminate();
       return Promise.resolve();
     },
   });

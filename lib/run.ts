@@ -27,8 +27,11 @@ const PER_WORKER = 2;
 export interface WorkerLease {
   /** Resolves with started workers; rejects with ModuleError, InitError, ... */
   acquire(): Promise<WorkerSet>;
-  /** Gives the workers back: "done" after a complete run, "abort" after an early end. */
-  release(set: WorkerSet, how: "done" | "abort"): Promise<void>;
+  /**
+   * Called once when the run ends: "done" after a complete run, "abort" after
+   * an early end. `set` is undefined when the workers were never acquired.
+   */
+  release(set: WorkerSet | undefined, how: "done" | "abort"): Promise<void>;
 }
 
 type Event =
@@ -50,7 +53,8 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
   #sourceDone = false;
   /** Set when the run ends in an error; thrown once the results before it are consumed. */
   #error: { value: unknown } | undefined;
-  #released = false;
+  #acquiring: Promise<WorkerSet> | undefined;
+  #gaveBack = false;
 
   // Results ready for the consumer: a queue of arrays, read one value at a time.
   #out: unknown[][] = [];
@@ -177,12 +181,10 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
     signal?.addEventListener("abort", this.#onAbort, { once: true });
     const head = await this.#source.open();
     this.#ledger = new Ledger(head.firstLine);
-    const set = await this.#lease.acquire();
+    this.#acquiring = this.#lease.acquire();
+    const set = await this.#acquiring;
     this.#set = set;
-    if (this.#state !== "running") {
-      await this.#giveBack("abort");
-      return;
-    }
+    if (this.#state !== "running") return; // ended while starting; #giveBack releases the set
     set.listener = this;
     for (const handle of set.handles) handle.inflight = 0;
     this.#maxUnreleased = set.handles.length * PER_WORKER * 2;
@@ -445,12 +447,15 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
     this.#options.signal?.removeEventListener("abort", this.#onAbort);
   }
 
+  /** Gives the workers back exactly once, waiting for them if they are still starting. */
   async #giveBack(how: "done" | "abort"): Promise<void> {
-    const set = this.#set;
-    if (set === undefined || this.#released) return;
-    this.#released = true;
-    if (set.listener === this) set.listener = undefined;
-    if (how === "abort") set.broadcast({ type: "cancel", run: this.#runId });
+    if (this.#gaveBack) return;
+    this.#gaveBack = true;
+    const set = await this.#acquiring?.catch(() => undefined);
+    if (set) {
+      if (set.listener === this) set.listener = undefined;
+      if (how === "abort") set.broadcast({ type: "cancel", run: this.#runId });
+    }
     await this.#lease.release(set, how);
   }
 }
