@@ -11,6 +11,7 @@
  *  |                         InitFailed     |
  *  | -- RunMessage -----------------------> |  per input: format, header, policy
  *  | -- ChunkMessage | BatchMessage ------> |  many, a few in flight per worker
+ *  | <------------------- PartialMessage - |  for slow chunks, every 50 ms
  *  | <----------------------- DoneMessage - |  one per chunk or batch
  *  | -- CancelMessage --------------------> |  drop queued work of a run
  *  | -- CloseMessage ---------------------> |  call close(), then
@@ -137,9 +138,13 @@ export interface Failure {
   fatal?: boolean;
 }
 
-/** worker → main: a chunk or batch is finished. */
-export interface DoneMessage {
-  type: "done";
+/**
+ * worker → main: results of consecutive records of one chunk or batch. A
+ * chunk's pieces arrive in record order: zero or more "partial" pieces (sent
+ * while a slow chunk is still being classified) and then one "done" piece.
+ */
+export interface PartialMessage {
+  type: "partial";
   run: number;
   seq: number;
   /** Results in record order; records whose result was `undefined` leave no entry. */
@@ -149,11 +154,19 @@ export interface DoneMessage {
   /** For tagged runs on bytes: each result's 1-based line within the chunk. */
   lines?: number[];
   failures: Failure[];
-  /** Records in the chunk (results + filtered + failures), or up to the first failure under stopOnError. */
+  /** Records this piece covers (results + filtered + failures). */
   records: number;
-  /** Newlines in the chunk, so main can number the lines of later chunks. */
+}
+
+/** worker → main: the last piece of a chunk or batch. */
+export interface DoneMessage extends Omit<PartialMessage, "type"> {
+  type: "done";
+  /** Newlines in the whole chunk, so main can number the lines of later chunks. */
   newlines: number;
 }
+
+/** Either piece of a chunk's results. */
+export type PieceMessage = PartialMessage | DoneMessage;
 
 /** worker → main: the plug-in's `close()` has run (error set if it threw). */
 export interface ClosedMessage {
@@ -179,6 +192,7 @@ export type FromWorker =
   | ReadyMessage
   | LoadFailedMessage
   | InitFailedMessage
+  | PartialMessage
   | DoneMessage
   | ClosedMessage
   | ExitMessage

@@ -17,7 +17,7 @@ import { CrunchError, ParseError, RecordError, type WorkerCrashError } from "./e
 import { type Input, type Task, type TaskSource, taskSource } from "./input.ts";
 import { type Base, Ledger } from "./ledger.ts";
 import type { Progress, ResolvedRunOptions, Tagged } from "./options.ts";
-import type { DoneMessage, Failure } from "./protocol.ts";
+import type { DoneMessage, Failure, PieceMessage } from "./protocol.ts";
 import type { RunListener, WorkerHandle, WorkerSet } from "./workers.ts";
 
 /** Chunks a worker may hold at once: one being classified, one queued behind it. */
@@ -35,7 +35,7 @@ export interface WorkerLease {
 }
 
 type Event =
-  | { type: "done"; message: DoneMessage }
+  | { type: "piece"; message: PieceMessage }
   | { type: "crash"; worker: WorkerHandle; error: WorkerCrashError };
 
 let lastRunId = 0;
@@ -68,11 +68,12 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
   #seq = 0;
   #unreleased = 0;
   #maxUnreleased = 0;
-  #held = new Map<number, DoneMessage>();
+  /** Chunks with pieces not yet released, by sequence number. */
+  #chunks = new Map<number, { pieces: PieceMessage[]; records: number; final: boolean }>();
   #nextOrdered = 0;
   #ledger = new Ledger(1);
   /** For batches with rows that could not be sent: worker offset → input offset, and their failures. */
-  #local = new Map<number, { map: number[]; failures: Failure[]; records: number }>();
+  #local = new Map<number, { map: number[]; failures: Failure[] }>();
 
   #stats = { records: 0, results: 0, errors: 0 };
   #started = 0;
@@ -265,7 +266,7 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
         });
       }
     });
-    this.#local.set(seq, { map, failures, records: rows.length });
+    this.#local.set(seq, { map, failures });
     worker.post({ type: "batch", run: this.#runId, seq, rows: good });
   }
 
@@ -274,7 +275,7 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
     const seq = this.#seq++;
     this.#unreleased++;
     this.#events.push({
-      type: "done",
+      type: "piece",
       message: {
         type: "done",
         run: this.#runId,
@@ -295,11 +296,11 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
 
   // --- events from workers ------------------------------------------------
 
-  /** A worker finished a chunk (called by the worker set). */
-  done(worker: WorkerHandle, message: DoneMessage): void {
+  /** A worker sent results of a chunk (called by the worker set). */
+  piece(worker: WorkerHandle, message: PieceMessage): void {
     if (message.run !== this.#runId) return;
-    worker.inflight--;
-    this.#events.push({ type: "done", message });
+    if (message.type === "done") worker.inflight--;
+    this.#events.push({ type: "piece", message });
     this.#wake?.();
   }
 
@@ -319,64 +320,83 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
         this.#fail(event.error);
         return;
       }
-      const message = this.#merge(event.message);
-      this.#held.set(message.seq, message);
-      this.#ledger.report(message.seq, message.records, message.newlines);
+      const piece = this.#merge(event.message);
+      let chunk = this.#chunks.get(piece.seq);
+      if (chunk === undefined) {
+        chunk = { pieces: [], records: 0, final: false };
+        this.#chunks.set(piece.seq, chunk);
+      }
+      chunk.pieces.push(piece);
+      chunk.records += piece.records;
+      if (piece.type === "done") {
+        chunk.final = true;
+        this.#ledger.report(piece.seq, chunk.records, piece.newlines);
+      }
     }
     this.#releaseReady();
   }
 
-  /** Folds failures found on the main thread into a batch's message. */
-  #merge(message: DoneMessage): DoneMessage {
+  /** Maps a batch's piece back to input offsets where rows were held back on the main thread. */
+  #merge(message: PieceMessage): PieceMessage {
     const local = this.#local.get(message.seq);
     if (local === undefined) return message;
-    this.#local.delete(message.seq);
     const { map } = local;
     const failures = message.failures.map((f) => ({ ...f, offset: map[f.offset] }));
-    failures.push(...local.failures);
-    failures.sort((a, b) => a.offset - b.offset);
-    return {
-      ...message,
-      failures,
-      offsets: message.offsets?.map((o) => map[o]),
-      records: message.records === map.length ? local.records : map[message.records - 1] + 1,
-    };
-  }
-
-  #needsBase(message: DoneMessage): boolean {
-    return this.#options.tagged || message.failures.length > 0;
+    let records = message.records;
+    if (message.type === "done") {
+      this.#local.delete(message.seq);
+      failures.push(...local.failures);
+      failures.sort((a, b) => a.offset - b.offset);
+      records += local.failures.length;
+    }
+    return { ...message, failures, records, offsets: message.offsets?.map((o) => map[o]) };
   }
 
   #releaseReady(): void {
     if (this.#options.ordered) {
-      for (let m = this.#held.get(this.#nextOrdered); m; m = this.#held.get(this.#nextOrdered)) {
-        this.#nextOrdered++;
-        if (!this.#release(m)) return;
+      for (;;) {
+        const chunk = this.#chunks.get(this.#nextOrdered);
+        if (chunk === undefined) return;
+        if (!this.#flush(this.#nextOrdered, chunk)) return;
+        if (!chunk.final) return;
+        this.#retire(this.#nextOrdered++);
       }
-      return;
     }
-    const seqs = [...this.#held.keys()].sort((a, b) => a - b);
+    const seqs = [...this.#chunks.keys()].sort((a, b) => a - b);
     for (const seq of seqs) {
-      const message = this.#held.get(seq)!;
-      if (this.#needsBase(message) && this.#ledger.base(seq) === undefined) continue;
-      if (!this.#release(message)) return;
+      const chunk = this.#chunks.get(seq)!;
+      if (!this.#flush(seq, chunk)) return;
+      if (chunk.final && chunk.pieces.length === 0) this.#retire(seq);
     }
   }
 
-  /** Hands a finished chunk's results and errors on; false when the run has ended. */
-  #release(message: DoneMessage): boolean {
-    const { seq } = message;
-    this.#held.delete(seq);
-    this.#unreleased--;
-    const base = this.#ledger.base(seq);
+  /** Releases a chunk's pieces in order while their positions are known; false when the run ended. */
+  #flush(seq: number, chunk: { pieces: PieceMessage[] }): boolean {
+    while (chunk.pieces.length) {
+      const piece = chunk.pieces[0];
+      const base = this.#ledger.base(seq);
+      if ((this.#options.tagged || piece.failures.length > 0) && base === undefined) return true;
+      chunk.pieces.shift();
+      if (!this.#release(piece, base!)) return false;
+    }
+    return true;
+  }
+
+  #retire(seq: number): void {
+    this.#chunks.delete(seq);
     this.#ledger.forget(seq);
-    const results = this.#options.tagged ? this.#tag(message, base!) : message.results;
+    this.#unreleased--;
+  }
+
+  /** Hands a piece's results and errors on; false when the run has ended. */
+  #release(message: PieceMessage, base: Base): boolean {
+    const results = this.#options.tagged ? this.#tag(message, base) : message.results;
     if (results.length) this.#out.push(results);
     this.#stats.records += message.records;
     this.#stats.results += results.length;
     this.#stats.errors += message.failures.length;
     for (const failure of message.failures) {
-      const error = this.#errorOf(failure, base!);
+      const error = this.#errorOf(failure, base);
       const { onError } = this.#options;
       if (onError === "fail" || failure.fatal) {
         this.#fail(error);
@@ -395,7 +415,7 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
     return true;
   }
 
-  #tag(message: DoneMessage, base: Base): Tagged[] {
+  #tag(message: PieceMessage, base: Base): Tagged[] {
     const { results, offsets = [], lines } = message;
     const tagged: Tagged[] = new Array(results.length);
     for (let k = 0; k < results.length; k++) {

@@ -12,8 +12,8 @@
  * @module
  */
 
-import { InitError, ModuleError, WorkerCrashError } from "./errors.ts";
-import type { DoneMessage, FromWorker, SerializedError, ToWorker } from "./protocol.ts";
+import { CrunchError, InitError, ModuleError, WorkerCrashError } from "./errors.ts";
+import type { FromWorker, PieceMessage, SerializedError, ToWorker } from "./protocol.ts";
 import { reviveError } from "./errors.ts";
 
 const WORKER_URL = new URL("../workers/worker.ts", import.meta.url);
@@ -23,7 +23,7 @@ const CLOSE_GRACE_MS = 5000;
 
 /** What the active run hears from the workers. */
 export interface RunListener {
-  done(worker: WorkerHandle, message: DoneMessage): void;
+  piece(worker: WorkerHandle, message: PieceMessage): void;
   crash(worker: WorkerHandle, error: WorkerCrashError): void;
 }
 
@@ -37,6 +37,7 @@ export class WorkerHandle {
   dead: WorkerCrashError | undefined;
   #terminated = false;
   #onMessage: (message: FromWorker) => void = () => {};
+  #onDeath: ((error: WorkerCrashError) => void) | undefined;
 
   constructor(index: number, onCrash: (worker: WorkerHandle, error: WorkerCrashError) => void) {
     this.index = index;
@@ -45,6 +46,7 @@ export class WorkerHandle {
       if (this.dead || this.#terminated) return;
       this.dead = error;
       this.terminate();
+      this.#onDeath?.(error);
       onCrash(this, error);
     };
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => {
@@ -90,7 +92,10 @@ export class WorkerHandle {
     this.#worker.terminate();
   }
 
-  /** Asks the plug-in to `close()`, then terminates; resolves with the error close() threw, if any. */
+  /**
+   * Asks the plug-in to `close()`, then terminates. Resolves with the error
+   * close() threw, or the crash that killed the worker meanwhile, if any.
+   */
   close(): Promise<Error | undefined> {
     if (this.dead || this.#terminated) {
       this.terminate();
@@ -100,12 +105,21 @@ export class WorkerHandle {
       const timer = setTimeout(() => finish(undefined), CLOSE_GRACE_MS);
       const finish = (error: Error | undefined) => {
         clearTimeout(timer);
+        this.#onDeath = undefined;
         this.terminate();
         resolve(error);
       };
+      this.#onDeath = finish;
       this.listen((message) => {
-        if (message.type === "closed") {
-          finish(message.error ? reviveError(message.error) : undefined);
+        if (message.type !== "closed") return;
+        if (message.error === undefined) finish(undefined);
+        else {
+          const { name, message: text } = message.error;
+          finish(
+            new CrunchError(`close() failed in worker ${this.index}: ${name}: ${text}`, {
+              cause: reviveError(message.error),
+            }),
+          );
         }
       });
       this.post({ type: "close" });
@@ -180,7 +194,9 @@ export class WorkerSet {
     }).finally(() => {
       this.#initWaiters.delete(handle);
       handle.listen((message) => {
-        if (message.type === "done") this.listener?.done(handle, message);
+        if (message.type === "done" || message.type === "partial") {
+          this.listener?.piece(handle, message);
+        }
       });
     });
   }
@@ -219,8 +235,6 @@ export class WorkerSet {
     this.#closed = true;
     const errors = await Promise.all(this.handles.map((handle) => handle.close()));
     const error = errors.find((e) => e !== undefined);
-    if (error) {
-      throw new Error(`close() of ${this.module} failed: ${error.message}`, { cause: error });
-    }
+    if (error) throw error;
   }
 }
