@@ -17,7 +17,7 @@ import { CrunchError, ParseError, RecordError, type WorkerCrashError } from "./e
 import { type Input, type Task, type TaskSource, taskSource } from "./input.ts";
 import { type Base, Ledger } from "./ledger.ts";
 import type { Progress, ResolvedRunOptions, Tagged } from "./options.ts";
-import type { DoneMessage, Failure, PieceMessage } from "./protocol.ts";
+import type { Failure, PieceMessage } from "./protocol.ts";
 import type { RunListener, WorkerHandle, WorkerSet } from "./workers.ts";
 
 /** Chunks a worker may hold at once: one being classified, one queued behind it. */
