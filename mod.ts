@@ -37,6 +37,7 @@ export type {
   ClassifyOptions,
   Format,
   OnError,
+  OutputFormat,
   PoolOptions,
   Progress,
   RunOptions,

@@ -51,12 +51,17 @@ export class ModuleError extends CrunchError {
   /** Names the module exports (empty when it could not be loaded). */
   readonly exports: string[];
 
-  /** `problem` says what is wrong; `exports` lists what the module does export. */
-  constructor(module: string, problem: string, exports: string[] = [], options?: ErrorOptions) {
-    const found = exports.length ? exports.join(", ") : "none";
-    super(`classifier module ${module} ${problem} (exports found: ${found})`, options);
+  /**
+   * `problem` says what is wrong; `exports` lists what the module does export,
+   * when it could be loaded.
+   */
+  constructor(module: string, problem: string, exports?: string[], options?: ErrorOptions) {
+    const found = exports === undefined
+      ? ""
+      : ` (exports found: ${exports.length ? exports.join(", ") : "none"})`;
+    super(`classifier module ${module} ${problem}${found}`, options);
     this.module = module;
-    this.exports = exports;
+    this.exports = exports ?? [];
   }
 }
 

@@ -24,7 +24,7 @@ export async function resolveModule(module: string | URL): Promise<string> {
       const problem = error instanceof Deno.errors.NotFound
         ? "was not found"
         : `could not be read: ${(error as Error).message}`;
-      throw new ModuleError(url.href, problem, [], { cause: error });
+      throw new ModuleError(url.href, problem, undefined, { cause: error });
     }
     if (!info.isFile) throw new ModuleError(url.href, "is not a file");
   }

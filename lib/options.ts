@@ -6,9 +6,9 @@
  */
 
 import type { ParseError, RecordError } from "./errors.ts";
-import type { Format } from "./protocol.ts";
+import type { Format, OutputFormat } from "./protocol.ts";
 
-export type { Format } from "./protocol.ts";
+export type { Format, OutputFormat } from "./protocol.ts";
 
 /** What to do when a record fails to parse or to classify. */
 export type OnError =
@@ -70,6 +70,14 @@ export interface RunOptions {
   onProgress?: (progress: Progress) => void;
   /** Yield {@linkcode Tagged} objects `{ index, line, result }` instead of bare results. */
   tagged?: boolean;
+  /**
+   * Serialize the results inside the workers and yield `Uint8Array` pieces of
+   * one document in this format, ready to write: NDJSON lines, CSV with a
+   * header from the first result's keys, or one JSON array. With `tagged`,
+   * each result carries `index` and `line`. A result that cannot be written
+   * in the format is a `RecordError` for its record.
+   */
+  encode?: OutputFormat;
 }
 
 /** Options of {@linkcode classify}: those of the pool and those of the run. */
@@ -86,8 +94,10 @@ export interface ResolvedRunOptions {
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
   tagged: boolean;
+  encode?: OutputFormat;
 }
 
+const OUTPUTS: readonly OutputFormat[] = ["ndjson", "csv", "json"];
 const FORMATS: readonly Format[] = ["csv", "tsv", "ndjson"];
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
@@ -116,6 +126,11 @@ export function resolveRunOptions(options: RunOptions = {}): ResolvedRunOptions 
       `option onError must be "fail", "skip" or a function, got ${String(onError)}`,
     );
   }
+  if (options.encode !== undefined && !OUTPUTS.includes(options.encode)) {
+    throw new TypeError(
+      `option encode must be one of ${OUTPUTS.join(", ")}, got ${String(options.encode)}`,
+    );
+  }
   if (onProgress !== undefined && typeof onProgress !== "function") {
     throw new TypeError("option onProgress must be a function");
   }
@@ -129,5 +144,6 @@ export function resolveRunOptions(options: RunOptions = {}): ResolvedRunOptions 
     signal: options.signal,
     onProgress,
     tagged: options.tagged ?? false,
+    encode: options.encode,
   };
 }

@@ -25,6 +25,9 @@
 /** Record formats crunch reads from bytes. */
 export type Format = "csv" | "tsv" | "ndjson";
 
+/** Formats results can be serialized to inside the workers. */
+export type OutputFormat = "ndjson" | "csv" | "json";
+
 /** An error flattened so that it survives structured cloning with its class name and stack. */
 export interface SerializedError {
   name: string;
@@ -60,6 +63,17 @@ export interface RunMessage {
   tagged: boolean;
   /** Stop a chunk at its first failure (onError "fail"). */
   stopOnError: boolean;
+  /** Serialize results in the worker, to this format. */
+  encode?: OutputFormat;
+  /** For CSV output: the columns, once the main thread has fixed them. */
+  outputColumns?: string[];
+}
+
+/** main → worker: the CSV output columns of a run are now fixed (from its first result). */
+export interface ColumnsMessage {
+  type: "columns";
+  run: number;
+  columns: string[];
 }
 
 /** main → worker: whole records as bytes, `buffer[start, end)`, transferred, not copied. */
@@ -97,6 +111,7 @@ export interface CloseMessage {
 export type ToWorker =
   | InitMessage
   | RunMessage
+  | ColumnsMessage
   | ChunkMessage
   | BatchMessage
   | CancelMessage
@@ -156,6 +171,20 @@ export interface PartialMessage {
   failures: Failure[];
   /** Records this piece covers (results + filtered + failures). */
   records: number;
+  /** For runs with `encode`: the results serialized (and `results` left empty). */
+  encoded?: Encoded;
+}
+
+/** Results serialized in a worker. */
+export interface Encoded {
+  /** Untagged runs: every result's line, each ended by a newline (JSON: separated by ",\n"). */
+  bytes?: Uint8Array;
+  /** Tagged runs: each result's text, for main to wrap with its index and line. */
+  texts?: string[];
+  /** CSV: the columns the worker used. */
+  columns?: string[];
+  /** Number of results. */
+  count: number;
 }
 
 /** worker → main: the last piece of a chunk or batch. */

@@ -14,6 +14,7 @@
 
 import { RecordTooLong } from "./chunk_reader.ts";
 import { CrunchError, ParseError, RecordError, type WorkerCrashError } from "./errors.ts";
+import { csvCell } from "../workers/encode.ts";
 import { type Input, type Task, type TaskSource, taskSource } from "./input.ts";
 import { type Base, Ledger } from "./ledger.ts";
 import type { Progress, ResolvedRunOptions, Tagged } from "./options.ts";
@@ -55,6 +56,7 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
   #error: { value: unknown } | undefined;
   #acquiring: Promise<WorkerSet> | undefined;
   #gaveBack = false;
+  #trailerSent = false;
 
   // Results ready for the consumer: a queue of arrays, read one value at a time.
   #out: unknown[][] = [];
@@ -140,6 +142,12 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
           throw value;
         }
         if (this.#sourceDone && this.#unreleased === 0) {
+          const trailer = this.#trailer();
+          if (trailer.length && !this.#trailerSent) {
+            this.#trailerSent = true;
+            this.#out.push(trailer);
+            continue;
+          }
           this.#end();
           this.#report();
           await this.#giveBack("done");
@@ -196,6 +204,7 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
       columns: head.columns,
       tagged: this.#options.tagged,
       stopOnError: this.#options.onError === "fail",
+      encode: this.#options.encode,
     });
   }
 
@@ -390,10 +399,14 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
 
   /** Hands a piece's results and errors on; false when the run has ended. */
   #release(message: PieceMessage, base: Base): boolean {
-    const results = this.#options.tagged ? this.#tag(message, base) : message.results;
-    if (results.length) this.#out.push(results);
+    if (message.encoded) {
+      if (!this.#writeEncoded(message, base)) return false;
+    } else {
+      const results = this.#options.tagged ? this.#tag(message, base) : message.results;
+      if (results.length) this.#out.push(results);
+      this.#stats.results += results.length;
+    }
     this.#stats.records += message.records;
-    this.#stats.results += results.length;
     this.#stats.errors += message.failures.length;
     for (const failure of message.failures) {
       const error = this.#errorOf(failure, base);
@@ -413,6 +426,62 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
     }
     this.#report();
     return true;
+  }
+
+  /** The output document so far: whether anything was written, and the CSV columns. */
+  #document: { started: boolean; columns?: string[] } = { started: false };
+  #encoder = new TextEncoder();
+
+  /** Queues a piece of serialized results, with the document's header or separators. */
+  #writeEncoded(message: PieceMessage, base: Base): boolean {
+    const encoded = message.encoded!;
+    if (encoded.count === 0) return true;
+    const format = this.#options.encode!;
+    const { tagged } = this.#options;
+    const doc = this.#document;
+    const pieces: Uint8Array[] = [];
+    const text = (s: string) => pieces.push(this.#encoder.encode(s));
+    if (format === "csv") {
+      const columns = encoded.columns!;
+      if (doc.columns === undefined) {
+        doc.columns = columns;
+        this.#set?.broadcast({ type: "columns", run: this.#runId, columns });
+        const header = tagged ? ["index", "line", ...columns] : columns;
+        text(header.map(csvCell).join(",") + "\n");
+      } else if (columns.join("\0") !== doc.columns.join("\0")) {
+        const at = base.index + (message.offsets?.[0] ?? 0);
+        this.#fail(
+          new CrunchError(
+            `CSV output: results near record ${at} have the keys ${columns.join(", ")}, ` +
+              `but the first result fixed the columns as ${doc.columns.join(", ")}`,
+          ),
+        );
+        return false;
+      }
+    }
+    if (format === "json") text(doc.started ? ",\n" : "[\n");
+    doc.started = true;
+    if (encoded.bytes) pieces.push(encoded.bytes);
+    if (encoded.texts) {
+      const { offsets = [], lines } = message;
+      const lineOf = (k: number) => lines ? base.line + lines[k] - 1 : undefined;
+      const rows = encoded.texts.map((t, k) => {
+        const index = base.index + offsets[k];
+        if (format === "csv") return `${index},${lineOf(k) ?? ""},${t}`;
+        const line = lines ? `,"line":${lineOf(k)}` : "";
+        return `{"index":${index}${line},"result":${t}}`;
+      });
+      text(format === "json" ? rows.join(",\n") : rows.join("\n") + "\n");
+    }
+    this.#out.push(pieces);
+    this.#stats.results += encoded.count;
+    return true;
+  }
+
+  /** The end of the output document (JSON's closing bracket). */
+  #trailer(): Uint8Array[] {
+    if (this.#options.encode !== "json") return [];
+    return [this.#encoder.encode(this.#document.started ? "\n]\n" : "[]\n")];
   }
 
   #tag(message: PieceMessage, base: Base): Tagged[] {

@@ -180,7 +180,8 @@ export class WorkerSet {
           const problem = message.stage === "load"
             ? `could not be loaded: ${error.name}: ${error.message}`
             : error.message;
-          reject(new ModuleError(module, problem, exports, { cause: reviveError(error) }));
+          const found = message.stage === "load" ? undefined : exports;
+          reject(new ModuleError(module, problem, found, { cause: reviveError(error) }));
         } else if (message.type === "init-failed") {
           reject(new InitError(module, handle.index, message.error));
         }

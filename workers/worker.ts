@@ -14,6 +14,7 @@
 import type {
   BatchMessage,
   ChunkMessage,
+  Encoded,
   Failure,
   FromWorker,
   PieceMessage,
@@ -26,6 +27,7 @@ import { parseNdjson } from "./ndjson.ts";
 import type { ParsedChunk } from "./parsed_chunk.ts";
 import { loadPlugin, type Plugin } from "./plugin.ts";
 import { setImmediate } from "node:timers";
+import { columnsOf, encodeResult } from "./encode.ts";
 
 function send(message: FromWorker): void {
   self.postMessage(message);
@@ -62,10 +64,13 @@ self.addEventListener("unhandledrejection", (event) => {
 });
 
 let plugin: Plugin | undefined;
-let run: (RunMessage & { build?: (fields: string[]) => Record<string, string> }) | undefined;
+/** The run being worked on, with what the worker derives from it. */
+type CurrentRun = RunMessage & { build?: (fields: string[]) => Record<string, string> };
+let run: CurrentRun | undefined;
 const queue: (ChunkMessage | BatchMessage | { type: "close" })[] = [];
 let draining = false;
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 // A macrotask hop that lets messages (cancel, close) and terminate() in. Measured
 // on Deno 2.9: setImmediate costs ~0.02 ms and terminate() takes effect at it;
@@ -88,7 +93,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as PromiseLike<unknown>).then === "function";
 }
 
-function parse(message: ChunkMessage, current: NonNullable<typeof run>): ParsedChunk {
+function parse(message: ChunkMessage, current: CurrentRun): ParsedChunk {
   const text = decoder.decode(
     new Uint8Array(message.buffer, message.start, message.end - message.start),
   );
@@ -156,7 +161,7 @@ async function work(message: ChunkMessage | BatchMessage): Promise<void> {
       const now = performance.now();
       // Slow classifiers: hand results over as they come, not only when the chunk ends.
       if (now - lastFlush > FLUSH_EVERY_MS) {
-        piece.send(message, current.tagged, i + 1, rows, lines, undefined);
+        piece.send(current, message, i + 1, rows, lines, undefined);
         piece = new Piece(i + 1);
         lastFlush = now;
       }
@@ -165,7 +170,7 @@ async function work(message: ChunkMessage | BatchMessage): Promise<void> {
     }
     if (run !== current) return; // cancelled meanwhile
   }
-  piece.send(message, current.tagged, Math.min(i + 1, rows.length), rows, lines, newlines);
+  piece.send(current, message, Math.min(i + 1, rows.length), rows, lines, newlines);
 }
 
 /** The results and failures of a run of records within a chunk, sent as one message. */
@@ -178,14 +183,64 @@ class Piece {
   /** `from` is the offset of the piece's first record. */
   constructor(readonly from: number) {}
 
+  /** Turns result `k` into a failure of its record; call `#compact` after. */
+  #reject(k: number, rows: unknown[], lines: number[] | undefined, name: string, message: string) {
+    const offset = this.offsets[k];
+    this.failures.push({
+      kind: "record",
+      offset,
+      line: lines?.[offset] ?? 0,
+      record: rows[offset],
+      error: { name, message },
+    });
+    this.offsets[k] = -1;
+  }
+
+  /** Drops rejected results and puts failures back in record order. */
+  #compact(): void {
+    const keep = this.offsets.flatMap((offset, k) => offset === -1 ? [] : [k]);
+    this.results = keep.map((k) => this.results[k]);
+    this.offsets = keep.map((k) => this.offsets[k]);
+    this.failures.sort((a, b) => a.offset - b.offset);
+  }
+
+  /** Serializes the results for an `encode` run; results that cannot be become failures. */
+  #encode(current: CurrentRun, rows: unknown[], lines: number[] | undefined): Encoded {
+    const format = current.encode!;
+    if (format === "csv" && current.outputColumns === undefined && this.results.length) {
+      current.outputColumns = columnsOf(this.results[0]);
+    }
+    const columns = current.outputColumns ?? [];
+    const texts: string[] = [];
+    this.results.forEach((result, k) => {
+      try {
+        texts.push(encodeResult(format, result, columns));
+      } catch (error) {
+        const { name, message } = serializeError(error);
+        this.#reject(k, rows, lines, name, `the result cannot be written as ${format}: ${message}`);
+      }
+    });
+    this.#compact();
+    const encoded: Encoded = { count: texts.length };
+    if (format === "csv") encoded.columns = columns;
+    if (current.tagged) encoded.texts = texts;
+    else if (texts.length) {
+      encoded.bytes = encoder.encode(
+        format === "json" ? texts.join(",\n") : texts.join("\n") + "\n",
+      );
+    }
+    this.results = [];
+    return encoded;
+  }
+
   /**
    * Sends the records `[from, to)`: a partial message, or the chunk's done
    * message when `newlines` is given. Results that cannot be cloned become
    * failures of their records.
    */
   send(
+    current: CurrentRun,
     chunk: ChunkMessage | BatchMessage,
-    tagged: boolean,
     to: number,
     rows: unknown[],
     lines: number[] | undefined,
@@ -203,45 +258,41 @@ class Piece {
         newlines,
       };
     message.records = to - this.from;
+    const transfer: Transferable[] = [];
+    if (current.encode) {
+      message.encoded = this.#encode(current, rows, lines);
+      if (message.encoded.bytes) transfer.push(message.encoded.bytes.buffer as ArrayBuffer);
+    }
     const fill = () => {
       message.results = this.results;
       message.failures = this.failures;
-      if (tagged) {
+      if (current.tagged) {
         message.offsets = this.offsets;
         if (lines) message.lines = this.offsets.map((offset) => lines[offset]);
       }
     };
     fill();
     try {
-      send(message);
+      self.postMessage(message, transfer);
       return;
     } catch (error) {
       if (!(error instanceof DOMException && error.name === "DataCloneError")) throw error;
     }
-    const keep: number[] = [];
     this.results.forEach((result, k) => {
       try {
         structuredClone(result);
-        keep.push(k);
       } catch (error) {
-        const offset = this.offsets[k];
-        this.failures.push({
-          kind: "record",
-          offset,
-          line: lines?.[offset] ?? 0,
-          record: rows[offset],
-          error: {
-            name: "DataCloneError",
-            message: `classify returned a value that cannot be sent back: ${
-              (error as Error).message
-            }`,
-          },
-        });
+        const reason = (error as Error).message;
+        this.#reject(
+          k,
+          rows,
+          lines,
+          "DataCloneError",
+          `classify returned a value that cannot be sent back: ${reason}`,
+        );
       }
     });
-    this.failures.sort((a, b) => a.offset - b.offset);
-    this.results = keep.map((k) => this.results[k]);
-    this.offsets = keep.map((k) => this.offsets[k]);
+    this.#compact();
     fill();
     send(message);
   }
@@ -299,6 +350,9 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case "run":
       run = message;
+      break;
+    case "columns":
+      if (run?.run === message.run) run.outputColumns = message.columns;
       break;
     case "cancel":
       if (run?.run === message.run) run = undefined;

@@ -1,0 +1,371 @@
+/**
+ * The crunch command: run a classifier over a file from the shell.
+ *
+ * ```sh
+ * deno run -A jsr:@crunch/crunch/cli [options] <module> [input]
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { dirname, resolve } from "node:path";
+import denoConfig from "../deno.json" with { type: "json" };
+import { classify } from "./classify.ts";
+import { CrunchError, ParseError, type RecordError } from "./errors.ts";
+import { formatFromName, type Input } from "./input.ts";
+import type { Format, OutputFormat, Progress } from "./options.ts";
+import { ProgressBar, thousands } from "./progress_bar.ts";
+
+const USAGE = "usage: crunch [options] <module> [input]";
+
+const HELP = `crunch ${denoConfig.version}: run a classifier over a file of records on every core
+
+${USAGE}
+
+  <module>                  path or URL of a classifier module (exports init, classify)
+  [input]                   a .csv, .tsv, .ndjson or .jsonl file; - or nothing reads standard input
+
+options:
+  -s, --spec <json|@file>   the spec passed to init(spec), as JSON text or @path to a JSON file
+  -w, --workers <n>         number of workers (default: ${navigator.hardwareConcurrency}, the cores)
+      --ordered             write results in input order (default: as they complete)
+      --format <f>          input format: csv, tsv or ndjson (default: from the extension; csv for stdin)
+      --chunk-bytes <n>     bytes per chunk sent to a worker, e.g. 262144 or 4M (default 1M)
+  -o, --output <file>       write results to <file> (default: standard output); written whole or not at all
+  -t, --to <f>              output format: ndjson (default), csv (columns from the first result) or json
+      --tagged              add each record's index and line to its result
+      --on-error <mode>     fail (default) or skip records whose parsing or classify fails
+      --errors <file>       write each failed record to <file> as an NDJSON line; implies --on-error skip
+      --progress            show a progress bar on standard error (default when it is a terminal)
+      --no-progress         never show it
+      --debug               print stack traces of errors
+  -h, --help                this help
+      --version             print the version
+
+examples:
+  crunch examples/lexicon.ts reviews.csv > scores.ndjson
+  crunch -w 8 --ordered -t csv -o scores.csv examples/lexicon.ts reviews.csv
+  crunch -s '{"entries": 1000}' --on-error skip --errors bad.ndjson examples/lexicon.ts reviews.csv
+  zcat reviews.csv.gz | crunch --format csv examples/lexicon.ts -
+
+exit status: 0 when every record was classified (or skipped as asked), 1 when the run failed,
+2 for a usage error.`;
+
+/** A mistake in the command line: exit code 2. */
+class UsageError extends Error {}
+
+/** What the command line asks for. */
+interface Command {
+  module: string;
+  input: string | undefined;
+  spec: unknown;
+  workers?: number;
+  ordered: boolean;
+  format?: Format;
+  chunkBytes?: number;
+  output?: string;
+  to: OutputFormat;
+  tagged: boolean;
+  onError: "fail" | "skip";
+  errors?: string;
+  progress: boolean;
+  debug: boolean;
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new UsageError(`--${name} must be one of ${allowed.join(", ")}, got "${value}"`);
+  }
+  return value as T;
+}
+
+function positive(name: string, value: string): number {
+  const match = /^(\d+)([kmg]i?b?)?$/i.exec(value.trim());
+  const scale = { k: 1 << 10, m: 1 << 20, g: 1 << 30 }[match?.[2]?.[0].toLowerCase() ?? ""] ?? 1;
+  const n = match ? Number(match[1]) * scale : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
+  }
+  return n;
+}
+
+async function readSpec(text: string): Promise<unknown> {
+  let source = text;
+  let where = "--spec";
+  if (text.startsWith("@")) {
+    where = text.slice(1);
+    try {
+      source = await Deno.readTextFile(where);
+    } catch (error) {
+      throw new UsageError(`cannot read the spec file ${where}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(source);
+  } catch (error) {
+    throw new UsageError(`${where} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Parses the command line; throws UsageError. Resolves null for --help / --version (already printed). */
+async function parse(args: string[]): Promise<Command | null> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        spec: { type: "string", short: "s" },
+        workers: { type: "string", short: "w" },
+        ordered: { type: "boolean" },
+        format: { type: "string" },
+        "chunk-bytes": { type: "string" },
+        output: { type: "string", short: "o" },
+        to: { type: "string", short: "t" },
+        tagged: { type: "boolean" },
+        "on-error": { type: "string" },
+        errors: { type: "string" },
+        progress: { type: "boolean" },
+        "no-progress": { type: "boolean" },
+        debug: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    return null;
+  }
+  if (values.version) {
+    console.log(`crunch ${denoConfig.version}`);
+    return null;
+  }
+  if (positionals.length === 0) throw new UsageError("missing <module>: the classifier to run");
+  if (positionals.length > 2) {
+    throw new UsageError(`too many arguments: ${positionals.slice(2).join(" ")}`);
+  }
+  const [module, given] = positionals;
+  const input = given === undefined || given === "-" ? undefined : given;
+  if (input === undefined && Deno.stdin.isTerminal()) {
+    throw new UsageError("no input: give a file, or pipe records to standard input");
+  }
+  const format = values.format === undefined
+    ? undefined
+    : oneOf("format", values.format, ["csv", "tsv", "ndjson"] as const);
+  if (input !== undefined && format === undefined && formatFromName(input) === undefined) {
+    throw new UsageError(
+      `cannot tell the format of ${input} from its extension: add --format csv, tsv or ndjson`,
+    );
+  }
+  const onError = values["on-error"] === undefined
+    ? (values.errors === undefined ? "fail" : "skip")
+    : oneOf("on-error", values["on-error"], ["fail", "skip"] as const);
+  if (values.progress && values["no-progress"]) {
+    throw new UsageError("--progress and --no-progress contradict each other");
+  }
+  return {
+    module,
+    input,
+    spec: values.spec === undefined ? undefined : await readSpec(values.spec),
+    workers: values.workers === undefined ? undefined : positive("workers", values.workers),
+    ordered: values.ordered ?? false,
+    format,
+    chunkBytes: values["chunk-bytes"] === undefined
+      ? undefined
+      : positive("chunk-bytes", values["chunk-bytes"]),
+    output: values.output,
+    to: values.to === undefined
+      ? "ndjson"
+      : oneOf("to", values.to, ["ndjson", "csv", "json"] as const),
+    tagged: values.tagged ?? false,
+    onError,
+    errors: values.errors,
+    progress: values.progress ?? (values["no-progress"] ? false : Deno.stderr.isTerminal()),
+    debug: values.debug ?? false,
+  };
+}
+
+/** Where results go: standard output, or a temporary file renamed into place on success. */
+/** The part of a file the sink writes to. */
+interface Writable {
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+class Sink {
+  #file: Writable;
+  #temp: string | undefined;
+  #target: string | undefined;
+
+  private constructor(file: Writable, temp?: string, target?: string) {
+    this.#file = file;
+    this.#temp = temp;
+    this.#target = target;
+  }
+
+  static async open(path: string | undefined): Promise<Sink> {
+    if (path === undefined) return new Sink(Deno.stdout);
+    const target = resolve(path);
+    const temp = `${dirname(target)}/.${target.split("/").pop()}.${Deno.pid}.crunch-tmp`;
+    try {
+      return new Sink(
+        await Deno.open(temp, { write: true, create: true, truncate: true }),
+        temp,
+        target,
+      );
+    } catch (error) {
+      throw new CrunchError(`cannot write ${path}: ${(error as Error).message}`);
+    }
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let at = 0;
+    while (at < bytes.length) at += await this.#file.write(bytes.subarray(at));
+  }
+
+  /** Keeps the output (renames the temporary file into place). */
+  async commit(): Promise<void> {
+    if (this.#temp === undefined) return;
+    this.#file.close();
+    await Deno.rename(this.#temp, this.#target!);
+    this.#temp = undefined;
+  }
+
+  /** Drops a partial output file. */
+  async discard(): Promise<void> {
+    if (this.#temp === undefined) return;
+    this.#file.close();
+    await Deno.remove(this.#temp).catch(() => {});
+    this.#temp = undefined;
+  }
+}
+
+/** One NDJSON line for the --errors file. */
+function errorLine(error: RecordError | ParseError): string {
+  const cause = error instanceof ParseError
+    ? { name: "ParseError", message: error.reason, stack: undefined }
+    : { name: error.cause.name, message: error.cause.message, stack: error.cause.stack };
+  const record = error instanceof ParseError ? null : error.record;
+  return JSON.stringify({ index: error.index, line: error.line ?? null, record, error: cause }) +
+    "\n";
+}
+
+function isBrokenPipe(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe ||
+    (error instanceof Error && /broken pipe|os error 32/i.test(error.message));
+}
+
+async function execute(command: Command): Promise<number> {
+  if (command.input !== undefined) {
+    try {
+      const info = await Deno.stat(command.input);
+      if (info.isDirectory) throw new Error("it is a directory");
+    } catch (error) {
+      throw new CrunchError(`cannot read input ${command.input}: ${(error as Error).message}`);
+    }
+  }
+  const sink = await Sink.open(command.output);
+  const errorsFile = command.errors === undefined
+    ? undefined
+    : await Deno.open(command.errors, { write: true, create: true, truncate: true }).catch((e) => {
+      throw new CrunchError(`cannot write ${command.errors}: ${(e as Error).message}`);
+    });
+  const bar = command.progress ? new ProgressBar() : undefined;
+  const controller = new AbortController();
+  const interrupt = () => controller.abort(new CrunchError("interrupted"));
+  Deno.addSignalListener("SIGINT", interrupt);
+  let last: Progress = { records: 0, results: 0, errors: 0, bytesRead: 0, elapsedMs: 0 };
+  const encoder = new TextEncoder();
+  const input: Input = command.input ?? Deno.stdin.readable;
+  const results = classify(command.module, input, {
+    spec: command.spec,
+    workers: command.workers,
+    ordered: command.ordered,
+    format: command.format ?? (command.input === undefined ? "csv" : undefined),
+    chunkBytes: command.chunkBytes,
+    tagged: command.tagged,
+    encode: command.to,
+    signal: controller.signal,
+    onError: command.onError === "fail" ? "fail" : (error) => {
+      errorsFile?.writeSync(encoder.encode(errorLine(error)));
+    },
+    onProgress: (progress) => {
+      last = progress;
+      bar?.update(progress);
+    },
+  }) as AsyncIterableIterator<Uint8Array>;
+  let failed: unknown;
+  let piped = false;
+  try {
+    for await (const bytes of results) {
+      try {
+        await sink.write(bytes);
+      } catch (error) {
+        if (!isBrokenPipe(error)) throw error;
+        piped = true;
+        await results.return?.();
+        break;
+      }
+    }
+  } catch (error) {
+    failed = error;
+  } finally {
+    Deno.removeSignalListener("SIGINT", interrupt);
+    bar?.clear();
+    errorsFile?.close();
+  }
+  if (failed !== undefined) {
+    await sink.discard();
+    throw failed;
+  }
+  await sink.commit();
+  if (piped) return 0;
+  const seconds = last.elapsedMs / 1000;
+  console.error(
+    `crunch: ${thousands(last.records)} records in, ${thousands(last.results)} results out, ` +
+      `${thousands(last.errors)} errors, ${seconds.toFixed(2)} s, ` +
+      `${thousands(seconds > 0 ? last.records / seconds : 0)} records/s`,
+  );
+  return 0;
+}
+
+/**
+ * Runs the crunch command with `args` and resolves with its exit code:
+ * 0 on success, 1 when the run failed, 2 for a usage error.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "@crunch/crunch/cli";
+ * Deno.exit(await main(["examples/lexicon.ts", "reviews.csv"]));
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
+  let debug = args.includes("--debug");
+  try {
+    const command = await parse(args);
+    if (command === null) return 0;
+    debug = command.debug;
+    return await execute(command);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`crunch: ${error.message}\n${USAGE}\nTry 'crunch --help' for more.`);
+      return 2;
+    }
+    if (isBrokenPipe(error)) return 0;
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`crunch: error: ${message}`);
+    if (debug && error instanceof Error) {
+      console.error(error.stack);
+      if (error.cause instanceof Error) console.error("caused by:", error.cause.stack);
+    }
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
