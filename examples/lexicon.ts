@@ -21,12 +21,18 @@ export interface LexiconSpec {
 
 let lexicon = new Map<string, number>();
 
-/** Builds the lexicon: word `i` gets a weight between -2 and 2. */
-export function init(spec: LexiconSpec = {}): void {
+/** The lexicon for `spec`: word `i` gets a weight between -2 and 2. */
+export function buildLexicon(spec: LexiconSpec = {}): Map<string, number> {
   const entries = spec.entries ?? 300_000;
   const next = random(spec.seed ?? 1);
-  lexicon = new Map();
-  for (let i = 0; i < entries; i++) lexicon.set(word(i), Math.round((next() * 4 - 2) * 100) / 100);
+  const map = new Map<string, number>();
+  for (let i = 0; i < entries; i++) map.set(word(i), Math.round((next() * 4 - 2) * 100) / 100);
+  return map;
+}
+
+/** Builds the lexicon once in this worker. */
+export function init(spec: LexiconSpec = {}): void {
+  lexicon = buildLexicon(spec);
 }
 
 /** Scores one review: the sum of its words' weights. */

@@ -1,0 +1,378 @@
+/**
+ * crunch's benchmarks: every figure is a ratio between two things measured in
+ * the same run, each the best of several repetitions. Data sets are generated
+ * once (seeded) into .cache/bench/.
+ *
+ * Usage: `deno task bench [--quick]` (prints a Markdown table, writes bench/results.json)
+ *
+ * @module
+ */
+
+import { classify, Pool } from "../mod.ts";
+import { FileSource } from "../lib/byte_source.ts";
+import { ChunkReader } from "../lib/chunk_reader.ts";
+import type { Format } from "../lib/protocol.ts";
+import { parseDelimited, rowBuilder } from "../workers/csv.ts";
+import { parseNdjson } from "../workers/ndjson.ts";
+import { generateReviews } from "../examples/generate.ts";
+import * as lexicon from "../examples/lexicon.ts";
+import * as trivial from "./classifiers/trivial.ts";
+
+const quick = Deno.args.includes("--quick");
+const REPS = quick ? 2 : 3;
+const cores = navigator.hardwareConcurrency;
+const cache = new URL("../.cache/bench/", import.meta.url).pathname;
+const here = (path: string) => new URL(path, import.meta.url);
+const LEXICON = here("../examples/lexicon.ts");
+const TRIVIAL = here("./classifiers/trivial.ts");
+
+interface Row {
+  case: string;
+  variant: string;
+  recordsPerSecond?: number;
+  mbPerSecond?: number;
+  ratio?: number;
+  ratioOf?: string;
+  value?: number;
+  unit?: string;
+}
+const rows: Row[] = [];
+
+function log(message: string): void {
+  console.error(`bench: ${message}`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function dataset(name: string, records: number, seed: number): Promise<string> {
+  const path = `${cache}${name}`;
+  if (!(await exists(path))) {
+    log(`generating ${records} records into ${path}`);
+    await generateReviews(path, records, seed);
+  }
+  return path;
+}
+
+async function ndjsonOf(csvPath: string): Promise<string> {
+  const path = csvPath.replace(/\.csv$/, ".ndjson");
+  if (await exists(path)) return path;
+  log(`writing ${path}`);
+  using out = await Deno.open(path, { write: true, create: true, truncate: true });
+  const encoder = new TextEncoder();
+  await eachChunkRows(csvPath, "csv", async (batch) => {
+    await out.write(encoder.encode(batch.map((r) => JSON.stringify(r)).join("\n") + "\n"));
+  });
+  return path;
+}
+
+/** Reads a file the way a worker does (1 MiB chunks, same parser) and hands over each chunk's rows. */
+async function eachChunkRows(
+  path: string,
+  format: Format,
+  use: (rows: unknown[]) => unknown,
+): Promise<void> {
+  const reader = new ChunkReader(await FileSource.open(path), format, 1 << 20, 64 << 20);
+  let columns: string[] = [];
+  if (format !== "ndjson") {
+    columns = new TextDecoder().decode((await reader.header())!.bytes).trim().split(",");
+  }
+  const build = rowBuilder(columns);
+  const decoder = new TextDecoder();
+  for (let c = await reader.next(); c; c = await reader.next()) {
+    const text = decoder.decode(new Uint8Array(c.buffer, c.start, c.end - c.start));
+    const parsed = format === "ndjson"
+      ? parseNdjson(text)
+      : parseDelimited(text, ",", columns, build);
+    await use(parsed.rows);
+  }
+  reader.close();
+}
+
+/** The plain single-threaded loop: same reading, parsing and classify, on the main thread. */
+async function singleLoop(
+  path: string,
+  format: Format,
+  fn: (row: never) => unknown,
+): Promise<number> {
+  let n = 0;
+  await eachChunkRows(path, format, (batch) => {
+    for (const row of batch) if (fn(row as never) !== undefined) n++;
+  });
+  return n;
+}
+
+async function best(
+  label: string,
+  run: () => Promise<number>,
+): Promise<{ records: number; seconds: number }> {
+  let seconds = Infinity;
+  let records = 0;
+  for (let i = 0; i < REPS; i++) {
+    const started = performance.now();
+    records = await run();
+    seconds = Math.min(seconds, (performance.now() - started) / 1000);
+  }
+  log(`${label}: ${records} records, best ${seconds.toFixed(3)} s`);
+  return { records, seconds };
+}
+
+async function drain(iterator: AsyncIterable<unknown>, sink?: Deno.FsFile): Promise<number> {
+  let n = 0;
+  for await (const item of iterator) {
+    if (sink) {
+      await sink.write(item as Uint8Array);
+    } else n++;
+  }
+  return n;
+}
+
+function workerCounts(): number[] {
+  return [...new Set([1, 2, cores])];
+}
+
+const sizeMb = async (path: string) => (await Deno.stat(path)).size / 1e6;
+
+// 1. The seed's workload -----------------------------------------------------
+async function seedWorkload(path: string): Promise<number> {
+  const mb = await sizeMb(path);
+  lexicon.init({});
+  const single = await best("seed single loop", () => singleLoop(path, "csv", lexicon.classify));
+  const base = single.records / single.seconds;
+  rows.push({
+    case: "1 seed workload",
+    variant: "single-threaded loop",
+    recordsPerSecond: base,
+    mbPerSecond: mb / single.seconds,
+  });
+  using devnull = await Deno.open("/dev/null", { write: true });
+  for (const workers of workerCounts()) {
+    const pool = await Pool.start(LEXICON, { workers });
+    for (const path_ of ["library iterator", "CLI path (encoded in workers)"]) {
+      const encoded = path_.startsWith("CLI");
+      const r = await best(`seed ${path_} ${workers}w`, async () => {
+        const it = pool.classify(path, encoded ? { encode: "ndjson" } : {});
+        const n = await drain(it, encoded ? devnull : undefined);
+        return encoded ? single.records : n;
+      });
+      const rate = r.records / r.seconds;
+      rows.push({
+        case: "1 seed workload",
+        variant: `crunch ${workers} worker${workers > 1 ? "s" : ""}, ${path_}`,
+        recordsPerSecond: rate,
+        mbPerSecond: mb / r.seconds,
+        ratio: rate / base / workers,
+        ratioOf: "parallel efficiency (speed-up / workers)",
+      });
+    }
+    await pool.close();
+  }
+  return base;
+}
+
+// 2. Trivial classifier: crunch's own cost --------------------------------------
+async function trivialCost(csvPath: string, ndjsonPath: string): Promise<void> {
+  for (const [format, path] of [["csv", csvPath], ["ndjson", ndjsonPath]] as const) {
+    const mb = await sizeMb(path);
+    const single = await best(
+      `trivial single ${format}`,
+      () => singleLoop(path, format, trivial.classify),
+    );
+    const base = single.records / single.seconds;
+    rows.push({
+      case: `2 trivial ${format}`,
+      variant: "single-threaded parse-only loop",
+      recordsPerSecond: base,
+      mbPerSecond: mb / single.seconds,
+    });
+    for (const workers of workerCounts()) {
+      const pool = await Pool.start(TRIVIAL, { workers });
+      const r = await best(`trivial ${format} ${workers}w`, () => drain(pool.classify(path)));
+      rows.push({
+        case: `2 trivial ${format}`,
+        variant: `crunch ${workers} worker${workers > 1 ? "s" : ""}`,
+        recordsPerSecond: r.records / r.seconds,
+        mbPerSecond: mb / r.seconds,
+        ratio: (r.records / r.seconds) / base,
+        ratioOf: "x single loop",
+      });
+      await pool.close();
+    }
+  }
+}
+
+// 3. Iterable input: batching against one message per record ---------------------
+async function iterableInput(csvPath: string): Promise<void> {
+  const all: unknown[] = [];
+  await eachChunkRows(csvPath, "csv", (batch) => {
+    for (const row of batch) all.push(row);
+  });
+  const rowsInMemory = all.slice(0, quick ? 200_000 : 1_000_000);
+  const pool = await Pool.start(TRIVIAL, { workers: cores });
+  const batched = await best("iterable batched", () => drain(pool.classify(rowsInMemory)));
+  const perRecordRows = rowsInMemory.slice(0, 100_000);
+  const single = await best(
+    "iterable one message per record",
+    () => drain(pool.classify(perRecordRows, { batchSize: 1 })),
+  );
+  await pool.close();
+  const batchedRate = batched.records / batched.seconds;
+  rows.push({
+    case: "3 iterable rows",
+    variant: `crunch ${cores} workers, batches of 1000`,
+    recordsPerSecond: batchedRate,
+  });
+  rows.push({
+    case: "3 iterable rows",
+    variant: `crunch ${cores} workers, one message per record (100k rows)`,
+    recordsPerSecond: single.records / single.seconds,
+    ratio: batchedRate / (single.records / single.seconds),
+    ratioOf: "batched is this many times faster",
+  });
+}
+
+// 4. Memory --------------------------------------------------------------------
+async function memory(small: string, large: string): Promise<void> {
+  const peaks: number[] = [];
+  for (const path of [small, large]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", here("./memory_child.ts").pathname, path, String(cores)],
+      stderr: "inherit",
+    }).output();
+    const result = JSON.parse(new TextDecoder().decode(out.stdout));
+    log(`memory ${path}: ${JSON.stringify(result)}`);
+    peaks.push(result.peakRssMb);
+    rows.push({
+      case: "4 memory",
+      variant: `peak RSS, ${(await sizeMb(path)).toFixed(0)} MB input, ${cores} workers`,
+      value: result.peakRssMb,
+      unit: "MB",
+    });
+  }
+  rows.push({
+    case: "4 memory",
+    variant: "peak for the large input / peak for the small",
+    ratio: peaks[1] / peaks[0],
+    ratioOf: "ratio",
+  });
+}
+
+// 5. Start-up ------------------------------------------------------------------
+async function startup(): Promise<void> {
+  const r = await best(`start-up of ${cores} workers`, async () => {
+    const pool = await Pool.start(here("./classifiers/empty.ts"), { workers: cores });
+    await pool.close();
+    return cores;
+  });
+  rows.push({
+    case: "5 start-up",
+    variant: `Pool.start with ${cores} workers, empty init (includes close)`,
+    value: r.seconds * 1000,
+    unit: "ms",
+  });
+}
+
+// 6. The seed's Python pattern ----------------------------------------------------
+async function python(path: string): Promise<void> {
+  const hasPython = await new Deno.Command("python3", {
+    args: ["--version"],
+    stdout: "null",
+    stderr: "null",
+  })
+    .output().then((o) => o.success, () => false);
+  if (!hasPython) {
+    log("python3 not found: skipping the Python comparison");
+    rows.push({ case: "6 vs Python", variant: "skipped: python3 not found" });
+    return;
+  }
+  const lexiconTsv = `${cache}lexicon.tsv`;
+  if (!(await exists(lexiconTsv))) {
+    const map = lexicon.buildLexicon({});
+    await Deno.writeTextFile(lexiconTsv, [...map].map(([w, v]) => `${w}\t${v}`).join("\n") + "\n");
+  }
+  const crunchRun = await best(
+    "crunch one-shot classify() incl. start and init",
+    () => drain(classify(LEXICON, path, { workers: cores })),
+  );
+  const crunchRate = crunchRun.records / crunchRun.seconds;
+  rows.push({
+    case: "6 vs Python",
+    variant: `crunch classify(), ${cores} workers, including start-up and init`,
+    recordsPerSecond: crunchRate,
+  });
+  for (const chunksize of [1, 1000]) {
+    const repeats = chunksize === 1 ? 1 : REPS;
+    const out = await new Deno.Command("python3", {
+      args: [
+        here("./seed_pattern.py").pathname,
+        lexiconTsv,
+        path,
+        String(chunksize),
+        String(cores),
+        String(repeats),
+      ],
+      stderr: "inherit",
+    }).output();
+    const result = JSON.parse(new TextDecoder().decode(out.stdout));
+    const rate = result.records / result.best_seconds;
+    log(`python chunksize ${chunksize}: ${JSON.stringify(result)}`);
+    rows.push({
+      case: "6 vs Python",
+      variant: `Python Pool.imap_unordered, chunksize ${chunksize}${
+        chunksize === 1 ? " (the default)" : ""
+      }`,
+      recordsPerSecond: rate,
+      ratio: crunchRate / rate,
+      ratioOf: "crunch is this many times faster",
+    });
+  }
+}
+
+function fmt(n: number | undefined, digits = 0): string {
+  return n === undefined
+    ? ""
+    : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+await Deno.mkdir(cache, { recursive: true });
+const main = await dataset("reviews-1m.csv", 1_000_000, 11);
+const main_ndjson = await ndjsonOf(main);
+const small = await dataset("memory-100mb.csv", 1_150_000, 12);
+const large = quick ? small : await dataset("memory-1gb.csv", 11_500_000, 13);
+
+await seedWorkload(main);
+await trivialCost(main, main_ndjson);
+await iterableInput(main);
+await memory(small, large);
+await startup();
+await python(main);
+
+const cpu =
+  (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(/model name\s*:\s*(.*)/)?.[1] ??
+    "unknown";
+const machine = `${cores} cores (${cpu}), Deno ${Deno.version.deno}, V8 ${Deno.version.v8}`;
+console.log(`Machine: ${machine}; best of ${REPS}${quick ? " (quick)" : ""}.\n`);
+console.log("| case | variant | records/s | MB/s | ratio | ratio of | value |");
+console.log("|---|---|---:|---:|---:|---|---:|");
+for (const r of rows) {
+  const value = r.value === undefined ? "" : `${fmt(r.value)} ${r.unit}`;
+  console.log(
+    `| ${r.case} | ${r.variant} | ${fmt(r.recordsPerSecond)} | ${fmt(r.mbPerSecond)} | ${
+      fmt(r.ratio, 2)
+    } | ${r.ratioOf ?? ""} | ${value} |`,
+  );
+}
+await Deno.writeTextFile(
+  here("./results.json"),
+  JSON.stringify(
+    { date: new Date().toISOString(), machine, repetitions: REPS, quick, rows },
+    null,
+    2,
+  ) + "\n",
+);
