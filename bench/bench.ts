@@ -108,12 +108,15 @@ async function singleLoop(
   return n;
 }
 
+/** Best of REPS timed runs, after one untimed run that lets the JIT warm up (unless `cold`). */
 async function best(
   label: string,
   run: () => Promise<number>,
+  cold = false,
 ): Promise<{ records: number; seconds: number }> {
   let seconds = Infinity;
   let records = 0;
+  if (!cold) await run();
   for (let i = 0; i < REPS; i++) {
     const started = performance.now();
     records = await run();
@@ -269,7 +272,7 @@ async function startup(): Promise<void> {
     const pool = await Pool.start(here("./classifiers/empty.ts"), { workers: cores });
     await pool.close();
     return cores;
-  });
+  }, true);
   rows.push({
     case: "5 start-up",
     variant: `Pool.start with ${cores} workers, empty init (includes close)`,

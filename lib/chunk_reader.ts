@@ -20,6 +20,8 @@ export interface Chunk {
   buffer: ArrayBuffer;
   start: number;
   end: number;
+  /** Byte offset of `buffer[start]` in the input. */
+  offset: number;
   /** The input's final chunk; its last record may lack a newline. */
   last: boolean;
 }
@@ -47,6 +49,8 @@ export class ChunkReader {
   #buf: Uint8Array;
   /** First byte not yet handed out. */
   #start = 0;
+  /** Input offset of `#buf[0]`. */
+  #bufOffset = 0;
   /** End of the bytes read so far. */
   #filled = 0;
   /** End of the bytes the cutter has seen. */
@@ -91,6 +95,7 @@ export class ChunkReader {
     this.#buf = next;
     this.#scanned -= this.#start;
     this.#filled = rest.length;
+    this.#bufOffset += this.#start;
     this.#start = 0;
   }
 
@@ -154,7 +159,8 @@ export class ChunkReader {
 
   /** Hands out `buf[start, end)` and moves the bytes after `end` to a new buffer. */
   #cut(end: number, last: boolean): Chunk {
-    const chunk = { buffer: this.#buf.buffer as ArrayBuffer, start: this.#start, end, last };
+    const buffer = this.#buf.buffer as ArrayBuffer;
+    const chunk = { buffer, start: this.#start, end, offset: this.#bufOffset + this.#start, last };
     this.#start = end;
     this.#renew(this.#chunkBytes + (this.#filled - end));
     return chunk;

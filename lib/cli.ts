@@ -37,6 +37,9 @@ options:
       --tagged              add each record's index and line to its result
       --on-error <mode>     fail (default) or skip records whose parsing or classify fails
       --errors <file>       write each failed record to <file> as an NDJSON line; implies --on-error skip
+      --timeout <ms>        longest a chunk may take; past it its worker is replaced and the chunk re-run
+      --max-respawns <n>    worker deaths in a row (no record finished between) before giving up (default 16)
+      --max-chunks-per-worker <n>  replace each worker after n chunks (for classifiers that leak memory)
       --progress            show a progress bar on standard error (default when it is a terminal)
       --no-progress         never show it
       --debug               print stack traces of errors
@@ -69,6 +72,9 @@ interface Command {
   tagged: boolean;
   onError: "fail" | "skip";
   errors?: string;
+  timeout?: number;
+  maxRespawns?: number;
+  maxChunksPerWorker?: number;
   progress: boolean;
   debug: boolean;
 }
@@ -127,6 +133,9 @@ async function parse(args: string[]): Promise<Command | null> {
         tagged: { type: "boolean" },
         "on-error": { type: "string" },
         errors: { type: "string" },
+        timeout: { type: "string" },
+        "max-respawns": { type: "string" },
+        "max-chunks-per-worker": { type: "string" },
         progress: { type: "boolean" },
         "no-progress": { type: "boolean" },
         debug: { type: "boolean" },
@@ -186,6 +195,13 @@ async function parse(args: string[]): Promise<Command | null> {
     tagged: values.tagged ?? false,
     onError,
     errors: values.errors,
+    timeout: values.timeout === undefined ? undefined : positive("timeout", values.timeout),
+    maxRespawns: values["max-respawns"] === undefined
+      ? undefined
+      : positive("max-respawns", values["max-respawns"]),
+    maxChunksPerWorker: values["max-chunks-per-worker"] === undefined
+      ? undefined
+      : positive("max-chunks-per-worker", values["max-chunks-per-worker"]),
     progress: values.progress ?? (values["no-progress"] ? false : Deno.stderr.isTerminal()),
     debug: values.debug ?? false,
   };
@@ -280,7 +296,17 @@ async function execute(command: Command): Promise<number> {
   const controller = new AbortController();
   const interrupt = () => controller.abort(new CrunchError("interrupted"));
   Deno.addSignalListener("SIGINT", interrupt);
-  let last: Progress = { records: 0, results: 0, errors: 0, bytesRead: 0, elapsedMs: 0 };
+  let last: Progress = {
+    records: 0,
+    results: 0,
+    errors: 0,
+    bytesRead: 0,
+    elapsedMs: 0,
+    retries: 0,
+    respawns: 0,
+    isolated: 0,
+    recycled: 0,
+  };
   const encoder = new TextEncoder();
   const input: Input = command.input ?? Deno.stdin.readable;
   const results = classify(command.module, input, {
@@ -291,6 +317,9 @@ async function execute(command: Command): Promise<number> {
     chunkBytes: command.chunkBytes,
     tagged: command.tagged,
     encode: command.to,
+    timeout: command.timeout,
+    maxRespawns: command.maxRespawns,
+    maxChunksPerWorker: command.maxChunksPerWorker,
     signal: controller.signal,
     onError: command.onError === "fail" ? "fail" : (error) => {
       errorsFile?.writeSync(encoder.encode(errorLine(error)));
@@ -327,9 +356,15 @@ async function execute(command: Command): Promise<number> {
   await sink.commit();
   if (piped) return 0;
   const seconds = last.elapsedMs / 1000;
+  const recovery = [
+    [last.retries, "retries"],
+    [last.respawns, "respawns"],
+    [last.isolated, "isolated"],
+    [last.recycled, "recycled"],
+  ].filter(([n]) => n).map(([n, what]) => `, ${thousands(n as number)} ${what}`).join("");
   console.error(
     `crunch: ${thousands(last.records)} records in, ${thousands(last.results)} results out, ` +
-      `${thousands(last.errors)} errors, ${seconds.toFixed(2)} s, ` +
+      `${thousands(last.errors)} errors${recovery}, ${seconds.toFixed(2)} s, ` +
       `${thousands(seconds > 0 ? last.records / seconds : 0)} records/s`,
   );
   return 0;

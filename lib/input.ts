@@ -29,7 +29,7 @@ export type Input =
 
 /** One unit of work for a worker. */
 export type Task =
-  | { kind: "chunk"; chunk: Chunk }
+  | { kind: "chunk"; chunk: Chunk; copy?: Uint8Array }
   | { kind: "batch"; rows: unknown[] };
 
 /** What a source knows once it is open. */
@@ -54,6 +54,11 @@ export interface TaskSource {
   open(): Promise<SourceHead>;
   /** The next task, or null at the end. */
   next(): Promise<Task | null>;
+  /**
+   * The same task again, to re-run it after its worker died: a chunk's bytes
+   * are re-read from the file, or copied from what was kept of a stream.
+   */
+  again(task: Task): Promise<Task>;
   /** Releases the input; safe at any time, more than once. */
   close(): void;
 }
@@ -90,7 +95,7 @@ export function taskSource(input: Input, options: ResolvedRunOptions): TaskSourc
         `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl): pass the format option`,
       );
     }
-    return new ByteTaskSource(() => FileSource.open(path), format, options, path);
+    return new ByteTaskSource(() => FileSource.open(path), format, options, path, true);
   }
   if (input instanceof ReadableStream || input instanceof Deno.FsFile) {
     if (options.format === undefined) {
@@ -101,7 +106,7 @@ export function taskSource(input: Input, options: ResolvedRunOptions): TaskSourc
     const open = input instanceof ReadableStream
       ? () => Promise.resolve(new StreamSource(input))
       : async () => new FileSource(input, false, (await input.stat()).size);
-    return new ByteTaskSource(open, options.format, options, undefined);
+    return new ByteTaskSource(open, options.format, options, undefined, false);
   }
   if (isAsyncIterable(input) || isIterable(input)) {
     return new RowTaskSource(input, options.batchSize);
@@ -120,6 +125,9 @@ class ByteTaskSource implements TaskSource {
   #options: ResolvedRunOptions;
   #reader?: ChunkReader;
   #closed = false;
+  /** True when chunks can be read again from the file; otherwise a copy of each is kept. */
+  #rereadable: boolean;
+  #rereader: Promise<Deno.FsFile> | undefined;
   readonly file?: string;
   bytesTotal?: number;
 
@@ -128,11 +136,13 @@ class ByteTaskSource implements TaskSource {
     format: Format,
     options: ResolvedRunOptions,
     file: string | undefined,
+    rereadable: boolean,
   ) {
     this.#openSource = openSource;
     this.#format = format;
     this.#options = options;
     this.file = file;
+    this.#rereadable = rereadable;
   }
 
   get bytesRead(): number {
@@ -184,12 +194,38 @@ class ByteTaskSource implements TaskSource {
 
   async next(): Promise<Task | null> {
     const chunk = await this.#reader!.next();
-    return chunk === null ? null : { kind: "chunk", chunk };
+    if (chunk === null) return null;
+    if (this.#rereadable) return { kind: "chunk", chunk };
+    const copy = new Uint8Array(chunk.buffer, chunk.start, chunk.end - chunk.start).slice();
+    return { kind: "chunk", chunk, copy };
+  }
+
+  async again(task: Task): Promise<Task> {
+    if (task.kind !== "chunk") return task;
+    const { chunk, copy } = task;
+    const length = chunk.end - chunk.start;
+    let bytes: Uint8Array;
+    if (copy) bytes = copy.slice();
+    else {
+      this.#rereader ??= Deno.open(this.file!, { read: true });
+      const file = await this.#rereader;
+      await file.seek(chunk.offset, Deno.SeekMode.Start);
+      bytes = new Uint8Array(length);
+      for (let at = 0; at < length;) {
+        const n = await file.read(bytes.subarray(at));
+        if (n === null) throw new Error(`${this.file} changed while it was being read`);
+        at += n;
+      }
+    }
+    const buffer = bytes.buffer as ArrayBuffer;
+    return { kind: "chunk", chunk: { ...chunk, buffer, start: 0, end: length }, copy };
   }
 
   close(): void {
     this.#closed = true;
     this.#reader?.close();
+    this.#rereader?.then((file) => file.close(), () => {});
+    this.#rereader = undefined;
   }
 }
 
@@ -211,6 +247,10 @@ class RowTaskSource implements TaskSource {
 
   open(): Promise<SourceHead> {
     return Promise.resolve({ format: "rows", firstLine: 0 });
+  }
+
+  again(task: Task): Promise<Task> {
+    return Promise.resolve(task);
   }
 
   async next(): Promise<Task | null> {

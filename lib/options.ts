@@ -30,6 +30,14 @@ export interface Progress {
   bytesTotal?: number;
   /** Milliseconds since the run started. */
   elapsedMs: number;
+  /** Chunks sent again after their worker died. */
+  retries: number;
+  /** Workers started to replace ones that died. */
+  respawns: number;
+  /** Records found to kill their worker, reported as errors. */
+  isolated: number;
+  /** Workers replaced after `maxChunksPerWorker` chunks. */
+  recycled: number;
 }
 
 /** A result tagged with the input record it came from (option `tagged`). */
@@ -78,6 +86,23 @@ export interface RunOptions {
    * in the format is a `RecordError` for its record.
    */
   encode?: OutputFormat;
+  /**
+   * Longest a single chunk may take, in milliseconds (default: no limit). A
+   * chunk past it is treated like a crash of its worker: the worker is
+   * replaced and the chunk re-run. Deno cannot stop a thread inside a
+   * synchronous loop, so such a worker's thread runs on until it returns
+   * (the process may not exit before; the crunch command exits anyway).
+   */
+  timeout?: number;
+  /**
+   * How many times in a row workers may die without a record being
+   * classified in between before the run gives up with a `WorkerCrashError`
+   * (default 16). Isolating one record that kills its worker takes about
+   * log2(records per chunk) + 3 deaths, with records classified in between.
+   */
+  maxRespawns?: number;
+  /** Replace a worker (calling its close()) after it has finished this many chunks. */
+  maxChunksPerWorker?: number;
 }
 
 /** Options of {@linkcode classify}: those of the pool and those of the run. */
@@ -95,6 +120,9 @@ export interface ResolvedRunOptions {
   onProgress?: (progress: Progress) => void;
   tagged: boolean;
   encode?: OutputFormat;
+  timeout?: number;
+  maxRespawns: number;
+  maxChunksPerWorker?: number;
 }
 
 const OUTPUTS: readonly OutputFormat[] = ["ndjson", "csv", "json"];
@@ -145,5 +173,14 @@ export function resolveRunOptions(options: RunOptions = {}): ResolvedRunOptions 
     onProgress,
     tagged: options.tagged ?? false,
     encode: options.encode,
+    timeout: options.timeout === undefined
+      ? undefined
+      : positiveInteger("timeout", options.timeout, 0),
+    maxRespawns: options.maxRespawns === 0
+      ? 0
+      : positiveInteger("maxRespawns", options.maxRespawns, 16),
+    maxChunksPerWorker: options.maxChunksPerWorker === undefined
+      ? undefined
+      : positiveInteger("maxChunksPerWorker", options.maxChunksPerWorker, 0),
   };
 }

@@ -43,6 +43,7 @@ export function progressLine(p: Progress): string {
   parts.push(`${thousands(p.records)} records`);
   parts.push(`${thousands(rate)} rec/s`);
   parts.push(`${thousands(p.errors)} errors`);
+  if (p.respawns) parts.push(`${thousands(p.respawns)} respawns`);
   if (p.bytesTotal && p.bytesRead > 0) {
     const eta = seconds * (p.bytesTotal / p.bytesRead - 1);
     parts.push(`ETA ${clock(eta)}`);

@@ -11,6 +11,7 @@
  *  |                         InitFailed     |
  *  | -- RunMessage -----------------------> |  per input: format, header, policy
  *  | -- ChunkMessage | BatchMessage ------> |  many, a few in flight per worker
+ *  | <--------------------- CountMessage - |  first, for a chunk retried after a crash
  *  | <------------------- PartialMessage - |  for slow chunks, every 50 ms
  *  | <----------------------- DoneMessage - |  one per chunk or batch
  *  | -- CancelMessage --------------------> |  drop queued work of a run
@@ -86,6 +87,11 @@ export interface ChunkMessage {
   end: number;
   /** True for the input's final chunk: it may end without a newline, inside an open quote. */
   last: boolean;
+  /** Classify only records `[from, to)` of the chunk (a retry after a crash). */
+  from?: number;
+  to?: number;
+  /** Report the chunk's record count and lines first ({@linkcode CountMessage}). */
+  count?: boolean;
 }
 
 /** main → worker: rows from an iterable input. */
@@ -94,6 +100,10 @@ export interface BatchMessage {
   run: number;
   seq: number;
   rows: unknown[];
+  /** As in {@linkcode ChunkMessage}. */
+  from?: number;
+  to?: number;
+  count?: boolean;
 }
 
 /** main → worker: forget the queued chunks of a run that ended early. */
@@ -197,6 +207,17 @@ export interface DoneMessage extends Omit<PartialMessage, "type"> {
 /** Either piece of a chunk's results. */
 export type PieceMessage = PartialMessage | DoneMessage;
 
+/** worker → main: how many records a retried chunk holds, before classifying any. */
+export interface CountMessage {
+  type: "count";
+  run: number;
+  seq: number;
+  records: number;
+  /** 1-based line of each record within the chunk (byte inputs). */
+  lines?: number[];
+  newlines: number;
+}
+
 /** worker → main: the plug-in's `close()` has run (error set if it threw). */
 export interface ClosedMessage {
   type: "closed";
@@ -223,6 +244,7 @@ export type FromWorker =
   | InitFailedMessage
   | PartialMessage
   | DoneMessage
+  | CountMessage
   | ClosedMessage
   | ExitMessage
   | FatalMessage;

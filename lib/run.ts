@@ -13,12 +13,13 @@
  */
 
 import { RecordTooLong } from "./chunk_reader.ts";
-import { CrunchError, ParseError, RecordError, type WorkerCrashError } from "./errors.ts";
+import { CrunchError, ParseError, RecordError, WorkerCrashError } from "./errors.ts";
 import { csvCell } from "../workers/encode.ts";
 import { type Input, type Task, type TaskSource, taskSource } from "./input.ts";
 import { type Base, Ledger } from "./ledger.ts";
 import type { Progress, ResolvedRunOptions, Tagged } from "./options.ts";
-import type { Failure, PieceMessage } from "./protocol.ts";
+import type { CountMessage, Failure, PieceMessage } from "./protocol.ts";
+import { Flight } from "./flight.ts";
 import type { RunListener, WorkerHandle, WorkerSet } from "./workers.ts";
 
 /** Chunks a worker may hold at once: one being classified, one queued behind it. */
@@ -36,8 +37,10 @@ export interface WorkerLease {
 }
 
 type Event =
-  | { type: "piece"; message: PieceMessage }
-  | { type: "crash"; worker: WorkerHandle; error: WorkerCrashError };
+  | { type: "piece"; worker: WorkerHandle; message: PieceMessage }
+  | { type: "count"; worker: WorkerHandle; message: CountMessage }
+  | { type: "crash"; worker: WorkerHandle; error: WorkerCrashError }
+  | { type: "ready" };
 
 let lastRunId = 0;
 
@@ -77,7 +80,14 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
   /** For batches with rows that could not be sent: worker offset → input offset, and their failures. */
   #local = new Map<number, { map: number[]; failures: Failure[] }>();
 
-  #stats = { records: 0, results: 0, errors: 0 };
+  #stats = { records: 0, results: 0, errors: 0, retries: 0, respawns: 0, isolated: 0, recycled: 0 };
+  /** Tasks in flight, by sequence number. */
+  #flights = new Map<number, Flight>();
+  /** Tasks to send again, first in line for the next free worker. */
+  #retry: Flight[] = [];
+  /** Worker deaths since a record was last classified. */
+  #crashStreak = 0;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
   #started = 0;
   #onAbort = () => this.#fail(this.#options.signal?.reason);
 
@@ -154,7 +164,10 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
           return { done: true, value: undefined };
         }
         await this.#dispatch();
-        if (this.#events.length === 0 && !this.#error && this.#unreleased > 0) {
+        // Nothing to hand out and nothing more to send: wait for a worker (results, a crash,
+        // a replacement ready) or for the run to end.
+        const finished = this.#sourceDone && this.#unreleased === 0;
+        if (this.#events.length === 0 && !this.#error && this.#state === "running" && !finished) {
           await new Promise<void>((resolve) => this.#wake = resolve);
           this.#wake = undefined;
         }
@@ -185,7 +198,7 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
   async #start(): Promise<void> {
     this.#state = "running";
     this.#started = performance.now();
-    const { signal } = this.#options;
+    const { signal, timeout } = this.#options;
     signal?.throwIfAborted();
     signal?.addEventListener("abort", this.#onAbort, { once: true });
     const head = await this.#source.open();
@@ -195,7 +208,10 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
     this.#set = set;
     if (this.#state !== "running") return; // ended while starting; #giveBack releases the set
     set.listener = this;
-    for (const handle of set.handles) handle.inflight = 0;
+    for (const handle of set.handles) {
+      handle.queue = [];
+      handle.finished = 0;
+    }
     this.#maxUnreleased = set.handles.length * PER_WORKER * 2;
     set.broadcast({
       type: "run",
@@ -206,53 +222,93 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
       stopOnError: this.#options.onError === "fail",
       encode: this.#options.encode,
     });
+    if (timeout !== undefined) {
+      this.#watchdog = setInterval(
+        () => this.#checkTimeouts(),
+        Math.min(250, Math.max(10, timeout / 4)),
+      );
+    }
   }
 
-  /** Reads and sends tasks while workers have room. */
+  /** Reads and sends tasks while workers have room; tasks to retry go first. */
   async #dispatch(): Promise<void> {
     const set = this.#set!;
-    while (
-      !this.#sourceDone && this.#state === "running" && this.#unreleased < this.#maxUnreleased
-    ) {
-      if (!set.handles.some((h) => !h.dead && h.inflight < PER_WORKER)) return;
-      let task: Task | null;
-      try {
-        task = await this.#source.next();
-      } catch (error) {
-        if (!(error instanceof RecordTooLong)) throw error;
-        this.#sourceDone = true;
-        this.#oversize(error);
-        return;
+    while (this.#state === "running") {
+      if (!set.handles.some((h) => h.available && h.inflight < PER_WORKER)) return;
+      let flight: Flight;
+      if (this.#retry.length) {
+        flight = this.#retry.shift()!;
+        flight.task = await this.#source.again(flight.task);
+        this.#stats.retries++;
+      } else {
+        if (this.#sourceDone || this.#unreleased >= this.#maxUnreleased) return;
+        let task: Task | null;
+        try {
+          task = await this.#source.next();
+        } catch (error) {
+          if (!(error instanceof RecordTooLong)) throw error;
+          this.#sourceDone = true;
+          this.#oversize(error);
+          return;
+        }
+        if (task === null) {
+          this.#sourceDone = true;
+          return;
+        }
+        flight = new Flight(this.#seq++, task);
+        this.#flights.set(flight.seq, flight);
+        this.#unreleased++;
       }
       if (this.#state !== "running") return;
-      if (task === null) {
-        this.#sourceDone = true;
-        return;
-      }
       let worker: WorkerHandle | undefined;
       for (const h of set.handles) {
-        if (!h.dead && (worker === undefined || h.inflight < worker.inflight)) worker = h;
+        if (h.available && (worker === undefined || h.inflight < worker.inflight)) worker = h;
       }
-      if (worker === undefined) throw new CrunchError("no live worker left");
-      const seq = this.#seq++;
-      this.#unreleased++;
-      if (task.kind === "chunk") {
-        const { buffer, start, end, last } = task.chunk;
-        worker.post({ type: "chunk", run: this.#runId, seq, buffer, start, end, last }, [buffer]);
-      } else {
-        this.#sendBatch(worker, seq, task.rows);
+      if (worker === undefined) {
+        this.#retry.unshift(flight); // every worker is being replaced; try again when one is ready
+        return;
       }
-      worker.inflight++;
+      this.#send(worker, flight);
+    }
+  }
+
+  /** Sends a flight's current range to `worker`. */
+  #send(worker: WorkerHandle, flight: Flight): void {
+    flight.worker = worker;
+    worker.queue.push(flight);
+    if (worker.queue.length === 1) flight.startedAt = performance.now();
+    const { seq, task } = flight;
+    const { from, to } = flight.range;
+    const range = {
+      from: from || undefined,
+      to: to === Infinity ? undefined : to,
+      count: flight.retried || undefined,
+    };
+    if (task.kind === "chunk") {
+      const { buffer, start, end, last } = task.chunk;
+      worker.post({ type: "chunk", run: this.#runId, seq, buffer, start, end, last, ...range }, [
+        buffer,
+      ]);
+    } else {
+      this.#sendBatch(worker, seq, task.rows, range);
     }
   }
 
   /** Sends a batch; rows that cannot be cloned become failures here. */
-  #sendBatch(worker: WorkerHandle, seq: number, rows: unknown[]): void {
-    try {
-      worker.post({ type: "batch", run: this.#runId, seq, rows });
-      return;
-    } catch (error) {
-      if (!(error instanceof DOMException && error.name === "DataCloneError")) throw error;
+  #sendBatch(
+    worker: WorkerHandle,
+    seq: number,
+    rows: unknown[],
+    range: { from?: number; to?: number; count?: boolean },
+  ): void {
+    const local = this.#local.get(seq);
+    if (local === undefined) {
+      try {
+        worker.post({ type: "batch", run: this.#runId, seq, rows, ...range });
+        return;
+      } catch (error) {
+        if (!(error instanceof DOMException && error.name === "DataCloneError")) throw error;
+      }
     }
     const map: number[] = [];
     const failures: Failure[] = [];
@@ -276,31 +332,28 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
       }
     });
     this.#local.set(seq, { map, failures });
-    worker.post({ type: "batch", run: this.#runId, seq, rows: good });
+    worker.post({ type: "batch", run: this.#runId, seq, rows: good, ...range });
   }
 
   /** A record outgrew maxRecordBytes: report it, with its line, once earlier chunks are counted. */
   #oversize(error: RecordTooLong): void {
     const seq = this.#seq++;
     this.#unreleased++;
-    this.#events.push({
-      type: "piece",
-      message: {
-        type: "done",
-        run: this.#runId,
-        seq,
-        results: [],
-        records: 0,
-        newlines: 0,
-        failures: [{
-          kind: "parse",
-          offset: 0,
-          line: 1,
-          fatal: true,
-          error: { name: "ParseError", message: error.message },
-        }],
-      },
+    this.#addPiece({
+      type: "partial",
+      run: this.#runId,
+      seq,
+      results: [],
+      records: 0,
+      failures: [{
+        kind: "parse",
+        offset: 0,
+        line: 1,
+        fatal: true,
+        error: { name: "ParseError", message: error.message },
+      }],
     });
+    this.#complete(seq, 0);
   }
 
   // --- events from workers ------------------------------------------------
@@ -308,8 +361,14 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
   /** A worker sent results of a chunk (called by the worker set). */
   piece(worker: WorkerHandle, message: PieceMessage): void {
     if (message.run !== this.#runId) return;
-    if (message.type === "done") worker.inflight--;
-    this.#events.push({ type: "piece", message });
+    this.#events.push({ type: "piece", worker, message });
+    this.#wake?.();
+  }
+
+  /** A worker counted the records of a retried chunk (called by the worker set). */
+  count(worker: WorkerHandle, message: CountMessage): void {
+    if (message.run !== this.#runId) return;
+    this.#events.push({ type: "count", worker, message });
     this.#wake?.();
   }
 
@@ -325,24 +384,160 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
     this.#events = [];
     for (const event of events) {
       if (this.#state !== "running") return;
+      if (event.type === "ready") continue;
       if (event.type === "crash") {
-        this.#fail(event.error);
-        return;
+        this.#onCrash(event.worker, event.error);
+        continue;
       }
-      const piece = this.#merge(event.message);
-      let chunk = this.#chunks.get(piece.seq);
-      if (chunk === undefined) {
-        chunk = { pieces: [], records: 0, final: false };
-        this.#chunks.set(piece.seq, chunk);
+      const flight = this.#flights.get(event.message.seq);
+      // Messages from a worker already given up on (timed out) are dropped: its work is redone.
+      if (flight === undefined || flight.worker !== event.worker) continue;
+      if (event.type === "count") {
+        flight.records = event.message.records;
+        flight.lines = event.message.lines;
+        flight.newlines = event.message.newlines;
+        continue;
       }
-      chunk.pieces.push(piece);
-      chunk.records += piece.records;
-      if (piece.type === "done") {
-        chunk.final = true;
-        this.#ledger.report(piece.seq, chunk.records, piece.newlines);
+      const message = event.message;
+      if (message.records > message.failures.length) this.#crashStreak = 0;
+      flight.advance(message.records);
+      this.#addPiece(message);
+      if (message.type === "done") {
+        flight.newlines = message.newlines;
+        this.#finishDispatch(event.worker, flight);
       }
     }
     this.#releaseReady();
+  }
+
+  /** Adds a piece of results to its chunk, mapping batch offsets back where rows were held back. */
+  #addPiece(message: PieceMessage): void {
+    const piece = this.#merge(message);
+    let chunk = this.#chunks.get(piece.seq);
+    if (chunk === undefined) {
+      chunk = { pieces: [], records: 0, final: false };
+      this.#chunks.set(piece.seq, chunk);
+    }
+    chunk.pieces.push(piece);
+    chunk.records += piece.records;
+  }
+
+  /** A chunk's last record is reported: it can be numbered and released. */
+  #complete(seq: number, newlines: number): void {
+    const local = this.#local.get(seq);
+    if (local !== undefined && local.failures.length) {
+      this.#addPiece({
+        type: "partial",
+        run: this.#runId,
+        seq,
+        results: [],
+        records: local.failures.length,
+        failures: local.failures.map((f) => ({ ...f, offset: -1 - f.offset })),
+      });
+    }
+    this.#local.delete(seq);
+    this.#flights.delete(seq);
+    const chunk = this.#chunks.get(seq)!;
+    chunk.final = true;
+    this.#ledger.report(seq, chunk.records, newlines);
+  }
+
+  /** The worker finished its range of `flight`. */
+  #finishDispatch(worker: WorkerHandle, flight: Flight): void {
+    worker.queue.shift();
+    worker.finished++;
+    if (worker.queue.length) worker.queue[0].startedAt = performance.now();
+    flight.worker = undefined;
+    if (flight.finishRange()) this.#complete(flight.seq, flight.newlines ?? 0);
+    else this.#retry.unshift(flight);
+    const { maxChunksPerWorker } = this.#options;
+    if (maxChunksPerWorker !== undefined && worker.finished >= maxChunksPerWorker) {
+      worker.retiring = true;
+    }
+    if (worker.retiring && worker.queue.length === 0) {
+      this.#stats.recycled++;
+      this.#replace(worker, true);
+    }
+  }
+
+  /** Starts a replacement for `worker`; a replacement that cannot start ends the run. */
+  #replace(worker: WorkerHandle, graceful: boolean): void {
+    this.#set!.replace(worker.index, graceful).then(
+      () => {
+        this.#events.push({ type: "ready" });
+        this.#wake?.();
+      },
+      (error) => this.#fail(error),
+    );
+  }
+
+  /** A worker died: replace it, and re-run what it held (bisecting a chunk that keeps killing workers). */
+  #onCrash(worker: WorkerHandle, error: WorkerCrashError): void {
+    const flights = worker.queue;
+    worker.queue = [];
+    this.#stats.respawns++;
+    this.#crashStreak++;
+    const { maxRespawns } = this.#options;
+    if (this.#crashStreak > maxRespawns) {
+      this.#fail(
+        new WorkerCrashError(
+          worker.index,
+          `${
+            error.message.replace(/^worker \d+ died: /, "")
+          }; workers died ${this.#crashStreak} times ` +
+            `in a row without finishing a record, so the run gave up (maxRespawns: ${maxRespawns})`,
+          { cause: error },
+        ),
+      );
+      return;
+    }
+    for (const flight of flights) {
+      flight.worker = undefined;
+      flight.retried = true;
+    }
+    const head = flights[0];
+    if (head) {
+      const verdict = head.crashed();
+      if (verdict.kind === "poison") {
+        this.#stats.isolated++;
+        this.#addPiece({
+          type: "partial",
+          run: this.#runId,
+          seq: head.seq,
+          results: [],
+          records: 1,
+          failures: [{
+            kind: "record",
+            offset: verdict.offset,
+            line: head.lines?.[verdict.offset] ?? 0,
+            error: {
+              name: "WorkerCrashError",
+              message: `the worker died while classifying this record (${error.message})`,
+            },
+          }],
+        });
+        if (head.skipPoison()) {
+          flights.shift();
+          this.#complete(head.seq, head.newlines ?? 0);
+        }
+      }
+    }
+    this.#retry.unshift(...flights);
+    this.#replace(worker, false);
+  }
+
+  /** Gives up on a worker whose current chunk ran past the timeout. */
+  #checkTimeouts(): void {
+    const { timeout } = this.#options;
+    const now = performance.now();
+    for (const worker of this.#set?.handles ?? []) {
+      const head = worker.queue[0];
+      if (!worker.dead && head && now - head.startedAt > timeout!) {
+        worker.kill(
+          new WorkerCrashError(worker.index, `a chunk ran past the timeout of ${timeout} ms`),
+        );
+      }
+    }
   }
 
   /** Maps a batch's piece back to input offsets where rows were held back on the main thread. */
@@ -350,15 +545,11 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
     const local = this.#local.get(message.seq);
     if (local === undefined) return message;
     const { map } = local;
-    const failures = message.failures.map((f) => ({ ...f, offset: map[f.offset] }));
-    let records = message.records;
-    if (message.type === "done") {
-      this.#local.delete(message.seq);
-      failures.push(...local.failures);
-      failures.sort((a, b) => a.offset - b.offset);
-      records += local.failures.length;
-    }
-    return { ...message, failures, records, offsets: message.offsets?.map((o) => map[o]) };
+    // Offsets below 0 are already input offsets (-1 - offset): failures found on the main thread.
+    const place = (offset: number) => offset < 0 ? -1 - offset : map[offset];
+    const failures = message.failures.map((f) => ({ ...f, offset: place(f.offset) }));
+    failures.sort((a, b) => a.offset - b.offset);
+    return { ...message, failures, offsets: message.offsets?.map(place) };
   }
 
   #releaseReady(): void {
@@ -532,6 +723,8 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
   #end(): void {
     if (this.#state === "ended") return;
     this.#state = "ended";
+    clearInterval(this.#watchdog);
+    this.#wake?.();
     this.#source.close();
     this.#options.signal?.removeEventListener("abort", this.#onAbort);
   }

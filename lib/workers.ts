@@ -13,7 +13,15 @@
  */
 
 import { CrunchError, InitError, ModuleError, WorkerCrashError } from "./errors.ts";
-import type { FromWorker, PieceMessage, SerializedError, ToWorker } from "./protocol.ts";
+import type {
+  CountMessage,
+  FromWorker,
+  PieceMessage,
+  RunMessage,
+  SerializedError,
+  ToWorker,
+} from "./protocol.ts";
+import type { Flight } from "./flight.ts";
 import { reviveError } from "./errors.ts";
 
 const WORKER_URL = new URL("../workers/worker.ts", import.meta.url);
@@ -24,6 +32,7 @@ const CLOSE_GRACE_MS = 5000;
 /** What the active run hears from the workers. */
 export interface RunListener {
   piece(worker: WorkerHandle, message: PieceMessage): void;
+  count(worker: WorkerHandle, message: CountMessage): void;
   crash(worker: WorkerHandle, error: WorkerCrashError): void;
 }
 
@@ -31,8 +40,14 @@ export interface RunListener {
 export class WorkerHandle {
   readonly index: number;
   readonly #worker: Worker;
-  /** Tasks sent and not yet answered. */
-  inflight = 0;
+  /** Tasks sent and not yet finished, in the order the worker takes them (run bookkeeping). */
+  queue: Flight[] = [];
+  /** Tasks this worker has finished (for maxChunksPerWorker). */
+  finished = 0;
+  /** False while the worker is starting (importing the plug-in, running init). */
+  ready = false;
+  /** Set when the worker takes no more tasks: it is about to be replaced. */
+  retiring = false;
   /** Set once the worker is known to be dead or terminated. */
   dead: WorkerCrashError | undefined;
   #terminated = false;
@@ -42,13 +57,8 @@ export class WorkerHandle {
   constructor(index: number, onCrash: (worker: WorkerHandle, error: WorkerCrashError) => void) {
     this.index = index;
     this.#worker = new Worker(WORKER_URL, { type: "module", name: `crunch-${index}` });
-    const die = (error: WorkerCrashError) => {
-      if (this.dead || this.#terminated) return;
-      this.dead = error;
-      this.terminate();
-      this.#onDeath?.(error);
-      onCrash(this, error);
-    };
+    const die = (error: WorkerCrashError) => this.kill(error);
+    this.#onCrash = onCrash;
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const message = event.data;
       if (message.type === "exit") {
@@ -73,6 +83,27 @@ export class WorkerHandle {
     this.#worker.onmessageerror = () => {
       die(new WorkerCrashError(index, "a message from the worker could not be read"));
     };
+  }
+
+  #onCrash: (worker: WorkerHandle, error: WorkerCrashError) => void;
+
+  /** Tasks in flight on this worker. */
+  get inflight(): number {
+    return this.queue.length;
+  }
+
+  /** True when the run may send this worker another task. */
+  get available(): boolean {
+    return this.ready && !this.dead && !this.retiring;
+  }
+
+  /** Declares the worker dead (it died, or overran a timeout): terminates it and reports the crash. */
+  kill(error: WorkerCrashError): void {
+    if (this.dead || this.#terminated) return;
+    this.dead = error;
+    this.terminate();
+    this.#onDeath?.(error);
+    this.#onCrash(this, error);
   }
 
   /** Routes the worker's ordinary messages to `listener`. */
@@ -151,6 +182,7 @@ export class WorkerSet {
     try {
       for (let i = 0; i < count; i++) set.handles.push(set.#spawn(i));
       await Promise.all(set.handles.map((handle) => set.#init(handle)));
+      for (const handle of set.handles) handle.ready = true;
     } catch (error) {
       set.terminate();
       throw error;
@@ -197,6 +229,8 @@ export class WorkerSet {
       handle.listen((message) => {
         if (message.type === "done" || message.type === "partial") {
           this.listener?.piece(handle, message);
+        } else if (message.type === "count") {
+          this.listener?.count(handle, message);
         }
       });
     });
@@ -207,6 +241,31 @@ export class WorkerSet {
     return this.#closed;
   }
 
+  /**
+   * Replaces the worker at `index` with a fresh one that runs init again and
+   * joins the current run. `graceful` lets the old one call close() first.
+   * Rejects (InitError, ModuleError, WorkerCrashError) if the fresh one fails.
+   */
+  async replace(index: number, graceful: boolean): Promise<WorkerHandle> {
+    const old = this.handles[index];
+    const fresh = this.#spawn(index);
+    this.handles[index] = fresh;
+    if (graceful) await old.close();
+    else old.terminate();
+    await this.#init(fresh);
+    if (this.#closed) {
+      fresh.terminate();
+      throw new CrunchError("the pool was closed while a worker was being replaced");
+    }
+    // The run's settings go first, then the worker may take tasks.
+    if (this.#run) fresh.post(this.#run);
+    fresh.ready = true;
+    return fresh;
+  }
+
+  /** The current run's settings, for workers that join it late. */
+  #run: RunMessage | undefined;
+
   /** Replaces dead workers with fresh ones that run init again. */
   async repair(): Promise<void> {
     const dead = this.handles.filter((handle) => handle.dead);
@@ -215,10 +274,15 @@ export class WorkerSet {
       this.handles[handle.index] = fresh;
     }
     await Promise.all(dead.map((handle) => this.#init(this.handles[handle.index])));
+    for (const handle of this.handles) handle.ready = true;
   }
 
-  /** Sends `message` to every worker. */
+  /** Sends `message` to every worker (and remembers run settings for workers that join later). */
   broadcast(message: ToWorker): void {
+    if (message.type === "run") this.#run = { ...message };
+    if (message.type === "columns" && this.#run?.run === message.run) {
+      this.#run.outputColumns = message.columns;
+    }
     for (const handle of this.handles) {
       if (!handle.dead) handle.post(message);
     }

@@ -155,11 +155,22 @@ Deno.test("--on-error skip with --errors writes each failed record as NDJSON", a
   assert.match(r.stderr, /4 records in, 2 results out, 2 errors/);
 });
 
-Deno.test("a worker crash exits 1 with WorkerCrashError's message", async () => {
+Deno.test("a record that kills its worker is isolated: exit 1 under fail, 0 under skip", async () => {
   const path = await tempFile("data.csv", numberedCsv(100));
-  const r = await crunch(["-s", '{"how": "exit", "at": "50"}', fixture("crash.ts").pathname, path]);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /crunch: error: worker \d died: the classifier called Deno\.exit\(3\)/);
+  const args = ["-s", '{"how": "exit", "at": "50"}', fixture("crash.ts").pathname, path];
+  const failed = await crunch(args);
+  assert.equal(failed.code, 1);
+  assert.match(
+    failed.stderr,
+    /crunch: error: classify failed at .*data\.csv, line 52, record 50: WorkerCrashError: the worker died while classifying this record \(worker \d died: the classifier called Deno\.exit\(3\)\)/,
+  );
+  assertNoStack(failed.stderr);
+  const skipped = await crunch(["--on-error", "skip", ...args]);
+  assert.equal(skipped.code, 0);
+  assert.match(
+    skipped.stderr,
+    /100 records in, 99 results out, 1 errors, \d+ retries, \d+ respawns, 1 isolated/,
+  );
 });
 
 Deno.test("a closed pipe (crunch | head) ends quietly with 0", async () => {

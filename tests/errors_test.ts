@@ -231,32 +231,6 @@ Deno.test("a row that cannot be sent to a worker is a RecordError for its row", 
   assert.match(errors[0].message, /cannot be sent to a worker/);
 });
 
-for (const how of ["exit", "close", "timer", "rejection"] as const) {
-  Deno.test(`WorkerCrashError when the classifier's worker dies (${how}), never a hang`, async () => {
-    // Long enough that the run is still going when a timer fires a millisecond later.
-    const path = await tempFile("data.csv", numberedCsv(200_000));
-    const started = performance.now();
-    const e = await rejection(
-      collect(
-        classify(fixture("crash.ts"), path, {
-          workers: 2,
-          onError: "skip",
-          spec: { how, at: "1500" },
-        }),
-      ),
-    );
-    assert.ok(e instanceof WorkerCrashError, String(e));
-    const expected = {
-      exit: /worker \d died: the classifier called Deno\.exit\(3\)/,
-      close: /worker \d died: the classifier called self\.close\(\)/,
-      timer: /worker \d died: an uncaught error: SyntaxError: thrown from a timer/,
-      rejection: /worker \d died: an uncaught error: TypeError: nobody caught this/,
-    }[how];
-    assert.match(e.message, expected);
-    assert.ok(performance.now() - started < 10_000);
-  });
-}
-
 Deno.test("a worker that dies during init fails Pool.start", async () => {
   const e = await rejection(
     Pool.start(fixture("crash.ts"), { workers: 2, spec: { how: "exit", at: "init" } }),

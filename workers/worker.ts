@@ -122,12 +122,24 @@ async function work(message: ChunkMessage | BatchMessage): Promise<void> {
   } else {
     rows = message.rows;
   }
+  if (message.count) {
+    send({
+      type: "count",
+      run: message.run,
+      seq: message.seq,
+      records: rows.length,
+      lines,
+      newlines,
+    });
+  }
   const classify = plugin.classify;
   const { stopOnError } = current;
-  let piece = new Piece(0);
+  const from = message.from ?? 0;
+  const to = Math.min(message.to ?? rows.length, rows.length);
+  let piece = new Piece(from);
   let lastFlush = performance.now();
-  let i = 0;
-  for (; i < rows.length; i++) {
+  let i = from;
+  for (; i < to; i++) {
     const problem = bad?.get(i);
     if (problem !== undefined) {
       piece.failures.push({
@@ -170,7 +182,7 @@ async function work(message: ChunkMessage | BatchMessage): Promise<void> {
     }
     if (run !== current) return; // cancelled meanwhile
   }
-  piece.send(current, message, Math.min(i + 1, rows.length), rows, lines, newlines);
+  piece.send(current, message, Math.min(i + 1, to), rows, lines, newlines);
 }
 
 /** The results and failures of a run of records within a chunk, sent as one message. */

@@ -1,0 +1,102 @@
+/**
+ * A chunk or batch in flight, and what to do with it when its worker dies.
+ *
+ * A task is classified as one range of records `[from, to)`, at first the
+ * whole task. Progress reported by the worker moves `from` forward, so a
+ * retry never repeats a record already reported. When the worker dies:
+ * - the whole task is retried once (a crash may be a fluke);
+ * - a range that kills its worker again is split in halves, each tried once,
+ *   again and again;
+ * - a single record that kills its worker twice is the culprit: it becomes a
+ *   failure of its own, and the rest of the task goes on.
+ *
+ * @module
+ */
+
+import type { Task } from "./input.ts";
+import type { WorkerHandle } from "./workers.ts";
+
+/** Records `[from, to)` of a task, and how often a worker died on them. */
+export interface Range {
+  from: number;
+  /** Exclusive end; Infinity until the task's record count is known. */
+  to: number;
+  attempts: number;
+}
+
+/** What a crash means for the task that was being classified. */
+export type Verdict =
+  | { kind: "retry" }
+  | { kind: "poison"; offset: number };
+
+/** One task from dispatch until all its records are reported. */
+export class Flight {
+  readonly seq: number;
+  task: Task;
+  /** The worker classifying it now, if any. */
+  worker: WorkerHandle | undefined;
+  /** Ranges still to classify, in order; the first is the current one. */
+  ranges: Range[] = [{ from: 0, to: Infinity, attempts: 0 }];
+  /** Records in the task, once a worker has counted them. */
+  records: number | undefined;
+  /** 1-based line of each record within its chunk, once counted (byte inputs). */
+  lines: number[] | undefined;
+  /** Newlines in the chunk, once known. */
+  newlines: number | undefined;
+  /** When the current worker started on it (for the timeout). */
+  startedAt = 0;
+  /** True once it has been sent again after a crash. */
+  retried = false;
+
+  /** A flight for `task`, number `seq` in the run. */
+  constructor(seq: number, task: Task) {
+    this.seq = seq;
+    this.task = task;
+  }
+
+  /** The range being classified. */
+  get range(): Range {
+    return this.ranges[0];
+  }
+
+  /** The worker reported `records` more records of the current range. */
+  advance(records: number): void {
+    this.range.from += records;
+  }
+
+  /** The current range is finished; true when the whole task is. */
+  finishRange(): boolean {
+    this.ranges.shift();
+    if (this.records !== undefined) {
+      this.ranges = this.ranges.filter((r) => r.from < Math.min(r.to, this.records!));
+    }
+    return this.ranges.length === 0;
+  }
+
+  /** The worker died while classifying the current range. */
+  crashed(): Verdict {
+    const range = this.range;
+    range.attempts++;
+    const end = Math.min(range.to, this.records ?? Infinity);
+    const size = end - range.from;
+    const first = range.to === Infinity && this.ranges.length === 1;
+    if (size === 1) {
+      return range.attempts >= 2 ? { kind: "poison", offset: range.from } : { kind: "retry" };
+    }
+    if ((first && range.attempts < 2) || !Number.isFinite(size)) return { kind: "retry" };
+    const mid = range.from + Math.floor(size / 2);
+    this.ranges.splice(
+      0,
+      1,
+      { from: range.from, to: mid, attempts: 0 },
+      { from: mid, to: end, attempts: 0 },
+    );
+    return { kind: "retry" };
+  }
+
+  /** The poison record was reported as a failure: move past it. */
+  skipPoison(): boolean {
+    this.range.from++;
+    return this.finishRange();
+  }
+}
