@@ -37,7 +37,8 @@ export function classify(
 ): AsyncIterableIterator<unknown> {
   const workers = resolveWorkers(options.workers);
   return new Run(input, resolveRunOptions(options), {
-    acquire: async () => WorkerSet.start(await resolveModule(module), options.spec, workers),
+    acquire: async () =>
+      WorkerSet.start(await resolveModule(module), options.spec, workers, options.permissions),
     release: (set, how) => {
       if (how === "done") return set?.close() ?? Promise.resolve();
       set?.terminate();

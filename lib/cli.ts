@@ -16,6 +16,7 @@ import { CrunchError, ParseError, type RecordError } from "./errors.ts";
 import { formatFromName, type Input } from "./input.ts";
 import type { Format, OutputFormat, Progress } from "./options.ts";
 import { ProgressBar, thousands } from "./progress_bar.ts";
+import { WORKER_OPTIONS_FLAG, workerOptionsEnabled } from "./sandbox.ts";
 
 const USAGE = "usage: crunch [options] <module> [input]";
 
@@ -40,6 +41,11 @@ options:
       --timeout <ms>        longest a chunk may take; past it its worker is replaced and the chunk re-run
       --max-respawns <n>    worker deaths in a row (no record finished between) before giving up (default 16)
       --max-chunks-per-worker <n>  replace each worker after n chunks (for classifiers that leak memory)
+      --sandbox             run the classifier without write, net, env, run, ffi or sys access, and read
+                            access to its own folder only (for modules someone else wrote)
+      --allow-read <paths>  with --sandbox: also let the classifier read these (comma-separated)
+      --allow-write <paths> with --sandbox: let it write these
+      --allow-net <hosts>   with --sandbox: let it reach these hosts
       --progress            show a progress bar on standard error (default when it is a terminal)
       --no-progress         never show it
       --debug               print stack traces of errors
@@ -75,6 +81,7 @@ interface Command {
   timeout?: number;
   maxRespawns?: number;
   maxChunksPerWorker?: number;
+  permissions?: Deno.PermissionOptionsObject;
   progress: boolean;
   debug: boolean;
 }
@@ -136,6 +143,10 @@ async function parse(args: string[]): Promise<Command | null> {
         timeout: { type: "string" },
         "max-respawns": { type: "string" },
         "max-chunks-per-worker": { type: "string" },
+        sandbox: { type: "boolean" },
+        "allow-read": { type: "string" },
+        "allow-write": { type: "string" },
+        "allow-net": { type: "string" },
         progress: { type: "boolean" },
         "no-progress": { type: "boolean" },
         debug: { type: "boolean" },
@@ -175,6 +186,21 @@ async function parse(args: string[]): Promise<Command | null> {
   const onError = values["on-error"] === undefined
     ? (values.errors === undefined ? "fail" : "skip")
     : oneOf("on-error", values["on-error"], ["fail", "skip"] as const);
+  const list = (text: string | undefined) =>
+    text === undefined ? false : text.split(",").map((s) => s.trim()).filter(Boolean);
+  const sandboxed = values.sandbox || values["allow-read"] !== undefined ||
+    values["allow-write"] !== undefined || values["allow-net"] !== undefined;
+  const permissions: Deno.PermissionOptionsObject | undefined = sandboxed
+    ? {
+      read: list(values["allow-read"]),
+      write: list(values["allow-write"]),
+      net: list(values["allow-net"]),
+      env: false,
+      run: false,
+      ffi: false,
+      sys: false,
+    }
+    : undefined;
   if (values.progress && values["no-progress"]) {
     throw new UsageError("--progress and --no-progress contradict each other");
   }
@@ -199,6 +225,7 @@ async function parse(args: string[]): Promise<Command | null> {
     maxRespawns: values["max-respawns"] === undefined
       ? undefined
       : positive("max-respawns", values["max-respawns"]),
+    permissions,
     maxChunksPerWorker: values["max-chunks-per-worker"] === undefined
       ? undefined
       : positive("max-chunks-per-worker", values["max-chunks-per-worker"]),
@@ -320,6 +347,7 @@ async function execute(command: Command): Promise<number> {
     timeout: command.timeout,
     maxRespawns: command.maxRespawns,
     maxChunksPerWorker: command.maxChunksPerWorker,
+    permissions: command.permissions,
     signal: controller.signal,
     onError: command.onError === "fail" ? "fail" : (error) => {
       errorsFile?.writeSync(encoder.encode(errorLine(error)));
@@ -371,6 +399,20 @@ async function execute(command: Command): Promise<number> {
 }
 
 /**
+ * Runs the command again in a Deno with the worker-options feature on, which
+ * sandboxed workers need; standard input, output and error pass through.
+ */
+async function relaunch(args: string[]): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", WORKER_OPTIONS_FLAG, import.meta.url, ...args],
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  return (await child.status).code;
+}
+
+/**
  * Runs the crunch command with `args` and resolves with its exit code:
  * 0 on success, 1 when the run failed, 2 for a usage error.
  *
@@ -386,6 +428,7 @@ export async function main(args: string[]): Promise<number> {
     const command = await parse(args);
     if (command === null) return 0;
     debug = command.debug;
+    if (command.permissions && workerOptionsEnabled() === false) return await relaunch(args);
     return await execute(command);
   } catch (error) {
     if (error instanceof UsageError) {

@@ -56,6 +56,13 @@ export interface PoolOptions {
   spec?: unknown;
   /** Number of workers; defaults to `navigator.hardwareConcurrency`. */
   workers?: number;
+  /**
+   * Deno permissions of the workers, to sandbox a classifier from elsewhere:
+   * for example `{ read: ["./models"], net: false, write: false, run: false }`.
+   * By default workers inherit the permissions of the main thread. Needs
+   * Deno's worker-options feature (`--unstable-worker-options`).
+   */
+  permissions?: Deno.PermissionOptions;
 }
 
 /** Options of one run over an input. */

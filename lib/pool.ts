@@ -48,7 +48,7 @@ export class Pool {
   static async start(module: string | URL, options: PoolOptions = {}): Promise<Pool> {
     const workers = resolveWorkers(options.workers);
     const url = await resolveModule(module);
-    return new Pool(await WorkerSet.start(url, options.spec, workers));
+    return new Pool(await WorkerSet.start(url, options.spec, workers, options.permissions));
   }
 
   /** Number of workers in the pool. */

@@ -22,6 +22,7 @@ import type {
   ToWorker,
 } from "./protocol.ts";
 import type { Flight } from "./flight.ts";
+import { sandboxPermissions } from "./sandbox.ts";
 import { reviveError } from "./errors.ts";
 
 const WORKER_URL = new URL("../workers/worker.ts", import.meta.url);
@@ -54,9 +55,18 @@ export class WorkerHandle {
   #onMessage: (message: FromWorker) => void = () => {};
   #onDeath: ((error: WorkerCrashError) => void) | undefined;
 
-  constructor(index: number, onCrash: (worker: WorkerHandle, error: WorkerCrashError) => void) {
+  constructor(
+    index: number,
+    onCrash: (worker: WorkerHandle, error: WorkerCrashError) => void,
+    permissions?: Deno.PermissionOptions,
+  ) {
     this.index = index;
-    this.#worker = new Worker(WORKER_URL, { type: "module", name: `crunch-${index}` });
+    const options: WorkerOptions & { deno?: { permissions: Deno.PermissionOptions } } = {
+      type: "module",
+      name: `crunch-${index}`,
+    };
+    if (permissions !== undefined) options.deno = { permissions };
+    this.#worker = new Worker(WORKER_URL, options);
     const die = (error: WorkerCrashError) => this.kill(error);
     this.#onCrash = onCrash;
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => {
@@ -171,14 +181,26 @@ export class WorkerSet {
   listener: RunListener | undefined;
   #closed = false;
 
-  private constructor(module: string, spec: unknown) {
+  readonly permissions: Deno.PermissionOptions | undefined;
+
+  private constructor(module: string, spec: unknown, permissions?: Deno.PermissionOptions) {
     this.module = module;
     this.spec = spec;
+    this.permissions = permissions;
   }
 
   /** Starts `count` workers and initialises the plug-in in each; rejects on the first failure. */
-  static async start(module: string, spec: unknown, count: number): Promise<WorkerSet> {
-    const set = new WorkerSet(module, spec);
+  static async start(
+    module: string,
+    spec: unknown,
+    count: number,
+    permissions?: Deno.PermissionOptions,
+  ): Promise<WorkerSet> {
+    const set = new WorkerSet(
+      module,
+      spec,
+      permissions === undefined ? undefined : sandboxPermissions(module, permissions),
+    );
     try {
       for (let i = 0; i < count; i++) set.handles.push(set.#spawn(i));
       await Promise.all(set.handles.map((handle) => set.#init(handle)));
@@ -194,7 +216,7 @@ export class WorkerSet {
     return new WorkerHandle(index, (handle, error) => {
       this.#initWaiters.get(handle)?.(error);
       this.listener?.crash(handle, error);
-    });
+    }, this.permissions);
   }
 
   /** Rejecters of the init of workers that are starting, so a crash ends their wait. */

@@ -1,0 +1,88 @@
+/** Sandboxed plug-ins: workers with fewer Deno permissions than the main thread. */
+import assert from "node:assert/strict";
+import { classify, type RecordError } from "../mod.ts";
+import { collect, fixture, runDeno, tempFile } from "./helpers.ts";
+
+const sandboxed = fixture("sandboxed.ts");
+
+Deno.test("a sandboxed classifier is denied what it was not given, and the run goes on", async () => {
+  const allowed = await tempFile("allowed.txt", "hello");
+  const secret = await tempFile("secret.txt", "do not read");
+  const target = `${await Deno.makeTempDir()}/out.txt`;
+  const rows = [
+    { what: "ok" },
+    { what: "read", path: allowed },
+    { what: "read", path: secret },
+    { what: "write", path: target },
+    { what: "net" },
+    { what: "run" },
+  ];
+  const errors: RecordError[] = [];
+  const results = await collect(classify(sandboxed, rows, {
+    workers: 1,
+    ordered: true,
+    onError: (e) => errors.push(e as RecordError),
+    permissions: { read: [allowed], write: false, net: false, run: false, env: false },
+  }));
+  assert.deepEqual(results, ["ok", 5]);
+  assert.deepEqual(errors.map((e) => e.index), [2, 3, 4, 5]);
+  assert.ok(errors.every((e) => e.cause.name === "NotCapable"));
+  assert.match(errors[0].message, /Requires read access to ".*secret\.txt"/);
+  assert.match(errors[1].message, /Requires write access to ".*out\.txt"/);
+  assert.match(errors[2].message, /Requires net access to "127\.0\.0\.1:9"/);
+  assert.match(errors[3].message, /Requires run access to "true"/);
+  await assert.rejects(Deno.stat(target), Deno.errors.NotFound);
+});
+
+Deno.test("without the worker-options feature the library says how to turn it on", async () => {
+  const script = await tempFile(
+    "script.ts",
+    `import { classify } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+try {
+  for await (const _ of classify(${
+      JSON.stringify(sandboxed.href)
+    }, [1], { permissions: "none" })) {}
+} catch (error) {
+  console.log(error.name, error.message);
+}`,
+  );
+  const r = await runDeno(["run", "-A", script], { cwd: await Deno.makeTempDir() });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /CrunchError the permissions option needs Deno's worker-options feature: run deno with --unstable-worker-options/,
+  );
+});
+
+Deno.test("the command's --sandbox works without the user passing any Deno flag", async () => {
+  const secret = await tempFile("secret.txt", "do not read");
+  const data = await tempFile(
+    "rows.ndjson",
+    [{ what: "ok" }, { what: "read", path: secret }, { what: "net" }].map((r) => JSON.stringify(r))
+      .join("\n"),
+  );
+  const dir = await Deno.makeTempDir();
+  const cli = new URL("../lib/cli.ts", import.meta.url).pathname;
+  const r = await runDeno([
+    "run",
+    "-A",
+    cli,
+    "--sandbox",
+    "--ordered",
+    "--errors",
+    `${dir}/errors.ndjson`,
+    sandboxed.pathname,
+    data,
+  ], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '"ok"\n');
+  const errors = (await Deno.readTextFile(`${dir}/errors.ndjson`)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.deepEqual(errors.map((e) => [e.index, e.error.name]), [[1, "NotCapable"], [
+    2,
+    "NotCapable",
+  ]]);
+  assert.match(errors[0].error.message, /Requires read access/);
+  assert.match(errors[1].error.message, /Requires net access/);
+});
