@@ -16,7 +16,6 @@ import { parseDelimited, rowBuilder } from "../workers/csv.ts";
 import { parseNdjson } from "../workers/ndjson.ts";
 import { generateReviews } from "../examples/generate.ts";
 import * as lexicon from "../examples/lexicon.ts";
-import * as trivial from "./classifiers/trivial.ts";
 
 const quick = Deno.args.includes("--quick");
 const REPS = quick ? 2 : 3;
@@ -55,7 +54,9 @@ async function dataset(name: string, records: number, seed: number): Promise<str
   const path = `${cache}${name}`;
   if (!(await exists(path))) {
     log(`generating ${records} records into ${path}`);
-    await generateReviews(path, records, seed);
+    // Written beside and renamed when complete, so an interrupted run never leaves a short file.
+    await generateReviews(`${path}.partial`, records, seed);
+    await Deno.rename(`${path}.partial`, path);
   }
   return path;
 }
@@ -64,11 +65,14 @@ async function ndjsonOf(csvPath: string): Promise<string> {
   const path = csvPath.replace(/\.csv$/, ".ndjson");
   if (await exists(path)) return path;
   log(`writing ${path}`);
-  using out = await Deno.open(path, { write: true, create: true, truncate: true });
-  const encoder = new TextEncoder();
-  await eachChunkRows(csvPath, "csv", async (batch) => {
-    await out.write(encoder.encode(batch.map((r) => JSON.stringify(r)).join("\n") + "\n"));
-  });
+  {
+    using out = await Deno.open(`${path}.partial`, { write: true, create: true, truncate: true });
+    const encoder = new TextEncoder();
+    await eachChunkRows(csvPath, "csv", async (batch) => {
+      await out.write(encoder.encode(batch.map((r) => JSON.stringify(r)).join("\n") + "\n"));
+    });
+  }
+  await Deno.rename(`${path}.partial`, path);
   return path;
 }
 
@@ -95,17 +99,20 @@ async function eachChunkRows(
   reader.close();
 }
 
-/** The plain single-threaded loop: same reading, parsing and classify, on the main thread. */
+/** The plain single-threaded loop (bench/single_loop.ts), in a fresh process. */
 async function singleLoop(
+  label: string,
   path: string,
   format: Format,
-  fn: (row: never) => unknown,
-): Promise<number> {
-  let n = 0;
-  await eachChunkRows(path, format, (batch) => {
-    for (const row of batch) if (fn(row as never) !== undefined) n++;
-  });
-  return n;
+  module: URL,
+): Promise<{ records: number; seconds: number }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", here("./single_loop.ts").pathname, path, format, module.href, String(REPS)],
+    stderr: "inherit",
+  }).output();
+  const result = JSON.parse(new TextDecoder().decode(out.stdout));
+  log(`${label}: ${result.records} records, best ${result.seconds.toFixed(3)} s`);
+  return result;
 }
 
 /** Best of REPS timed runs, after one untimed run that lets the JIT warm up (unless `cold`). */
@@ -145,8 +152,7 @@ const sizeMb = async (path: string) => (await Deno.stat(path)).size / 1e6;
 // 1. The seed's workload -----------------------------------------------------
 async function seedWorkload(path: string): Promise<number> {
   const mb = await sizeMb(path);
-  lexicon.init({});
-  const single = await best("seed single loop", () => singleLoop(path, "csv", lexicon.classify));
+  const single = await singleLoop("seed single loop", path, "csv", LEXICON);
   const base = single.records / single.seconds;
   rows.push({
     case: "1 seed workload",
@@ -183,10 +189,7 @@ async function seedWorkload(path: string): Promise<number> {
 async function trivialCost(csvPath: string, ndjsonPath: string): Promise<void> {
   for (const [format, path] of [["csv", csvPath], ["ndjson", ndjsonPath]] as const) {
     const mb = await sizeMb(path);
-    const single = await best(
-      `trivial single ${format}`,
-      () => singleLoop(path, format, trivial.classify),
-    );
+    const single = await singleLoop(`trivial single ${format}`, path, format, TRIVIAL);
     const base = single.records / single.seconds;
     rows.push({
       case: `2 trivial ${format}`,
