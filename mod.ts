@@ -22,12 +22,14 @@
 
 export { classify } from "./lib/classify.ts";
 export { Pool } from "./lib/pool.ts";
+export { SharedTable, type TableValue } from "./lib/shared_table.ts";
 export {
   CrunchError,
   InitError,
   ModuleError,
   ParseError,
   type ParsePosition,
+  PrepareError,
   RecordError,
   type RecordPosition,
   WorkerCrashError,

@@ -113,6 +113,28 @@ function where(position: RecordPosition): string {
 }
 
 /**
+ * The module's `prepare(spec)` threw, or returned something that cannot be
+ * sent to the workers (functions, class instances with private state...).
+ *
+ * @example
+ * ```ts
+ * import { PrepareError } from "@crunch/crunch";
+ * const e = new PrepareError("file:///x.ts", "failed: RangeError: no lexicon");
+ * console.log(e.message); // prepare() of file:///x.ts failed: RangeError: no lexicon
+ * ```
+ */
+export class PrepareError extends CrunchError {
+  /** URL of the module. */
+  readonly module: string;
+
+  /** `problem` says what went wrong; `cause` is the original error. */
+  constructor(module: string, problem: string, options?: ErrorOptions) {
+    super(`prepare() of ${module} ${problem}`, options);
+    this.module = module;
+  }
+}
+
+/**
  * `classify(row)` threw or rejected for one record. The record, its position
  * and the original error (as `cause`) are kept.
  *

@@ -6,9 +6,10 @@
  *
  * ```text
  * main                                   worker
- *  | -- InitMessage ----------------------> |  import the plug-in, call init()
- *  | <--------------- Ready | LoadFailed |  |
- *  |                         InitFailed     |
+ *  | -- LoadMessage ----------------------> |  import the plug-in
+ *  | <------------- Loaded | LoadFailed --- |  its exports (main runs prepare() if there)
+ *  | -- InitMessage ----------------------> |  call init(spec, context)
+ *  | <-------------- Ready | InitFailed --- |
  *  | -- RunMessage -----------------------> |  per input: format, header, policy
  *  | -- ChunkMessage | BatchMessage ------> |  many, a few in flight per worker
  *  | <--------------------- CountMessage - |  first, for a chunk retried after a crash
@@ -42,12 +43,19 @@ export interface WorkerContext {
   workerIndex: number;
   /** Number of workers in the pool. */
   workers: number;
+  /** What the module's `prepare(spec)` returned on the main thread (SharedArrayBuffers shared, not copied). */
+  shared?: unknown;
 }
 
-/** main → worker: load the plug-in module and call its `init`. */
+/** main → worker: import the plug-in module and report its exports. */
+export interface LoadMessage {
+  type: "load";
+  module: string;
+}
+
+/** main → worker: call the loaded plug-in's `init`. */
 export interface InitMessage {
   type: "init";
-  module: string;
   spec: unknown;
   context: WorkerContext;
 }
@@ -119,6 +127,7 @@ export interface CloseMessage {
 
 /** Everything the main thread sends. */
 export type ToWorker =
+  | LoadMessage
   | InitMessage
   | RunMessage
   | ColumnsMessage
@@ -127,7 +136,13 @@ export type ToWorker =
   | CancelMessage
   | CloseMessage;
 
-/** worker → main: the plug-in is loaded and initialised. */
+/** worker → main: the plug-in is imported and has `classify`; these are its exports. */
+export interface LoadedMessage {
+  type: "loaded";
+  exports: string[];
+}
+
+/** worker → main: the plug-in is initialised. */
 export interface ReadyMessage {
   type: "ready";
 }
@@ -239,6 +254,7 @@ export interface FatalMessage {
 
 /** Everything a worker sends. */
 export type FromWorker =
+  | LoadedMessage
   | ReadyMessage
   | LoadFailedMessage
   | InitFailedMessage

@@ -20,9 +20,11 @@ import type {
   RunMessage,
   SerializedError,
   ToWorker,
+  WorkerContext,
 } from "./protocol.ts";
 import type { Flight } from "./flight.ts";
 import { sandboxPermissions } from "./sandbox.ts";
+import { runPrepare } from "./prepare.ts";
 import { reviveError } from "./errors.ts";
 
 const WORKER_URL = new URL("../workers/worker.ts", import.meta.url);
@@ -228,7 +230,21 @@ export class WorkerSet {
     return new Promise<void>((resolve, reject) => {
       this.#initWaiters.set(handle, reject);
       handle.listen((message) => {
-        if (message.type === "ready") resolve();
+        if (message.type === "loaded") {
+          // Every worker has loaded the module before init: prepare() runs once, on the main
+          // thread, only for a module that exports it.
+          this.#shared ??= message.exports.includes("prepare")
+            ? runPrepare(module, spec)
+            : Promise.resolve(undefined);
+          this.#shared.then((shared) => {
+            const context: WorkerContext = {
+              workerIndex: handle.index,
+              workers: this.handles.length,
+            };
+            if (shared !== undefined) context.shared = shared;
+            handle.post({ type: "init", spec, context });
+          }, reject);
+        } else if (message.type === "ready") resolve();
         else if (message.type === "load-failed") {
           const { error, exports } = message;
           const problem = message.stage === "load"
@@ -240,12 +256,7 @@ export class WorkerSet {
           reject(new InitError(module, handle.index, message.error));
         }
       });
-      handle.post({
-        type: "init",
-        module,
-        spec,
-        context: { workerIndex: handle.index, workers: this.handles.length },
-      });
+      handle.post({ type: "load", module });
     }).finally(() => {
       this.#initWaiters.delete(handle);
       handle.listen((message) => {
@@ -257,6 +268,9 @@ export class WorkerSet {
       });
     });
   }
+
+  /** What prepare() returned, computed once for the set (and reused by replacement workers). */
+  #shared: Promise<unknown> | undefined;
 
   /** True when the set was closed or terminated. */
   get closed(): boolean {

@@ -16,7 +16,7 @@ export interface Plugin {
 
 /** The outcome of loading: the plug-in, or why it cannot be used. */
 export type Loaded =
-  | { ok: true; plugin: Plugin }
+  | { ok: true; plugin: Plugin; exports: string[] }
   | { ok: false; stage: "load" | "contract"; error: SerializedError; exports: string[] };
 
 /** Imports `url` and checks that it exports the functions crunch calls. */
@@ -37,10 +37,10 @@ export async function loadPlugin(url: string): Promise<Loaded> {
   if (typeof module.classify !== "function") {
     return problem("has no classify function export");
   }
-  for (const name of ["init", "close"]) {
+  for (const name of ["init", "close", "prepare"]) {
     if (module[name] !== undefined && typeof module[name] !== "function") {
       return problem(`exports ${name} but it is not a function`);
     }
   }
-  return { ok: true, plugin: module as unknown as Plugin };
+  return { ok: true, plugin: module as unknown as Plugin, exports };
 }

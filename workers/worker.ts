@@ -337,26 +337,36 @@ async function shutdown(): Promise<void> {
   }
 }
 
-async function start(message: Extract<ToWorker, { type: "init" }>): Promise<void> {
-  const loaded = await loadPlugin(message.module);
-  if (!loaded.ok) {
-    const { stage, error, exports } = loaded;
+let loaded: Plugin | undefined;
+
+async function load(message: Extract<ToWorker, { type: "load" }>): Promise<void> {
+  const result = await loadPlugin(message.module);
+  if (!result.ok) {
+    const { stage, error, exports } = result;
     send({ type: "load-failed", stage, error, exports });
     return;
   }
+  loaded = result.plugin;
+  send({ type: "loaded", exports: result.exports });
+}
+
+async function start(message: Extract<ToWorker, { type: "init" }>): Promise<void> {
   try {
-    await loaded.plugin.init?.(message.spec, message.context);
+    await loaded!.init?.(message.spec, message.context);
   } catch (error) {
     send({ type: "init-failed", error: serializeError(error) });
     return;
   }
-  plugin = loaded.plugin;
+  plugin = loaded;
   send({ type: "ready" });
 }
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   switch (message.type) {
+    case "load":
+      load(message);
+      break;
     case "init":
       start(message);
       break;
