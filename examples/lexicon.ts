@@ -21,13 +21,16 @@ export interface LexiconSpec {
 
 let lexicon = new Map<string, number>();
 
-/** The lexicon for `spec`: word `i` gets a weight between -2 and 2. */
-export function buildLexicon(spec: LexiconSpec = {}): Map<string, number> {
+/** The lexicon's entries for `spec`: word `i` gets a weight between -2 and 2. */
+export function* lexiconEntries(spec: LexiconSpec = {}): Generator<[string, number]> {
   const entries = spec.entries ?? 300_000;
   const next = random(spec.seed ?? 1);
-  const map = new Map<string, number>();
-  for (let i = 0; i < entries; i++) map.set(word(i), Math.round((next() * 4 - 2) * 100) / 100);
-  return map;
+  for (let i = 0; i < entries; i++) yield [word(i), Math.round((next() * 4 - 2) * 100) / 100];
+}
+
+/** The lexicon for `spec` as a Map. */
+export function buildLexicon(spec: LexiconSpec = {}): Map<string, number> {
+  return new Map(lexiconEntries(spec));
 }
 
 /** Builds the lexicon once in this worker. */

@@ -12,11 +12,11 @@
  */
 
 import { SharedTable } from "../mod.ts";
-import { buildLexicon, type LexiconSpec } from "./lexicon.ts";
+import { lexiconEntries, type LexiconSpec } from "./lexicon.ts";
 
 /** Called once per run on the main thread: the result reaches every worker's init as context.shared. */
 export function prepare(spec: LexiconSpec = {}): SharedArrayBuffer {
-  return SharedTable.from(buildLexicon(spec)).buffer;
+  return SharedTable.from(lexiconEntries(spec)).buffer;
 }
 
 let lexicon: SharedTable;

@@ -3,11 +3,11 @@
  * every worker reads the same memory instead of building its own `Map`.
  *
  * Layout (all little-endian, in one buffer):
- * - header: 8 × Uint32 (magic, version, size, capacity, text length, ...);
+ * - header: 8 × Uint32 (magic, version, size, capacity, text length, rows);
  * - slots: `capacity` × Uint32, open addressing, entry number + 1 (0 = empty);
- * - entries: `size` × 4 × Uint32: key start, key length, value start or
- *   kind, value length;
- * - numbers: `size` × Float64;
+ * - entries: `rows` × 4 × Uint32: key start, key length, value start or
+ *   kind, value length (rows ≥ size when keys were repeated);
+ * - numbers: `rows` × Float64;
  * - text: keys and string values as UTF-16 code units.
  *
  * Keys are hashed and compared as UTF-16 code units straight from the JS
@@ -73,13 +73,14 @@ export class SharedTable {
     const size = header[2];
     const capacity = header[3];
     const textLength = header[4];
+    const rows = header[5]; // entries allocated (duplicates leave some unused)
     let at = HEADER * 4;
     this.#slots = new Uint32Array(buffer, at, capacity);
     at += capacity * 4;
-    this.#entries = new Uint32Array(buffer, at, size * 4);
-    at = align8(at + size * 16);
-    this.#numbers = new Float64Array(buffer, at, size);
-    at += size * 8;
+    this.#entries = new Uint32Array(buffer, at, rows * 4);
+    at = align8(at + rows * 16);
+    this.#numbers = new Float64Array(buffer, at, rows);
+    at += rows * 8;
     this.#text = new Uint16Array(buffer, at, textLength);
     this.buffer = buffer;
     this.size = size;
@@ -98,7 +99,10 @@ export class SharedTable {
    * ```
    */
   static from(entries: Iterable<readonly [string, TableValue]>): SharedTable {
-    const map = new Map<string, TableValue>();
+    // No intermediate Map: keys and values go to two arrays, duplicates are found while hashing.
+    const keys: string[] = [];
+    const values: TableValue[] = [];
+    let textLength = 0;
     for (const [key, value] of entries) {
       if (typeof key !== "string") {
         throw new TypeError(`table keys must be strings, got ${typeof key}`);
@@ -108,23 +112,19 @@ export class SharedTable {
           `table values must be numbers or strings; ${JSON.stringify(key)} has a ${typeof value}`,
         );
       }
-      map.set(key, value);
-    }
-    const size = map.size;
-    let capacity = 8;
-    while (capacity < size * 2) capacity *= 2;
-    let textLength = 0;
-    for (const [key, value] of map) {
+      keys.push(key);
+      values.push(value);
       textLength += key.length + (typeof value === "string" ? value.length : 0);
     }
-    const numbersAt = align8(HEADER * 4 + capacity * 4 + size * 16);
-    const textAt = numbersAt + size * 8;
+    const count = keys.length;
+    let capacity = 8;
+    while (capacity < count * 2) capacity *= 2;
+    const numbersAt = align8(HEADER * 4 + capacity * 4 + count * 16);
+    const textAt = numbersAt + count * 8;
     const buffer = new SharedArrayBuffer(textAt + textLength * 2);
-    const header = new Uint32Array(buffer, 0, HEADER);
-    header.set([MAGIC, VERSION, size, capacity, textLength]);
     const slots = new Uint32Array(buffer, HEADER * 4, capacity);
-    const rows = new Uint32Array(buffer, HEADER * 4 + capacity * 4, size * 4);
-    const numbers = new Float64Array(buffer, numbersAt, size);
+    const rows = new Uint32Array(buffer, HEADER * 4 + capacity * 4, count * 4);
+    const numbers = new Float64Array(buffer, numbersAt, count);
     const text = new Uint16Array(buffer, textAt, textLength);
     let cursor = 0;
     const put = (s: string) => {
@@ -132,11 +132,7 @@ export class SharedTable {
       for (let i = 0; i < s.length; i++) text[cursor++] = s.charCodeAt(i);
       return start;
     };
-    let n = 0;
-    const mask = capacity - 1;
-    for (const [key, value] of map) {
-      rows[n * 4] = put(key);
-      rows[n * 4 + 1] = key.length;
+    const setValue = (n: number, value: TableValue) => {
       if (typeof value === "number") {
         rows[n * 4 + 2] = NUMBER;
         numbers[n] = value;
@@ -144,11 +140,36 @@ export class SharedTable {
         rows[n * 4 + 2] = put(value);
         rows[n * 4 + 3] = value.length;
       }
+    };
+    const mask = capacity - 1;
+    let size = 0;
+    for (let k = 0; k < count; k++) {
+      const key = keys[k];
       let slot = hashRange(key, 0, key.length) & mask;
-      while (slots[slot] !== 0) slot = (slot + 1) & mask;
-      slots[slot] = n + 1;
-      n++;
+      let found = -1;
+      for (let n = slots[slot] - 1; n >= 0; n = slots[slot] - 1) {
+        if (rows[n * 4 + 1] === key.length) {
+          const at = rows[n * 4];
+          let i = 0;
+          while (i < key.length && text[at + i] === key.charCodeAt(i)) i++;
+          if (i === key.length) {
+            found = n;
+            break;
+          }
+        }
+        slot = (slot + 1) & mask;
+      }
+      if (found >= 0) {
+        setValue(found, values[k]); // a later pair replaces an earlier one
+        continue;
+      }
+      rows[size * 4] = put(key);
+      rows[size * 4 + 1] = key.length;
+      setValue(size, values[k]);
+      slots[slot] = size + 1;
+      size++;
     }
+    new Uint32Array(buffer, 0, HEADER).set([MAGIC, VERSION, size, capacity, textLength, count]);
     return new SharedTable(buffer);
   }
 
