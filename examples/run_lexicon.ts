@@ -2,7 +2,8 @@
  * Generates example data the first time (300,000 reviews into .cache/), then
  * scores every review with the lexicon classifier on every core.
  *
- * Usage: `deno task example`
+ * Usage: `deno task example`, or `deno task example --shared` for the
+ * SharedTable version (examples/shared_lexicon.ts).
  *
  * @module
  */
@@ -23,7 +24,8 @@ try {
 const started = performance.now();
 let count = 0;
 let best = { id: "", score: -Infinity };
-const module = new URL("./lexicon.ts", import.meta.url);
+const shared = Deno.args.includes("--shared");
+const module = new URL(shared ? "./shared_lexicon.ts" : "./lexicon.ts", import.meta.url);
 for await (const result of classify(module, data, { spec: { entries: 300_000 } })) {
   const r = result as { id: string; score: number };
   count++;
@@ -32,6 +34,7 @@ for await (const result of classify(module, data, { spec: { entries: 300_000 } }
 const seconds = (performance.now() - started) / 1000;
 console.log(
   `${count} reviews scored in ${seconds.toFixed(2)} s ` +
-    `(${Math.round(count / seconds)} records/s on ${navigator.hardwareConcurrency} workers)`,
+    `(${Math.round(count / seconds)} records/s on ${navigator.hardwareConcurrency} workers` +
+    `${shared ? ", lexicon in a SharedTable" : ""})`,
 );
 console.log(`highest score: review ${best.id} with ${best.score}`);

@@ -6,7 +6,7 @@
  * `classify` looks words up straight in the review's text with
  * `getRange`, so it allocates no string per word either.
  *
- * Run it: `deno run -A examples/run_lexicon.ts --shared`
+ * Run it: `deno task example --shared`
  *
  * @module
  */
