@@ -151,6 +151,7 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
           if (value === undefined) return { done: true, value: undefined };
           throw value;
         }
+        if (this.#state === "ended") return { done: true, value: undefined };
         if (this.#sourceDone && this.#unreleased === 0) {
           const trailer = this.#trailer();
           if (trailer.length && !this.#trailerSent) {
@@ -173,10 +174,12 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
         }
       }
     } catch (error) {
+      // The first error wins: an abort that closed the input makes its read fail too.
       this.#fail(error);
+      const first = this.#error?.value ?? error;
       this.#error = { value: undefined };
       await this.#giveBack("abort");
-      throw error;
+      throw first;
     }
   }
 
