@@ -171,3 +171,29 @@ Deno.test("a record that hangs past the timeout is isolated, and the command sti
   assert.match(r.stderr, /1 isolated/);
   assert.ok(r.seconds < 30, `${r.seconds} s`);
 });
+
+Deno.test("recovery keeps input order under ordered: true, and works for streams (kept copies)", async () => {
+  const path = await tempFile("data.csv", numberedCsv(5000));
+  for (const input of ["file", "stream"] as const) {
+    const source = input === "file" ? path : (await Deno.open(path)).readable;
+    const errors: RecordError[] = [];
+    const out: unknown[] = [];
+    for await (
+      const r of classify(crash, source, {
+        workers: 2,
+        format: "csv",
+        chunkBytes: 4096,
+        ordered: true,
+        onError: (e) => errors.push(e as RecordError),
+        spec: { how: "exit", at: "2500" },
+      })
+    ) out.push(r);
+    const expected = Array.from({ length: 5000 }, (_, i) => String(i)).filter((id) =>
+      id !== "2500"
+    );
+    assert.deepEqual(out, expected, input);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].index, 2500);
+    assert.equal(errors[0].line, 2502);
+  }
+});
