@@ -53,19 +53,4 @@ export class Ledger {
   forget(seq: number): void {
     this.#bases.delete(seq);
   }
-
-  /** Records counted across all chunks with known bases. */
-  get records(): number {
-    return this.#index;
-  }
-
-  /** The line just after the last chunk with a known base. */
-  get nextLine(): number {
-    return this.#line;
-  }
-
-  /** Number of leading chunks whose bases are known. */
-  get known(): number {
-    return this.#known;
-  }
 }
