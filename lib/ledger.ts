@@ -30,10 +30,9 @@ export class Ledger {
     this.#line = firstLine;
   }
 
-  /** Records the size of chunk `seq`; returns true when this made new bases known. */
-  report(seq: number, records: number, newlines: number): boolean {
+  /** Records the size of chunk `seq`, making the bases of the chunks after it known where possible. */
+  report(seq: number, records: number, newlines: number): void {
     this.#counts.set(seq, { records, newlines });
-    const before = this.#known;
     for (let c = this.#counts.get(this.#known); c; c = this.#counts.get(this.#known)) {
       this.#counts.delete(this.#known);
       this.#bases.set(this.#known, { index: this.#index, line: this.#line });
@@ -41,7 +40,6 @@ export class Ledger {
       this.#line += c.newlines;
       this.#known++;
     }
-    return this.#known > before;
   }
 
   /** The base of chunk `seq` once every earlier chunk has reported, else undefined. */
