@@ -18,7 +18,9 @@ import { WorkerSet } from "./workers.ts";
  * Each worker imports `module` and calls its `init(spec, context)` once;
  * then every record goes to its `classify(row)`. A result of `undefined`
  * yields nothing. The workers start at the first `next()` and stop when the
- * iteration ends, fails, is broken out of, or `signal` aborts.
+ * iteration ends, fails, is broken out of, or `signal` aborts. `R` names the
+ * type of what is yielded (crunch cannot check it: it is what the module's
+ * classify returns, a `Tagged` with `tagged`, a `Uint8Array` with `encode`).
  *
  * @example
  * ```ts ignore
@@ -30,13 +32,13 @@ import { WorkerSet } from "./workers.ts";
  * }
  * ```
  */
-export function classify(
+export function classify<R = unknown>(
   module: string | URL,
   input: Input,
   options: ClassifyOptions = {},
-): AsyncIterableIterator<unknown> {
+): AsyncIterableIterator<R> {
   const workers = resolveWorkers(options.workers);
-  return new Run(input, resolveRunOptions(options), {
+  return new Run<R>(input, resolveRunOptions(options), {
     acquire: async () =>
       WorkerSet.start(await resolveModule(module), options.spec, workers, options.permissions),
     release: (set, how) => {

@@ -336,7 +336,7 @@ async function execute(command: Command): Promise<number> {
   };
   const encoder = new TextEncoder();
   const input: Input = command.input ?? Deno.stdin.readable;
-  const results = classify(command.module, input, {
+  const results = classify<Uint8Array>(command.module, input, {
     spec: command.spec,
     workers: command.workers,
     ordered: command.ordered,
@@ -356,7 +356,7 @@ async function execute(command: Command): Promise<number> {
       last = progress;
       bar?.update(progress);
     },
-  }) as AsyncIterableIterator<Uint8Array>;
+  });
   let failed: unknown;
   let piped = false;
   try {

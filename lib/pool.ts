@@ -70,7 +70,7 @@ export class Pool {
    * }
    * ```
    */
-  classify(input: Input, options: RunOptions = {}): AsyncIterableIterator<unknown> {
+  classify<R = unknown>(input: Input, options: RunOptions = {}): AsyncIterableIterator<R> {
     if (this.#closing) throw new CrunchError("the pool is closed");
     if (this.#busy) {
       throw new CrunchError(
@@ -78,7 +78,7 @@ export class Pool {
       );
     }
     const set = this.#set;
-    const run = new Run(input, resolveRunOptions(options), {
+    const run = new Run<R>(input, resolveRunOptions(options), {
       acquire: async () => {
         if (this.#closing) throw new CrunchError("the pool is closed");
         await set.repair();

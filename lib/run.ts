@@ -47,7 +47,7 @@ let lastRunId = 0;
 const EMPTY: unknown[] = [];
 
 /** The iterator over one run's results. */
-export class Run implements AsyncIterableIterator<unknown>, RunListener {
+export class Run<R = unknown> implements AsyncIterableIterator<R>, RunListener {
   #lease: WorkerLease;
   #options: ResolvedRunOptions;
   #source: TaskSource;
@@ -98,19 +98,19 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
     this.#source = taskSource(input, options);
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<unknown> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<R> {
     return this;
   }
 
-  next(): Promise<IteratorResult<unknown>> {
+  next(): Promise<IteratorResult<R>> {
     if (this.#busy) {
       const again = () => this.next();
       return this.#busy.then(again, again);
     }
     if (this.#at < this.#head.length && this.#events.length === 0) {
-      return Promise.resolve({ done: false, value: this.#head[this.#at++] });
+      return Promise.resolve({ done: false, value: this.#head[this.#at++] as R });
     }
-    const pumping = this.#pump();
+    const pumping = this.#pump() as Promise<IteratorResult<R>>;
     this.#busy = pumping;
     const clear = () => {
       this.#busy = undefined;
@@ -120,7 +120,7 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
   }
 
   /** Stops the run: reading stops and the workers are terminated (or released, for a pool). */
-  async return(value?: unknown): Promise<IteratorResult<unknown>> {
+  async return(value?: unknown): Promise<IteratorResult<R>> {
     this.#error ??= { value: undefined };
     this.#end();
     this.#out = [];
@@ -130,7 +130,7 @@ export class Run implements AsyncIterableIterator<unknown>, RunListener {
   }
 
   /** Stops the run like `return()`, then rethrows `error`. */
-  async throw(error?: unknown): Promise<IteratorResult<unknown>> {
+  async throw(error?: unknown): Promise<IteratorResult<R>> {
     await this.return();
     throw error;
   }
