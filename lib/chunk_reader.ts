@@ -22,8 +22,6 @@ export interface Chunk {
   end: number;
   /** Byte offset of `buffer[start]` in the input. */
   offset: number;
-  /** The input's final chunk; its last record may lack a newline. */
-  last: boolean;
 }
 
 /** The header row's raw bytes and the number of lines it spans. */
@@ -147,9 +145,9 @@ export class ChunkReader {
       }
       const lf = this.#cutter.last(this.#buf, this.#scanned, this.#filled);
       this.#scanned = this.#filled;
-      if (lf !== -1 && lf >= this.#start) return this.#cut(lf + 1, false);
+      if (lf !== -1 && lf >= this.#start) return this.#cut(lf + 1);
       if (this.#eof) {
-        return this.#filled > this.#start ? this.#cut(this.#filled, true) : null;
+        return this.#filled > this.#start ? this.#cut(this.#filled) : null;
       }
       // No boundary yet: a record longer than the buffer. Grow and read on.
       this.#renew(2 * this.#buf.length);
@@ -158,9 +156,9 @@ export class ChunkReader {
   }
 
   /** Hands out `buf[start, end)` and moves the bytes after `end` to a new buffer. */
-  #cut(end: number, last: boolean): Chunk {
+  #cut(end: number): Chunk {
     const buffer = this.#buf.buffer as ArrayBuffer;
-    const chunk = { buffer, start: this.#start, end, offset: this.#bufOffset + this.#start, last };
+    const chunk = { buffer, start: this.#start, end, offset: this.#bufOffset + this.#start };
     this.#start = end;
     this.#renew(this.#chunkBytes + (this.#filled - end));
     return chunk;

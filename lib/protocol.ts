@@ -93,8 +93,6 @@ export interface ChunkMessage {
   buffer: ArrayBuffer;
   start: number;
   end: number;
-  /** True for the input's final chunk: it may end without a newline, inside an open quote. */
-  last: boolean;
   /** Classify only records `[from, to)` of the chunk (a retry after a crash). */
   from?: number;
   to?: number;

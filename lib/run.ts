@@ -288,8 +288,8 @@ export class Run<R = unknown> implements AsyncIterableIterator<R>, RunListener {
       count: flight.retried || undefined,
     };
     if (task.kind === "chunk") {
-      const { buffer, start, end, last } = task.chunk;
-      worker.post({ type: "chunk", run: this.#runId, seq, buffer, start, end, last, ...range }, [
+      const { buffer, start, end } = task.chunk;
+      worker.post({ type: "chunk", run: this.#runId, seq, buffer, start, end, ...range }, [
         buffer,
       ]);
     } else {
