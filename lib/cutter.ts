@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { Format } from "./protocol.ts";
+import { delimiterOf, type Format } from "./protocol.ts";
 
 const LF = 10;
 const QUOTE = 34;
@@ -133,12 +133,7 @@ class DelimitedCutter implements Cutter {
 
 /** Returns the cutter for `format`. */
 export function cutterFor(format: Format): Cutter {
-  switch (format) {
-    case "ndjson":
-      return new LineCutter();
-    case "csv":
-      return new DelimitedCutter(44);
-    case "tsv":
-      return new DelimitedCutter(9);
-  }
+  return format === "ndjson"
+    ? new LineCutter()
+    : new DelimitedCutter(delimiterOf(format).charCodeAt(0));
 }

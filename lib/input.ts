@@ -11,7 +11,7 @@ import { type ByteSource, FileSource, StreamSource } from "./byte_source.ts";
 import { type Chunk, ChunkReader } from "./chunk_reader.ts";
 import { ParseError } from "./errors.ts";
 import type { ResolvedRunOptions } from "./options.ts";
-import type { Format } from "./protocol.ts";
+import { delimiterOf, type Format } from "./protocol.ts";
 import { parseDelimitedRows } from "../workers/csv.ts";
 
 /**
@@ -177,7 +177,7 @@ class ByteTaskSource implements TaskSource {
     const where = { file: this.file, line };
     let rows: string[][];
     try {
-      rows = parseDelimitedRows(text, this.#format === "tsv" ? "\t" : ",");
+      rows = parseDelimitedRows(text, delimiterOf(this.#format));
     } catch (error) {
       throw new ParseError(`bad header row: ${(error as Error).message}`, where);
     }

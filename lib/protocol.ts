@@ -27,6 +27,11 @@
 /** Record formats crunch reads from bytes. */
 export type Format = "csv" | "tsv" | "ndjson";
 
+/** The field delimiter of a delimited format (tab for TSV, comma otherwise). */
+export function delimiterOf(format: Format | "rows"): string {
+  return format === "tsv" ? "\t" : ",";
+}
+
 /** Formats results can be serialized to inside the workers. */
 export type OutputFormat = "ndjson" | "csv" | "json";
 

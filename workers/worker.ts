@@ -21,7 +21,7 @@ import type {
   RunMessage,
   ToWorker,
 } from "../lib/protocol.ts";
-import { serializeError } from "../lib/protocol.ts";
+import { delimiterOf, serializeError } from "../lib/protocol.ts";
 import { parseDelimited, rowBuilder } from "./csv.ts";
 import { parseNdjson } from "./ndjson.ts";
 import type { ParsedChunk } from "./parsed_chunk.ts";
@@ -98,9 +98,8 @@ function parse(message: ChunkMessage, current: CurrentRun): ParsedChunk {
     new Uint8Array(message.buffer, message.start, message.end - message.start),
   );
   if (current.format === "ndjson") return parseNdjson(text);
-  const delimiter = current.format === "tsv" ? "\t" : ",";
   current.build ??= rowBuilder(current.columns ?? []);
-  return parseDelimited(text, delimiter, current.columns ?? [], current.build);
+  return parseDelimited(text, delimiterOf(current.format), current.columns ?? [], current.build);
 }
 
 /** Longest time a chunk's results wait in a worker before a partial message carries them. */
