@@ -77,8 +77,8 @@ export class Run<R = unknown> implements AsyncIterableIterator<R>, RunListener {
   #chunks = new Map<number, { pieces: PieceMessage[]; records: number; final: boolean }>();
   #nextOrdered = 0;
   #ledger = new Ledger(1);
-  /** For batches with rows that could not be sent: worker offset → input offset, and their failures. */
-  #local = new Map<number, { map: number[]; failures: Failure[] }>();
+  /** For batches with rows that could not be sent: worker offset → input offset, their failures, and the rows sent. */
+  #local = new Map<number, { map: number[]; failures: Failure[]; good: unknown[] }>();
 
   #stats = { records: 0, results: 0, errors: 0, retries: 0, respawns: 0, isolated: 0, recycled: 0 };
   /** Tasks in flight, by sequence number. */
@@ -305,13 +305,16 @@ export class Run<R = unknown> implements AsyncIterableIterator<R>, RunListener {
     range: { from?: number; to?: number; count?: boolean },
   ): void {
     const local = this.#local.get(seq);
-    if (local === undefined) {
-      try {
-        worker.post({ type: "batch", run: this.#runId, seq, rows, ...range });
-        return;
-      } catch (error) {
-        if (!(error instanceof DOMException && error.name === "DataCloneError")) throw error;
-      }
+    if (local !== undefined) {
+      // A retry: the rows that can be sent were sorted out the first time.
+      worker.post({ type: "batch", run: this.#runId, seq, rows: local.good, ...range });
+      return;
+    }
+    try {
+      worker.post({ type: "batch", run: this.#runId, seq, rows, ...range });
+      return;
+    } catch (error) {
+      if (!(error instanceof DOMException && error.name === "DataCloneError")) throw error;
     }
     const map: number[] = [];
     const failures: Failure[] = [];
@@ -334,7 +337,7 @@ export class Run<R = unknown> implements AsyncIterableIterator<R>, RunListener {
         });
       }
     });
-    this.#local.set(seq, { map, failures });
+    this.#local.set(seq, { map, failures, good });
     worker.post({ type: "batch", run: this.#runId, seq, rows: good, ...range });
   }
 

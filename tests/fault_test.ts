@@ -197,3 +197,26 @@ Deno.test("recovery keeps input order under ordered: true, and works for streams
     assert.equal(errors[0].line, 2502);
   }
 });
+
+Deno.test("a batch with a row that cannot be sent survives a crash in the same batch", async () => {
+  const rows: unknown[] = Array.from({ length: 40 }, (_, i) => ({ id: String(i) }));
+  rows[5] = { id: "5", f: () => 0 }; // cannot be cloned
+  const errors: RecordError[] = [];
+  const out: unknown[] = [];
+  for await (
+    const r of classify(crash, rows, {
+      workers: 1,
+      batchSize: 40,
+      ordered: true,
+      onError: (e) => errors.push(e as RecordError),
+      spec: { how: "exit", at: "20" },
+    })
+  ) out.push(r);
+  assert.equal(out.length + errors.length, 40);
+  assert.deepEqual(errors.map((e) => e.index).sort((a, b) => a - b), [5, 20]);
+  assert.equal(out.includes("5") || out.includes("20"), false);
+  assert.deepEqual(
+    out,
+    Array.from({ length: 40 }, (_, i) => String(i)).filter((id) => id !== "5" && id !== "20"),
+  );
+});
