@@ -3,12 +3,18 @@
  * every worker reads the same memory instead of building its own `Map`.
  *
  * Layout (all little-endian, in one buffer):
- * - header: 8 × Uint32 (magic, version, size, capacity, text length, rows);
- * - slots: `capacity` × Uint32, open addressing, entry number + 1 (0 = empty);
- * - entries: `rows` × 4 × Uint32: key start, key length, value start or
- *   kind, value length (rows ≥ size when keys were repeated);
- * - numbers: `rows` × Float64;
- * - text: keys and string values as UTF-16 code units.
+ * - header: 8 × Uint32 (magic, version, size, capacity, text length, 0, 0, 0);
+ * - slots: `capacity` × 16 bytes, open addressing with linear probing: the
+ *   key's record position + 1 (0 = empty), the key's 32-bit hash, and a
+ *   Float64 holding a number value or the position of a string value;
+ * - order: `size` × Uint32, the slot of each entry in insertion order;
+ * - text: UTF-16 code units; a key's record is its length (two code units),
+ *   its kind (0 = number value, 1 = string value) and its code units; a string
+ *   value's record is its length (two code units) and its code units.
+ *
+ * A lookup that finds its key touches one slot (the hash filters out other
+ * keys without reading them) and one key record: two cache misses in a table
+ * larger than the cache.
  *
  * Keys are hashed and compared as UTF-16 code units straight from the JS
  * string, so a lookup encodes nothing and allocates nothing;
@@ -19,9 +25,14 @@
  */
 
 const MAGIC = 0x43524e54; // "CRNT"
-const VERSION = 1;
+const VERSION = 2;
 const HEADER = 8;
-const NUMBER = 0xffffffff;
+/** Code units before a key's text in its record: length (2) and kind (1). */
+const KEY_HEAD = 3;
+/** Code units before a string value's text in its record: length (2). */
+const VALUE_HEAD = 2;
+const NUMBER = 0;
+const STRING = 1;
 
 /** A value the table holds. */
 export type TableValue = number | string;
@@ -35,8 +46,13 @@ function hashRange(text: string, start: number, end: number): number {
   return h >>> 0;
 }
 
-function align8(n: number): number {
-  return (n + 7) & ~7;
+/** True when the key record at `record` holds the code units `key[start, end)`. */
+function sameKey(chars: Uint16Array, record: number, key: string, start: number, end: number) {
+  const length = end - start;
+  if (chars[record] !== (length & 0xffff) || chars[record + 1] !== length >>> 16) return false;
+  const at = record + KEY_HEAD - start;
+  for (let i = start; i < end; i++) if (chars[at + i] !== key.charCodeAt(i)) return false;
+  return true;
 }
 
 /**
@@ -57,9 +73,10 @@ function align8(n: number): number {
 export class SharedTable {
   /** The memory of the table: send this to workers. */
   readonly buffer: SharedArrayBuffer;
+  /** Per slot: key record position + 1 (0 = empty), hash, then the Float64 value. */
   readonly #slots: Uint32Array;
-  readonly #entries: Uint32Array;
-  readonly #numbers: Float64Array;
+  readonly #values: Float64Array;
+  readonly #order: Uint32Array;
   readonly #text: Uint16Array;
   readonly #mask: number;
   /** Number of entries. */
@@ -70,18 +87,12 @@ export class SharedTable {
     if (header[0] !== MAGIC || header[1] !== VERSION) {
       throw new TypeError("not a SharedTable buffer (wrong magic number or version)");
     }
-    const size = header[2];
-    const capacity = header[3];
-    const textLength = header[4];
-    const rows = header[5]; // entries allocated (duplicates leave some unused)
-    let at = HEADER * 4;
-    this.#slots = new Uint32Array(buffer, at, capacity);
-    at += capacity * 4;
-    this.#entries = new Uint32Array(buffer, at, rows * 4);
-    at = align8(at + rows * 16);
-    this.#numbers = new Float64Array(buffer, at, rows);
-    at += rows * 8;
-    this.#text = new Uint16Array(buffer, at, textLength);
+    const [, , size, capacity, textLength, rows] = header;
+    const at = HEADER * 4;
+    this.#slots = new Uint32Array(buffer, at, capacity * 4);
+    this.#values = new Float64Array(buffer, at, capacity * 2);
+    this.#order = new Uint32Array(buffer, at + capacity * 16, rows);
+    this.#text = new Uint16Array(buffer, at + capacity * 16 + rows * 4, textLength);
     this.buffer = buffer;
     this.size = size;
     this.#mask = capacity - 1;
@@ -118,58 +129,60 @@ export class SharedTable {
     }
     const count = keys.length;
     let capacity = 8;
-    while (capacity < count * 2) capacity *= 2;
-    const numbersAt = align8(HEADER * 4 + capacity * 4 + count * 16);
-    const textAt = numbersAt + count * 8;
-    const buffer = new SharedArrayBuffer(textAt + textLength * 2);
-    const slots = new Uint32Array(buffer, HEADER * 4, capacity);
-    const rows = new Uint32Array(buffer, HEADER * 4 + capacity * 4, count * 4);
-    const numbers = new Float64Array(buffer, numbersAt, count);
-    const text = new Uint16Array(buffer, textAt, textLength);
+    while (capacity * 0.75 < count) capacity *= 2;
+    const textAt = HEADER * 4 + capacity * 16 + count * 4;
+    const buffer = new SharedArrayBuffer(
+      textAt + (textLength + count * (KEY_HEAD + VALUE_HEAD)) * 2,
+    );
+    const slots = new Uint32Array(buffer, HEADER * 4, capacity * 4);
+    const numbers = new Float64Array(buffer, HEADER * 4, capacity * 2);
+    const order = new Uint32Array(buffer, HEADER * 4 + capacity * 16, count);
+    const text = new Uint16Array(buffer, textAt);
     let cursor = 0;
     const put = (s: string) => {
-      const start = cursor;
+      text[cursor++] = s.length & 0xffff;
+      text[cursor++] = s.length >>> 16;
       for (let i = 0; i < s.length; i++) text[cursor++] = s.charCodeAt(i);
-      return start;
     };
-    const setValue = (n: number, value: TableValue) => {
+    const setValue = (slot: number, record: number, value: TableValue) => {
       if (typeof value === "number") {
-        rows[n * 4 + 2] = NUMBER;
-        numbers[n] = value;
+        text[record + 2] = NUMBER;
+        numbers[slot * 2 + 1] = value;
       } else {
-        rows[n * 4 + 2] = put(value);
-        rows[n * 4 + 3] = value.length;
+        text[record + 2] = STRING;
+        numbers[slot * 2 + 1] = cursor;
+        put(value);
       }
     };
     const mask = capacity - 1;
     let size = 0;
     for (let k = 0; k < count; k++) {
       const key = keys[k];
-      let slot = hashRange(key, 0, key.length) & mask;
-      let found = -1;
-      for (let n = slots[slot] - 1; n >= 0; n = slots[slot] - 1) {
-        if (rows[n * 4 + 1] === key.length) {
-          const at = rows[n * 4];
-          let i = 0;
-          while (i < key.length && text[at + i] === key.charCodeAt(i)) i++;
-          if (i === key.length) {
-            found = n;
-            break;
-          }
+      const hash = hashRange(key, 0, key.length);
+      let slot = hash & mask;
+      for (; slots[slot * 4] !== 0; slot = (slot + 1) & mask) {
+        if (
+          slots[slot * 4 + 1] === hash && sameKey(text, slots[slot * 4] - 1, key, 0, key.length)
+        ) {
+          break;
         }
-        slot = (slot + 1) & mask;
       }
-      if (found >= 0) {
-        setValue(found, values[k]); // a later pair replaces an earlier one
+      const record = slots[slot * 4] - 1;
+      if (record >= 0) {
+        setValue(slot, record, values[k]); // a later pair replaces an earlier one
         continue;
       }
-      rows[size * 4] = put(key);
-      rows[size * 4 + 1] = key.length;
-      setValue(size, values[k]);
-      slots[slot] = size + 1;
-      size++;
+      const at = cursor;
+      text[cursor++] = key.length & 0xffff;
+      text[cursor++] = key.length >>> 16;
+      cursor++; // kind, set by setValue
+      for (let i = 0; i < key.length; i++) text[cursor++] = key.charCodeAt(i);
+      slots[slot * 4] = at + 1;
+      slots[slot * 4 + 1] = hash;
+      setValue(slot, at, values[k]);
+      order[size++] = slot;
     }
-    new Uint32Array(buffer, 0, HEADER).set([MAGIC, VERSION, size, capacity, textLength, count]);
+    new Uint32Array(buffer, 0, HEADER).set([MAGIC, VERSION, size, capacity, cursor, count]);
     return new SharedTable(buffer);
   }
 
@@ -214,35 +227,34 @@ export class SharedTable {
     return new SharedTable(buffer);
   }
 
-  /** Entry number of `text[start, end)`, or -1. */
+  /** Slot of the key `text[start, end)`, or -1. */
   #find(text: string, start: number, end: number): number {
-    const length = end - start;
     const slots = this.#slots;
-    const rows = this.#entries;
-    const chars = this.#text;
-    let slot = hashRange(text, start, end) & this.#mask;
-    for (;;) {
-      const n = slots[slot] - 1;
-      if (n < 0) return -1;
-      if (rows[n * 4 + 1] === length) {
-        const at = rows[n * 4];
-        let i = 0;
-        while (i < length && chars[at + i] === text.charCodeAt(start + i)) i++;
-        if (i === length) return n;
+    const mask = this.#mask;
+    const hash = hashRange(text, start, end);
+    for (let slot = hash & mask;; slot = (slot + 1) & mask) {
+      const at = slots[slot * 4];
+      if (at === 0) return -1;
+      if (slots[slot * 4 + 1] === hash && sameKey(this.#text, at - 1, text, start, end)) {
+        return slot;
       }
-      slot = (slot + 1) & this.#mask;
     }
   }
 
-  #value(n: number): TableValue {
-    const kind = this.#entries[n * 4 + 2];
-    if (kind === NUMBER) return this.#numbers[n];
-    const length = this.#entries[n * 4 + 3];
+  #value(slot: number): TableValue {
+    const value = this.#values[slot * 2 + 1];
+    if (this.#text[this.#slots[slot * 4] - 1 + 2] === NUMBER) return value;
+    return this.#string(value, VALUE_HEAD);
+  }
+
+  /** The string of the record at `at`, its code units `head` after the record's start. */
+  #string(at: number, head: number): string {
+    const chars = this.#text;
+    const length = chars[at] + chars[at + 1] * 0x10000;
+    const start = at + head;
     let out = "";
     for (let i = 0; i < length; i += 4096) {
-      out += String.fromCharCode(
-        ...this.#text.subarray(kind + i, kind + Math.min(length, i + 4096)),
-      );
+      out += String.fromCharCode(...chars.subarray(start + i, start + Math.min(length, i + 4096)));
     }
     return out;
   }
@@ -301,9 +313,8 @@ export class SharedTable {
    */
   *entries(): IterableIterator<[string, TableValue]> {
     for (let n = 0; n < this.size; n++) {
-      const at = this.#entries[n * 4];
-      const length = this.#entries[n * 4 + 1];
-      yield [String.fromCharCode(...this.#text.subarray(at, at + length)), this.#value(n)];
+      const slot = this.#order[n];
+      yield [this.#string(this.#slots[slot * 4] - 1, KEY_HEAD), this.#value(slot)];
     }
   }
 
