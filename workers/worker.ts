@@ -104,6 +104,8 @@ function parse(message: ChunkMessage, current: CurrentRun): ParsedChunk {
 
 /** Longest time a chunk's results wait in a worker before a partial message carries them. */
 const FLUSH_EVERY_MS = 50;
+/** Records between two looks at the clock; adapts to the classifier's speed. */
+let checkEvery = 16;
 
 async function work(message: ChunkMessage | BatchMessage): Promise<void> {
   const current = run;
@@ -137,6 +139,8 @@ async function work(message: ChunkMessage | BatchMessage): Promise<void> {
   const to = Math.min(message.to ?? rows.length, rows.length);
   let piece = new Piece(from);
   let lastFlush = performance.now();
+  let lastCheck = lastFlush;
+  let countdown = checkEvery;
   let i = from;
   for (; i < to; i++) {
     const problem = bad?.get(i);
@@ -154,10 +158,7 @@ async function work(message: ChunkMessage | BatchMessage): Promise<void> {
     try {
       let result = classify(row);
       if (isThenable(result)) result = await result;
-      if (result !== undefined) {
-        piece.results.push(result);
-        piece.offsets.push(i);
-      }
+      if (result !== undefined) piece.add(result, i);
     } catch (error) {
       piece.failures.push({
         kind: "record",
@@ -168,8 +169,14 @@ async function work(message: ChunkMessage | BatchMessage): Promise<void> {
       });
       if (stopOnError) break;
     }
-    if ((i & 15) === 15) {
+    if (--countdown === 0) {
       const now = performance.now();
+      // Look at the clock about once a millisecond, whatever classify costs.
+      const took = now - lastCheck;
+      if (took > 2) checkEvery = 1;
+      else if (took < 0.5 && checkEvery < 1024) checkEvery *= 2;
+      countdown = checkEvery;
+      lastCheck = now;
       // Slow classifiers: hand results over as they come, not only when the chunk ends.
       if (now - lastFlush > FLUSH_EVERY_MS) {
         piece.send(current, message, i + 1, rows, lines, undefined);
@@ -187,12 +194,27 @@ async function work(message: ChunkMessage | BatchMessage): Promise<void> {
 /** The results and failures of a run of records within a chunk, sent as one message. */
 class Piece {
   results: unknown[] = [];
-  /** Record offset of each result. */
-  offsets: number[] = [];
+  /** Record offset of each result; undefined while result `k` is record `from + k`. */
+  #offsets: number[] | undefined;
   failures: Failure[] = [];
 
   /** `from` is the offset of the piece's first record. */
   constructor(readonly from: number) {}
+
+  /** Record offset of each result. */
+  get offsets(): number[] {
+    return this.#offsets ??= this.results.map((_, k) => this.from + k);
+  }
+
+  /** Adds the result of the record at `offset`. */
+  add(result: unknown, offset: number): void {
+    if (this.#offsets === undefined && offset === this.from + this.results.length) {
+      this.results.push(result); // dense so far: no offset to keep
+      return;
+    }
+    this.offsets.push(offset);
+    this.results.push(result);
+  }
 
   /** Turns result `k` into a failure of its record; call `#compact` after. */
   #reject(k: number, rows: unknown[], lines: number[] | undefined, name: string, message: string) {
@@ -211,7 +233,7 @@ class Piece {
   #compact(): void {
     const keep = this.offsets.flatMap((offset, k) => offset === -1 ? [] : [k]);
     this.results = keep.map((k) => this.results[k]);
-    this.offsets = keep.map((k) => this.offsets[k]);
+    this.#offsets = keep.map((k) => this.offsets[k]);
     this.failures.sort((a, b) => a.offset - b.offset);
   }
 
