@@ -5,8 +5,8 @@
  * For CSV and TSV a boundary is an LF outside quotes. The quote rules are the
  * parser's (`workers/csv.ts`): a `"` opens a quoted field only at the start of
  * a field (after a delimiter or a line end); inside, `""` is an escaped quote.
- * The cutter jumps from quote to quote with `indexOf`, so unquoted data costs
- * almost nothing to scan. Every ASCII byte it looks for is also an ASCII
+ * The cutter decodes the bytes and jumps from quote to quote with the
+ * string's `indexOf`, so unquoted data costs almost nothing to scan. Every ASCII byte it looks for is also an ASCII
  * character in UTF-8, so a multi-byte character is never cut.
  *
  * @module
@@ -47,38 +47,43 @@ class LineCutter implements Cutter {
 class DelimitedCutter implements Cutter {
   #delimiter: number;
   #inQuote = false;
-  /** The last byte scanned was a quote inside a quoted field: escape or close depends on the next. */
+  /** The last character scanned was a quote inside a quoted field: escape or close depends on the next. */
   #pendingQuote = false;
-  /** Outside-quote regions of the latest scan, as [start, end) pairs. */
+  /** Outside-quote regions of the latest scan, as [start, end) pairs of text indices. */
   #regions: number[] = [];
+  #decoder = new TextDecoder();
 
   constructor(delimiter: number) {
     this.#delimiter = delimiter;
   }
 
-  /** Advances the quote state over `view[from, to)`, recording the outside regions. */
-  #scan(view: Uint8Array, from: number, to: number, stopAtFirst: boolean): number {
+  /**
+   * Advances the quote state over `text`, which follows the byte `before`,
+   * recording the outside regions (or returning the first LF outside quotes).
+   */
+  #scan(text: string, before: number, stopAtFirst: boolean): number {
     const regions = this.#regions;
     regions.length = 0;
-    let i = from;
+    const to = text.length;
+    let i = 0;
     while (i < to) {
       if (this.#inQuote) {
         if (this.#pendingQuote) {
           this.#pendingQuote = false;
-          if (view[i] === QUOTE) {
+          if (text.charCodeAt(i) === QUOTE) {
             i++;
             continue;
           }
           this.#inQuote = false;
           continue;
         }
-        const q = view.indexOf(QUOTE, i);
+        const q = text.indexOf('"', i);
         if (q === -1) return -1;
         if (q + 1 >= to) {
           this.#pendingQuote = true;
           return -1;
         }
-        if (view[q + 1] === QUOTE) {
+        if (text.charCodeAt(q + 1) === QUOTE) {
           i = q + 2;
           continue;
         }
@@ -86,29 +91,49 @@ class DelimitedCutter implements Cutter {
         i = q + 1;
         continue;
       }
-      const q = view.indexOf(QUOTE, i);
+      const q = text.indexOf('"', i);
       const end = q === -1 ? to : q;
       if (stopAtFirst) {
-        const lf = view.indexOf(LF, i);
+        const lf = text.indexOf("\n", i);
         if (lf !== -1 && lf < end) return lf;
       } else {
         regions.push(i, end);
       }
       if (q === -1) break;
-      // Index 0 of a buffer always follows a boundary (or is the start of input).
-      const before = q === 0 ? LF : view[q - 1];
-      if (before === LF || before === this.#delimiter) this.#inQuote = true;
+      const previous = q === 0 ? before : text.charCodeAt(q - 1);
+      if (previous === LF || previous === this.#delimiter) this.#inQuote = true;
       i = q + 1;
     }
     return -1;
   }
 
+  /**
+   * The bytes as text: quote and LF search on a string runs at memory speed,
+   * where a typed array's `indexOf` pays a runtime call per quote. ASCII bytes
+   * keep their places in UTF-8 decoding (an invalid sequence never swallows
+   * one), so quotes, delimiters and LFs come out one to one.
+   */
+  #text(buf: Uint8Array, from: number, to: number): string {
+    return this.#decoder.decode(buf.subarray(from, to));
+  }
+
+  /** Byte index in `buf[from, to)` of the LF at text index `at` of `text` (its decoding). */
+  #byteOf(buf: Uint8Array, from: number, to: number, text: string, at: number): number {
+    if (text.length === to - from) return from + at; // all ASCII: indices match
+    let after = 0; // LFs after it
+    for (let i = text.indexOf("\n", at + 1); i !== -1; i = text.indexOf("\n", i + 1)) after++;
+    let pos = to;
+    for (let k = 0; k <= after; k++) pos = buf.lastIndexOf(LF, pos - 1);
+    return pos;
+  }
+
   last(buf: Uint8Array, from: number, to: number): number {
-    const view = buf.subarray(0, to);
-    this.#scan(view, from, to, false);
+    if (to <= from) return -1;
+    const text = this.#text(buf, from, to);
+    this.#scan(text, from > 0 ? buf[from - 1] : LF, false);
     const regions = this.#regions;
     let r = regions.length / 2 - 1;
-    let pos = to - 1;
+    let pos = text.length - 1;
     while (r >= 0) {
       const start = regions[2 * r];
       const end = regions[2 * r + 1];
@@ -116,9 +141,9 @@ class DelimitedCutter implements Cutter {
         r--;
         continue;
       }
-      const lf = view.lastIndexOf(LF, Math.min(pos, end - 1));
-      if (lf < from) return -1;
-      if (lf >= start) return lf;
+      const lf = text.lastIndexOf("\n", Math.min(pos, end - 1));
+      if (lf < 0) return -1;
+      if (lf >= start) return this.#byteOf(buf, from, to, text, lf);
       pos = lf;
       r--;
     }
@@ -126,8 +151,17 @@ class DelimitedCutter implements Cutter {
   }
 
   first(buf: Uint8Array, from: number, to: number): number {
-    const lf = this.#scan(buf.subarray(0, to), from, to, true);
-    return lf;
+    if (to <= from) return -1;
+    const text = this.#text(buf, from, to);
+    const lf = this.#scan(text, from > 0 ? buf[from - 1] : LF, true);
+    if (lf === -1) return -1;
+    if (text.length === to - from) return from + lf;
+    // Count the LFs up to it; the byte LF with the same count is the one.
+    let count = 0;
+    for (let i = text.indexOf("\n"); i < lf; i = text.indexOf("\n", i + 1)) count++;
+    let pos = from - 1;
+    for (let k = 0; k <= count; k++) pos = buf.indexOf(LF, pos + 1);
+    return pos;
   }
 }
 
