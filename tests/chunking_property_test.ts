@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parse as parseWhole } from "csv-parse/sync";
+import { cutterFor } from "../lib/cutter.ts";
 import { taskSource } from "../lib/input.ts";
 import { resolveRunOptions } from "../lib/options.ts";
 import { parseDelimited } from "../workers/csv.ts";
@@ -102,5 +103,72 @@ Deno.test("through real workers, ordered results equal one whole-file parse", as
       },
     ),
     { numRuns: 60 },
+  );
+});
+
+/** Quote-aware boundaries found byte by byte: the cutter's rules with no decoding at all. */
+function byteBoundaries(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  let inQuote = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (inQuote) {
+      if (b === 34) {
+        if (bytes[i + 1] === 34) i++;
+        else inQuote = false;
+      }
+    } else if (b === 34) {
+      const before = i === 0 ? 10 : bytes[i - 1];
+      if (before === 10 || before === 44) inQuote = true;
+    } else if (b === 10) out.push(i);
+  }
+  return out;
+}
+
+Deno.test("the cutter finds the same boundaries in bytes that are not valid UTF-8", () => {
+  // Stray continuation bytes, truncated sequences and 0xff next to quotes, commas and LFs.
+  const piece = fc.constantFrom(
+    [97],
+    [44],
+    [34],
+    [10],
+    [0xff],
+    [0xc3],
+    [0xe2, 0x82],
+    [0x80],
+    [0xc3, 0xa9],
+    [0xf0, 0x9f, 0x98, 0x80],
+  );
+  fc.assert(
+    fc.property(
+      fc.array(piece, { maxLength: 60 }),
+      fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 5 }),
+      (pieces, steps) => {
+        const bytes = new Uint8Array(pieces.flat());
+        const expected = byteBoundaries(bytes);
+        // Feed the bytes in steps, as the reader does, taking each boundary it returns.
+        const cutter = cutterFor("csv");
+        const found: number[] = [];
+        let from = 0;
+        let to = 0;
+        for (let k = 0; to < bytes.length; k++) {
+          to = Math.min(bytes.length, to + steps[k % steps.length]);
+          const lf = cutter.last(bytes, from, to);
+          if (lf !== -1) found.push(lf);
+          from = to;
+        }
+        // last() returns only the last boundary of each step: compare with the last expected one per step.
+        const lastPerStep: number[] = [];
+        to = 0;
+        for (let k = 0, prev = 0; to < bytes.length; k++) {
+          to = Math.min(bytes.length, to + steps[k % steps.length]);
+          const inStep = expected.filter((i) => i >= prev && i < to);
+          if (inStep.length) lastPerStep.push(inStep[inStep.length - 1]);
+          prev = to;
+        }
+        assert.deepEqual(found, lastPerStep);
+      },
+    ),
+    { numRuns: 2000 },
   );
 });
