@@ -9,7 +9,7 @@ import { CrunchError } from "./errors.ts";
 import type { Input } from "./input.ts";
 import { resolveModule } from "./module_url.ts";
 import { type PoolOptions, resolveRunOptions, resolveWorkers, type RunOptions } from "./options.ts";
-import { Run } from "./run.ts";
+import { type Results, Run } from "./run.ts";
 import { WorkerSet } from "./workers.ts";
 
 /**
@@ -70,7 +70,7 @@ export class Pool {
    * }
    * ```
    */
-  classify<R = unknown>(input: Input, options: RunOptions = {}): AsyncIterableIterator<R> {
+  classify<R = unknown>(input: Input, options: RunOptions = {}): Results<R> {
     if (this.#closing) throw new CrunchError("the pool is closed");
     if (this.#busy) {
       throw new CrunchError(

@@ -46,8 +46,33 @@ let lastRunId = 0;
 
 const EMPTY: unknown[] = [];
 
+/**
+ * What {@linkcode classify} and `Pool.classify` return: an async iterator of
+ * the results, which can also hand them over in arrays.
+ *
+ * @example
+ * ```ts ignore
+ * import { classify } from "@crunch/crunch";
+ *
+ * let total = 0;
+ * for await (const scores of classify<number>("./score.ts", "big.csv").batches()) {
+ *   for (const score of scores) total += score;
+ * }
+ * ```
+ */
+export interface Results<R> extends AsyncIterableIterator<R> {
+  /**
+   * The same results in arrays, each holding what is ready when it is
+   * taken (up to a chunk's worth): one promise per array instead of one per
+   * result, for consumers that handle millions of results a second. Order,
+   * errors and stopping early work as with the results one by one; use one
+   * or the other for a run, not both.
+   */
+  batches(): AsyncIterableIterator<R[]>;
+}
+
 /** The iterator over one run's results. */
-export class Run<R = unknown> implements AsyncIterableIterator<R>, RunListener {
+export class Run<R = unknown> implements Results<R>, RunListener {
   #lease: WorkerLease;
   #options: ResolvedRunOptions;
   #source: TaskSource;
@@ -103,14 +128,32 @@ export class Run<R = unknown> implements AsyncIterableIterator<R>, RunListener {
   }
 
   next(): Promise<IteratorResult<R>> {
+    return this.#next(false) as Promise<IteratorResult<R>>;
+  }
+
+  /**
+   * The same results in arrays, each holding what is ready when it is
+   * taken: one promise per array instead of one per result.
+   */
+  batches(): AsyncIterableIterator<R[]> {
+    const iterator: AsyncIterableIterator<R[]> = {
+      next: () => this.#next(true) as Promise<IteratorResult<R[]>>,
+      return: (value?: unknown) => this.return(value) as Promise<IteratorResult<R[]>>,
+      throw: (error?: unknown) => this.throw(error) as Promise<IteratorResult<R[]>>,
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  #next(batch: boolean): Promise<IteratorResult<unknown>> {
     if (this.#busy) {
-      const again = () => this.next();
+      const again = () => this.#next(batch);
       return this.#busy.then(again, again);
     }
     if (this.#at < this.#head.length && this.#events.length === 0) {
-      return Promise.resolve({ done: false, value: this.#head[this.#at++] as R });
+      return Promise.resolve({ done: false, value: batch ? this.#rest() : this.#head[this.#at++] });
     }
-    const pumping = this.#pump() as Promise<IteratorResult<R>>;
+    const pumping = this.#pump(batch);
     this.#busy = pumping;
     const clear = () => {
       this.#busy = undefined;
@@ -137,12 +180,12 @@ export class Run<R = unknown> implements AsyncIterableIterator<R>, RunListener {
 
   // --- the pump -----------------------------------------------------------
 
-  async #pump(): Promise<IteratorResult<unknown>> {
+  async #pump(batch: boolean): Promise<IteratorResult<unknown>> {
     try {
       if (this.#state === "new") await this.#start();
       for (;;) {
         this.#drainEvents();
-        const item = this.#take();
+        const item = this.#take(batch);
         if (item) return item;
         if (this.#error) {
           const { value } = this.#error;
@@ -183,8 +226,8 @@ export class Run<R = unknown> implements AsyncIterableIterator<R>, RunListener {
     }
   }
 
-  /** The next ready result, if any. */
-  #take(): IteratorResult<unknown> | undefined {
+  /** The next ready result (or all the results of the array at the head), if any. */
+  #take(batch: boolean): IteratorResult<unknown> | undefined {
     while (this.#at >= this.#head.length) {
       const next = this.#out.shift();
       if (next === undefined) {
@@ -195,7 +238,15 @@ export class Run<R = unknown> implements AsyncIterableIterator<R>, RunListener {
       this.#head = next;
       this.#at = 0;
     }
-    return { done: false, value: this.#head[this.#at++] };
+    return { done: false, value: batch ? this.#rest() : this.#head[this.#at++] };
+  }
+
+  /** The rest of the array at the head, handed over whole when nothing of it was taken. */
+  #rest(): unknown[] {
+    const rest = this.#at === 0 ? this.#head : this.#head.slice(this.#at);
+    this.#head = EMPTY;
+    this.#at = 0;
+    return rest;
   }
 
   async #start(): Promise<void> {

@@ -30,6 +30,33 @@ Deno.test("ordered: true yields results in input order", async () => {
   assert.deepEqual(rows, Array.from({ length: 20000 }, (_, i) => ({ id: String(i) })));
 });
 
+Deno.test("batches() hands the same results over in arrays, ordered or not", async () => {
+  const path = await tempFile("data.csv", numberedCsv(20000));
+  const expected = Array.from({ length: 20000 }, (_, i) => ({ id: String(i) }));
+  for (const ordered of [true, false]) {
+    const arrays: unknown[][] = [];
+    const run = classify(fixture("policy.ts"), path, { workers: 2, chunkBytes: 2048, ordered });
+    for await (const batch of run.batches()) arrays.push(batch);
+    assert.ok(arrays.length > 1, "one array per piece of results, not one in all");
+    assert.ok(arrays.every((a) => a.length > 0));
+    const rows = arrays.flat() as { id: string }[];
+    if (!ordered) rows.sort((a, b) => Number(a.id) - Number(b.id));
+    assert.deepEqual(rows, expected);
+  }
+});
+
+Deno.test("batches(): breaking out stops the run, and a Pool serves the next one", async () => {
+  await using pool = await Pool.start(identity, { workers: 2 });
+  const path = await tempFile("data.csv", numberedCsv(50000));
+  let taken = 0;
+  for await (const batch of pool.classify(path, { chunkBytes: 4096 }).batches()) {
+    taken += batch.length;
+    if (taken > 1000) break;
+  }
+  assert.ok(taken > 1000 && taken < 50000);
+  assert.equal((await collect(pool.classify(path))).length, 50000);
+});
+
 Deno.test("unordered results can differ from input order but hold every record", async () => {
   const path = await tempFile("data.csv", numberedCsv(3000));
   const rows = await collect(

@@ -100,6 +100,23 @@ Deno.test("ordered fail: the results before the failing record come first", asyn
   assert.deepEqual(seen, rows.slice(0, 40).map((i) => ({ id: String(i) })));
 });
 
+Deno.test("batches(): the arrays before a failing record come first, then the error", async () => {
+  const rows = Array.from({ length: 100 }, (_, i) => i);
+  const seen: unknown[] = [];
+  const e = await rejection((async () => {
+    const run = classify(policy, rows, {
+      workers: 2,
+      batchSize: 7,
+      ordered: true,
+      spec: { throwOn: ["40"] },
+    });
+    for await (const batch of run.batches()) seen.push(...batch);
+  })());
+  assert.ok(e instanceof RecordError);
+  assert.equal(e.index, 40);
+  assert.deepEqual(seen, rows.slice(0, 40).map((i) => ({ id: String(i) })));
+});
+
 Deno.test("ParseError: wrong field count, with file and line", async () => {
   const path = await tempFile("bad.csv", 'id,text\n1,a\n2,"b\nc"\n3\n4,d\n');
   const e = await rejection(collect(classify(policy, path, { workers: 1 })));
