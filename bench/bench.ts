@@ -1,7 +1,9 @@
 /**
  * crunch's benchmarks: every figure is a ratio between two things measured in
- * the same run, each the best of several repetitions. Data sets are generated
- * once (seeded) into .cache/bench/.
+ * the same run, each the best of several repetitions. Where a ratio is taken
+ * against the single-threaded loop, the loop's runs and crunch's take turns,
+ * so that both meet the same noise. Data sets are generated once (seeded)
+ * into .cache/bench/.
  *
  * Usage: `deno task bench [--quick]` (prints a Markdown table, writes bench/results.json)
  *
@@ -24,6 +26,7 @@ const cores = navigator.hardwareConcurrency;
 const cache = new URL("../.cache/bench/", import.meta.url).pathname;
 const here = (path: string) => new URL(path, import.meta.url);
 const LEXICON = here("../examples/lexicon.ts");
+const SHARED_LEXICON = here("../examples/shared_lexicon.ts");
 const TRIVIAL = here("./classifiers/trivial.ts");
 
 interface Row {
@@ -100,20 +103,95 @@ async function eachChunkRows(
   reader.close();
 }
 
-/** The plain single-threaded loop (bench/single_loop.ts), in a fresh process. */
-async function singleLoop(
-  label: string,
-  path: string,
-  format: Format,
-  module: URL,
-): Promise<{ records: number; seconds: number }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", here("./single_loop.ts").pathname, path, format, module.href, String(REPS)],
-    stderr: "inherit",
-  }).output();
-  const result = JSON.parse(new TextDecoder().decode(out.stdout));
-  log(`${label}: ${result.records} records, best ${result.seconds.toFixed(3)} s`);
-  return result;
+/**
+ * The plain single-threaded loop (bench/single_loop.ts) in a fresh process of
+ * its own, warmed up once, then timed one run at a time on request.
+ */
+class SingleLoop {
+  best = Infinity;
+  records = 0;
+  #child: Deno.ChildProcess;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #lines: AsyncIterator<string>;
+
+  private constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.#writer = child.stdin.getWriter();
+    this.#lines = lines(child.stdout);
+  }
+
+  static async start(path: string, format: Format, module: URL): Promise<SingleLoop> {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", here("./single_loop.ts").pathname, path, format, module.href],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const loop = new SingleLoop(child);
+    await loop.#lines.next(); // ready: init and the warm-up run are done
+    return loop;
+  }
+
+  /** Times one more run. */
+  async run(): Promise<void> {
+    await this.#writer.write(new TextEncoder().encode("\n"));
+    const { value } = await this.#lines.next();
+    const { records, seconds } = JSON.parse(value);
+    this.records = records;
+    this.best = Math.min(this.best, seconds);
+  }
+
+  get rate(): number {
+    return this.records / this.best;
+  }
+
+  async close(): Promise<void> {
+    await this.#writer.close();
+    await this.#child.status;
+  }
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let rest = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    rest += text;
+    for (let nl = rest.indexOf("\n"); nl !== -1; nl = rest.indexOf("\n")) {
+      yield rest.slice(0, nl);
+      rest = rest.slice(nl + 1);
+    }
+  }
+}
+
+interface Variant {
+  label: string;
+  /** One run; resolves with the records it classified. */
+  run: () => Promise<number>;
+}
+
+/**
+ * Runs each variant once to warm up, then REPS rounds of: one single-loop run,
+ * one run of each variant. Taking turns puts both sides of every ratio under
+ * the same machine noise. Returns each variant's best.
+ */
+async function rounds(
+  single: SingleLoop,
+  variants: Variant[],
+): Promise<{ records: number; seconds: number }[]> {
+  const bests = variants.map(() => ({ records: 0, seconds: Infinity }));
+  for (const v of variants) await v.run();
+  for (let r = 0; r < REPS; r++) {
+    await single.run();
+    for (const [k, v] of variants.entries()) {
+      const started = performance.now();
+      bests[k].records = await v.run();
+      bests[k].seconds = Math.min(bests[k].seconds, (performance.now() - started) / 1000);
+    }
+  }
+  for (const [k, v] of variants.entries()) {
+    log(`${v.label}: ${bests[k].records} records, best ${bests[k].seconds.toFixed(3)} s`);
+  }
+  log(`single loop so far: ${single.records} records, best ${single.best.toFixed(3)} s`);
+  return bests;
 }
 
 /** Best of REPS timed runs, after one untimed run that lets the JIT warm up (unless `cold`). */
@@ -151,66 +229,91 @@ function workerCounts(): number[] {
 const sizeMb = async (path: string) => (await Deno.stat(path)).size / 1e6;
 
 // 1. The seed's workload -----------------------------------------------------
-async function seedWorkload(path: string): Promise<number> {
+async function seedWorkload(path: string): Promise<void> {
   const mb = await sizeMb(path);
-  const single = await singleLoop("seed single loop", path, "csv", LEXICON);
-  const base = single.records / single.seconds;
-  rows.push({
-    case: "1 seed workload",
-    variant: "single-threaded loop",
-    recordsPerSecond: base,
-    mbPerSecond: mb / single.seconds,
-  });
   using devnull = await Deno.open("/dev/null", { write: true });
-  for (const workers of workerCounts()) {
-    const pool = await Pool.start(LEXICON, { workers });
-    for (const path_ of ["library iterator", "CLI path (encoded in workers)"]) {
-      const encoded = path_.startsWith("CLI");
-      const r = await best(`seed ${path_} ${workers}w`, async () => {
-        const it = pool.classify(path, encoded ? { encode: "ndjson" } : {});
-        const n = await drain(it, encoded ? devnull : undefined);
-        return encoded ? single.records : n;
-      });
-      const rate = r.records / r.seconds;
-      rows.push({
-        case: "1 seed workload",
-        variant: `crunch ${workers} worker${workers > 1 ? "s" : ""}, ${path_}`,
-        recordsPerSecond: rate,
-        mbPerSecond: mb / r.seconds,
-        ratio: rate / base / workers,
-        ratioOf: "parallel efficiency (speed-up / workers)",
-      });
+  for (const [name, module] of [["Map", LEXICON], ["SharedTable", SHARED_LEXICON]] as const) {
+    const single = await SingleLoop.start(path, "csv", module);
+    const measured: Row[] = [];
+    for (const workers of workerCounts()) {
+      const pool = await Pool.start(module, { workers });
+      const variants = ["library iterator", "CLI path (encoded in workers)"].map((how) => ({
+        label: `seed (${name} lexicon) ${how} ${workers}w`,
+        run: async () => {
+          const encoded = how.startsWith("CLI");
+          const it = pool.classify(path, encoded ? { encode: "ndjson" } : {});
+          const n = await drain(it, encoded ? devnull : undefined);
+          return encoded ? single.records : n;
+        },
+      }));
+      const bests = await rounds(single, variants);
+      for (const [k, r] of bests.entries()) {
+        measured.push({
+          case: "1 seed workload",
+          variant: `${name} lexicon: crunch ${workers} worker${workers > 1 ? "s" : ""}, ${
+            variants[k].label.includes("CLI") ? "CLI path (encoded in workers)" : "library iterator"
+          }`,
+          recordsPerSecond: r.records / r.seconds,
+          mbPerSecond: mb / r.seconds,
+          ratio: r.records / r.seconds / workers, // divided by the baseline below
+          ratioOf: "parallel efficiency (speed-up / workers)",
+        });
+      }
+      await pool.close();
     }
-    await pool.close();
+    await single.close();
+    rows.push({
+      case: "1 seed workload",
+      variant: `${name} lexicon: single-threaded loop`,
+      recordsPerSecond: single.rate,
+      mbPerSecond: mb / single.best,
+    });
+    for (const row of measured) rows.push({ ...row, ratio: row.ratio! / single.rate });
   }
-  return base;
 }
 
 // 2. Trivial classifier: crunch's own cost --------------------------------------
 async function trivialCost(csvPath: string, ndjsonPath: string): Promise<void> {
   for (const [format, path] of [["csv", csvPath], ["ndjson", ndjsonPath]] as const) {
     const mb = await sizeMb(path);
-    const single = await singleLoop(`trivial single ${format}`, path, format, TRIVIAL);
-    const base = single.records / single.seconds;
+    const single = await SingleLoop.start(path, format, TRIVIAL);
+    const measured: Row[] = [];
+    for (const workers of workerCounts()) {
+      const pool = await Pool.start(TRIVIAL, { workers });
+      const variants = [{
+        label: `trivial ${format} ${workers}w, one result at a time`,
+        run: () => drain(pool.classify(path)),
+      }, {
+        label: `trivial ${format} ${workers}w, batches()`,
+        run: async () => {
+          let n = 0;
+          for await (const batch of pool.classify(path).batches()) n += batch.length;
+          return n;
+        },
+      }];
+      const bests = await rounds(single, variants);
+      for (const [k, r] of bests.entries()) {
+        measured.push({
+          case: `2 trivial ${format}`,
+          variant: `crunch ${workers} worker${workers > 1 ? "s" : ""}, ${
+            k === 0 ? "one result at a time" : "batches()"
+          }`,
+          recordsPerSecond: r.records / r.seconds,
+          mbPerSecond: mb / r.seconds,
+          ratio: r.records / r.seconds,
+          ratioOf: "x single loop",
+        });
+      }
+      await pool.close();
+    }
+    await single.close();
     rows.push({
       case: `2 trivial ${format}`,
       variant: "single-threaded parse-only loop",
-      recordsPerSecond: base,
-      mbPerSecond: mb / single.seconds,
+      recordsPerSecond: single.rate,
+      mbPerSecond: mb / single.best,
     });
-    for (const workers of workerCounts()) {
-      const pool = await Pool.start(TRIVIAL, { workers });
-      const r = await best(`trivial ${format} ${workers}w`, () => drain(pool.classify(path)));
-      rows.push({
-        case: `2 trivial ${format}`,
-        variant: `crunch ${workers} worker${workers > 1 ? "s" : ""}`,
-        recordsPerSecond: r.records / r.seconds,
-        mbPerSecond: mb / r.seconds,
-        ratio: (r.records / r.seconds) / base,
-        ratioOf: "x single loop",
-      });
-      await pool.close();
-    }
+    for (const row of measured) rows.push({ ...row, ratio: row.ratio! / single.rate });
   }
 }
 
@@ -310,7 +413,7 @@ async function python(path: string): Promise<void> {
   const crunchRate = crunchRun.records / crunchRun.seconds;
   const sharedRun = await best(
     "crunch one-shot classify() with the SharedTable lexicon, incl. start and prepare",
-    () => drain(classify(here("../examples/shared_lexicon.ts"), path, { workers: cores })),
+    () => drain(classify(SHARED_LEXICON, path, { workers: cores })),
     true,
   );
   const sharedRate = sharedRun.records / sharedRun.seconds;

@@ -1,10 +1,12 @@
 /**
  * The plain single-threaded loop, in a process of its own so that nothing
  * else on the heap slows it: the same reading, parsing and classify as a
- * crunch worker, on the main thread. Prints the best of `repeats` runs (after
- * one warm-up run) as JSON.
+ * crunch worker, on the main thread (with `prepare` first, when the module has
+ * one). After one warm-up run it times one more run for each line it reads on
+ * stdin and prints `{ records, seconds }` as a JSON line, so the bench can
+ * interleave its runs with crunch's and both meet the same machine noise.
  *
- * Usage: `deno run -A bench/single_loop.ts <file> <csv|ndjson> <classifier module> <repeats>`
+ * Usage: `deno run -A bench/single_loop.ts <file> <csv|ndjson> <classifier module>`
  *
  * @module
  */
@@ -15,9 +17,10 @@ import type { Format } from "../lib/protocol.ts";
 import { parseDelimited, rowBuilder } from "../workers/csv.ts";
 import { parseNdjson } from "../workers/ndjson.ts";
 
-const [path, format, module, repeats] = Deno.args;
+const [path, format, module] = Deno.args;
 const plugin = await import(new URL(module, `file://${Deno.cwd()}/`).href);
-await plugin.init?.({});
+const shared = await plugin.prepare?.({});
+await plugin.init?.({}, { workerIndex: 0, workers: 1, shared });
 
 async function loop(): Promise<number> {
   const reader = new ChunkReader(await FileSource.open(path), format as Format, 1 << 20, 64 << 20);
@@ -40,11 +43,11 @@ async function loop(): Promise<number> {
 }
 
 await loop();
-let best = Infinity;
-let records = 0;
-for (let i = 0; i < Number(repeats); i++) {
+console.log(JSON.stringify({ ready: true }));
+const encoder = new TextEncoder();
+for await (const _ of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
   const started = performance.now();
-  records = await loop();
-  best = Math.min(best, (performance.now() - started) / 1000);
+  const records = await loop();
+  const seconds = (performance.now() - started) / 1000;
+  await Deno.stdout.write(encoder.encode(JSON.stringify({ records, seconds }) + "\n"));
 }
-console.log(JSON.stringify({ records, seconds: best }));
