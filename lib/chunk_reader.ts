@@ -57,13 +57,31 @@ export class ChunkReader {
   #bytesRead = 0;
   #first = true;
 
-  /** `chunkBytes` is the target chunk size; records are never split. */
-  constructor(source: ByteSource, format: Format, chunkBytes: number, maxRecordBytes: number) {
+  /**
+   * `chunkBytes` is the target chunk size; records are never split. `at` is
+   * the input offset of the source's first byte, when that is a record start
+   * in the middle of a file (no byte order mark is looked for there).
+   */
+  constructor(
+    source: ByteSource,
+    format: Format,
+    chunkBytes: number,
+    maxRecordBytes: number,
+    at = 0,
+  ) {
     this.#source = source;
+    this.#bufOffset = at;
+    this.#first = at === 0;
     this.#cutter = cutterFor(format);
     this.#chunkBytes = chunkBytes;
     this.#maxRecordBytes = maxRecordBytes;
     this.#buf = new Uint8Array(chunkBytes);
+  }
+
+  /** Input offset of the first byte not yet handed out (after a byte order mark, if any). */
+  async position(): Promise<number> {
+    await this.#skipBom();
+    return this.#bufOffset + this.#start;
   }
 
   /** Bytes read from the input so far. */

@@ -47,6 +47,8 @@ export class Flight {
   startedAt = 0;
   /** True once it has been sent again after a crash. */
   retried = false;
+  /** A range whose guessed cut proved wrong: what its worker sends is dropped. */
+  discarded = false;
 
   /** A flight for `task`, number `seq` in the run. */
   constructor(seq: number, task: Task) {

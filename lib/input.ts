@@ -30,6 +30,7 @@ export type Input =
 /** One unit of work for a worker. */
 export type Task =
   | { kind: "chunk"; chunk: Chunk; copy?: Uint8Array }
+  | { kind: "range"; path: string; offset: number; end: number; exact: boolean }
   | { kind: "batch"; rows: unknown[] };
 
 /** What a source knows once it is open. */
@@ -46,6 +47,8 @@ export interface SourceHead {
 export interface TaskSource {
   /** The file, for error messages. */
   readonly file?: string;
+  /** Who reads a byte input now. */
+  readonly reader?: "workers" | "main";
   /** Input size in bytes, when known. */
   readonly bytesTotal?: number;
   /** Bytes read so far. */
@@ -59,6 +62,11 @@ export interface TaskSource {
    * are re-read from the file, or copied from what was kept of a stream.
    */
   again(task: Task): Promise<Task>;
+  /**
+   * Ranges only: stop handing out ranges and read and cut the rest of the
+   * file on the main thread, from byte `start` (a record start).
+   */
+  fallBack?(start: number): void;
   /** Releases the input; safe at any time, more than once. */
   close(): void;
 }
@@ -95,7 +103,14 @@ export function taskSource(input: Input, options: ResolvedRunOptions): TaskSourc
         `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl): pass the format option`,
       );
     }
-    return new ByteTaskSource(() => FileSource.open(path), format, options, path, true);
+    return new ByteTaskSource(
+      () => FileSource.open(path),
+      format,
+      options,
+      path,
+      true,
+      options.reader === "workers",
+    );
   }
   if (input instanceof ReadableStream || input instanceof Deno.FsFile) {
     if (options.format === undefined) {
@@ -118,7 +133,11 @@ export function taskSource(input: Input, options: ResolvedRunOptions): TaskSourc
   );
 }
 
-/** Chunks of a byte input. */
+/**
+ * Chunks of a byte input, read and cut on the main thread; or, for a file
+ * that workers read themselves, byte ranges (until a guessed cut proves wrong
+ * and {@linkcode TaskSource.fallBack} switches to chunks).
+ */
 class ByteTaskSource implements TaskSource {
   #openSource: () => Promise<ByteSource>;
   #format: Format;
@@ -130,6 +149,13 @@ class ByteTaskSource implements TaskSource {
   #rereader: Promise<Deno.FsFile> | undefined;
   readonly file?: string;
   bytesTotal?: number;
+  /** Ranges: where the next range starts (undefined once reading is the main thread's). */
+  #rangeAt: number | undefined;
+  /** Ranges: where the records start (after the header). */
+  #dataStart = 0;
+  #ranges: boolean;
+  /** After a fall-back: the file offset the main thread's reading starts at. */
+  #readerBase = 0;
 
   constructor(
     openSource: () => Promise<ByteSource>,
@@ -137,16 +163,23 @@ class ByteTaskSource implements TaskSource {
     options: ResolvedRunOptions,
     file: string | undefined,
     rereadable: boolean,
+    ranges = false,
   ) {
     this.#openSource = openSource;
     this.#format = format;
     this.#options = options;
     this.file = file;
     this.#rereadable = rereadable;
+    this.#ranges = ranges;
+  }
+
+  get reader(): "workers" | "main" {
+    return this.#rangeAt === undefined ? "main" : "workers";
   }
 
   get bytesRead(): number {
-    return this.#reader?.bytesRead ?? 0;
+    if (this.#rangeAt !== undefined) return this.#rangeAt;
+    return this.#readerBase + (this.#reader?.bytesRead ?? 0);
   }
 
   async open(): Promise<SourceHead> {
@@ -158,10 +191,21 @@ class ByteTaskSource implements TaskSource {
     this.bytesTotal = source.size;
     const { chunkBytes, maxRecordBytes } = this.#options;
     this.#reader = new ChunkReader(source, this.#format, chunkBytes, maxRecordBytes);
+    const head = await this.#head();
+    if (this.#ranges && this.bytesTotal !== undefined) {
+      // The workers read the rest: the main thread keeps only where the records start.
+      this.#dataStart = this.#rangeAt = await this.#reader.position();
+      this.#reader.close();
+      this.#reader = undefined;
+    }
+    return head;
+  }
+
+  async #head(): Promise<SourceHead> {
     if (this.#format === "ndjson") return { format: "ndjson", firstLine: 1 };
     let line = 1;
     for (;;) {
-      const header = await this.#reader.header();
+      const header = await this.#reader!.header();
       if (header === null) return { format: this.#format, columns: [], firstLine: line };
       const text = new TextDecoder().decode(header.bytes);
       if (text.trim() === "") {
@@ -192,7 +236,35 @@ class ByteTaskSource implements TaskSource {
     return columns;
   }
 
+  fallBack(start: number): void {
+    this.#rangeAt = undefined;
+    this.#readerBase = start;
+    this.#reader = undefined;
+    this.#fallback = start;
+  }
+
+  /** Set by a fall-back: the next read opens the file again at this offset. */
+  #fallback: number | undefined;
+
   async next(): Promise<Task | null> {
+    const at = this.#rangeAt;
+    if (at !== undefined) {
+      const size = this.bytesTotal!;
+      if (at >= size) return null;
+      const end = Math.min(size, at + this.#options.chunkBytes);
+      this.#rangeAt = end;
+      return { kind: "range", path: this.file!, offset: at, end, exact: at === this.#dataStart };
+    }
+    if (this.#fallback !== undefined) {
+      const start = this.#fallback;
+      this.#fallback = undefined;
+      if (this.#closed) return null;
+      const file = await Deno.open(this.file!, { read: true });
+      await file.seek(start, Deno.SeekMode.Start);
+      const { chunkBytes, maxRecordBytes } = this.#options;
+      const source = new FileSource(file, true, this.bytesTotal);
+      this.#reader = new ChunkReader(source, this.#format, chunkBytes, maxRecordBytes, start);
+    }
     const chunk = await this.#reader!.next();
     if (chunk === null) return null;
     if (this.#rereadable) return { kind: "chunk", chunk };
@@ -201,7 +273,7 @@ class ByteTaskSource implements TaskSource {
   }
 
   async again(task: Task): Promise<Task> {
-    if (task.kind !== "chunk") return task;
+    if (task.kind !== "chunk") return task; // a range is read again by its worker
     const { chunk, copy } = task;
     const length = chunk.end - chunk.start;
     let bytes: Uint8Array;

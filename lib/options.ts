@@ -38,6 +38,12 @@ export interface Progress {
   isolated: number;
   /** Workers replaced after `maxChunksPerWorker` chunks. */
   recycled: number;
+  /**
+   * Who reads the input now: "workers" (byte ranges of a file), or "main"
+   * (the main thread cuts chunks; also after a range was cut inside a quoted
+   * field). Undefined for iterable inputs.
+   */
+  reader?: "workers" | "main";
 }
 
 /** A result tagged with the input record it came from (option `tagged`). */
@@ -110,6 +116,16 @@ export interface RunOptions {
   maxRespawns?: number;
   /** Replace a worker (calling its close()) after it has finished this many chunks. */
   maxChunksPerWorker?: number;
+  /**
+   * Who reads a file given by path or URL. "workers" (default): each worker
+   * reads byte ranges of the file itself, cut at the first LF after each
+   * range's start; for CSV and TSV, where an LF can lie inside a quoted
+   * field, a range's results wait until the range before it parsed cleanly,
+   * and a wrong cut makes the main thread read the rest. "main": the main
+   * thread reads the file, cuts it at record boundaries and transfers each
+   * chunk (streams and open files are always read this way).
+   */
+  reader?: "workers" | "main";
 }
 
 /** Options of {@linkcode classify}: those of the pool and those of the run. */
@@ -130,6 +146,7 @@ export interface ResolvedRunOptions {
   timeout?: number;
   maxRespawns: number;
   maxChunksPerWorker?: number;
+  reader: "workers" | "main";
 }
 
 const OUTPUTS: readonly OutputFormat[] = ["ndjson", "csv", "json"];
@@ -166,6 +183,9 @@ export function resolveRunOptions(options: RunOptions = {}): ResolvedRunOptions 
       `option encode must be one of ${OUTPUTS.join(", ")}, got ${String(options.encode)}`,
     );
   }
+  if (options.reader !== undefined && options.reader !== "workers" && options.reader !== "main") {
+    throw new TypeError(`option reader must be "workers" or "main", got ${String(options.reader)}`);
+  }
   if (onProgress !== undefined && typeof onProgress !== "function") {
     throw new TypeError("option onProgress must be a function");
   }
@@ -189,5 +209,6 @@ export function resolveRunOptions(options: RunOptions = {}): ResolvedRunOptions 
     maxChunksPerWorker: options.maxChunksPerWorker === undefined
       ? undefined
       : positiveInteger("maxChunksPerWorker", options.maxChunksPerWorker, 0),
+    reader: options.reader ?? "workers",
   };
 }

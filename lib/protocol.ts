@@ -11,8 +11,9 @@
  *  | -- InitMessage ----------------------> |  call init(spec, context)
  *  | <-------------- Ready | InitFailed --- |
  *  | -- RunMessage -----------------------> |  per input: format, header, policy
- *  | -- ChunkMessage | BatchMessage ------> |  many, a few in flight per worker
- *  | <--------------------- CountMessage - |  first, for a chunk retried after a crash
+ *  | -- ChunkMessage | RangeMessage ------> |  many, a few in flight per worker
+ *  |    | BatchMessage                      |  (a range: the worker reads the file itself)
+ *  | <--------------------- CountMessage - |  first, for a range or a retried chunk
  *  | <------------------- PartialMessage - |  for slow chunks, every 50 ms
  *  | <----------------------- DoneMessage - |  one per chunk or batch
  *  | -- CancelMessage --------------------> |  drop queued work of a run
@@ -105,6 +106,31 @@ export interface ChunkMessage {
   count?: boolean;
 }
 
+/**
+ * main → worker: the records that start in bytes `[offset, end)` of the file
+ * at `path`, read by the worker itself. Unless `exact`, the first record is
+ * taken to start after the first LF at or after `offset - 1`, and the last to
+ * end at the first LF at or after `end - 1`: a guess for CSV and TSV (the LF
+ * may sit inside a quoted field), checked by the {@linkcode CountMessage}
+ * of the range before it.
+ */
+export interface RangeMessage {
+  type: "range";
+  run: number;
+  seq: number;
+  path: string;
+  offset: number;
+  end: number;
+  /** A record starts exactly at `offset` (the first range). */
+  exact: boolean;
+  /** How far past `end` to look for the last record's end. */
+  maxRecordBytes: number;
+  /** As in {@linkcode ChunkMessage}. */
+  from?: number;
+  to?: number;
+  count?: boolean;
+}
+
 /** main → worker: rows from an iterable input. */
 export interface BatchMessage {
   type: "batch";
@@ -135,6 +161,7 @@ export type ToWorker =
   | RunMessage
   | ColumnsMessage
   | ChunkMessage
+  | RangeMessage
   | BatchMessage
   | CancelMessage
   | CloseMessage;
@@ -225,15 +252,28 @@ export interface DoneMessage extends Omit<PartialMessage, "type"> {
 /** Either piece of a chunk's results. */
 export type PieceMessage = PartialMessage | DoneMessage;
 
-/** worker → main: how many records a retried chunk holds, before classifying any. */
+/**
+ * worker → main: how many records a chunk holds, before classifying any: for
+ * a retried chunk, and for every range (with where it was cut).
+ */
 export interface CountMessage {
   type: "count";
   run: number;
   seq: number;
   records: number;
-  /** 1-based line of each record within the chunk (byte inputs). */
+  /** 1-based line of each record within the chunk (retries of byte inputs). */
   lines?: number[];
   newlines: number;
+  /** Ranges: the byte offset of the first record. */
+  start?: number;
+  /** Ranges: the byte offset just after the last record. */
+  end?: number;
+  /**
+   * Ranges: false when the range's last LF turned out to lie inside a quoted
+   * field (or no LF was found within maxRecordBytes past its end), so the
+   * guessed cuts after it are wrong.
+   */
+  clean?: boolean;
 }
 
 /** worker → main: the plug-in's `close()` has run (error set if it threw). */

@@ -113,6 +113,15 @@ export class Run<R = unknown> implements Results<R>, RunListener {
   /** Worker deaths since a record was last classified. */
   #crashStreak = 0;
   #watchdog: ReturnType<typeof setInterval> | undefined;
+  /** Ranges (workers reading the file): they hold sequence numbers 0 to #ranges - 1. */
+  #ranges = 0;
+  /** Ranges: cut reports not yet folded into #verified, by sequence number. */
+  #cuts = new Map<number, { clean: boolean; end?: number }>();
+  /** Ranges: every range before this one was cut right, so its results can go. */
+  #verified = 0;
+  /** Ranges: where the first range not yet verified starts. */
+  #verifiedEnd = 0;
+  #fellBack = false;
   #started = 0;
   #onAbort = () => this.#fail(this.#options.signal?.reason);
 
@@ -310,6 +319,10 @@ export class Run<R = unknown> implements Results<R>, RunListener {
           return;
         }
         flight = new Flight(this.#seq++, task);
+        if (task.kind === "range") {
+          if (task.exact) this.#verifiedEnd = task.offset;
+          this.#ranges = flight.seq + 1;
+        }
         this.#flights.set(flight.seq, flight);
         this.#unreleased++;
       }
@@ -343,6 +356,20 @@ export class Run<R = unknown> implements Results<R>, RunListener {
       worker.post({ type: "chunk", run: this.#runId, seq, buffer, start, end, ...range }, [
         buffer,
       ]);
+    } else if (task.kind === "range") {
+      const { path, offset, end, exact } = task;
+      const { maxRecordBytes } = this.#options;
+      worker.post({
+        type: "range",
+        run: this.#runId,
+        seq,
+        path,
+        offset,
+        end,
+        exact,
+        maxRecordBytes,
+        ...range,
+      });
     } else {
       this.#sendBatch(worker, seq, task.rows, range);
     }
@@ -449,10 +476,18 @@ export class Run<R = unknown> implements Results<R>, RunListener {
       const flight = this.#flights.get(event.message.seq);
       // Messages from a worker already given up on (timed out) are dropped: its work is redone.
       if (flight === undefined || flight.worker !== event.worker) continue;
+      if (flight.discarded) {
+        if (event.type === "piece" && event.message.type === "done") {
+          this.#flights.delete(flight.seq);
+          this.#free(event.worker);
+        }
+        continue;
+      }
       if (event.type === "count") {
         flight.records = event.message.records;
         flight.lines = event.message.lines;
         flight.newlines = event.message.newlines;
+        if (event.message.clean !== undefined) this.#cut(event.message);
         continue;
       }
       const message = event.message;
@@ -499,11 +534,53 @@ export class Run<R = unknown> implements Results<R>, RunListener {
     this.#ledger.report(seq, chunk.records, newlines);
   }
 
+  /** A range reported where it was cut: verify the ranges in order, fall back at a wrong cut. */
+  #cut(message: CountMessage): void {
+    if (this.#fellBack || message.seq >= this.#ranges || message.seq < this.#verified) return;
+    // An empty range (no record starts in it) moves no boundary.
+    const end = message.end! > message.start! ? message.end : undefined;
+    this.#cuts.set(message.seq, { clean: message.clean!, end });
+    for (let c = this.#cuts.get(this.#verified); c?.clean; c = this.#cuts.get(this.#verified)) {
+      this.#cuts.delete(this.#verified++);
+      if (c.end !== undefined) this.#verifiedEnd = c.end;
+    }
+    if (this.#cuts.get(this.#verified)?.clean === false) this.#fallBack();
+  }
+
+  /**
+   * The range at #verified was cut wrong (its last LF lies inside a quoted
+   * field), so it and every range after it are dropped, with nothing of them
+   * released, and the main thread reads the rest of the file from where the
+   * verified ranges end.
+   */
+  #fallBack(): void {
+    this.#fellBack = true;
+    this.#cuts.clear();
+    // From the last down, so that no range's own count is folded in before it is zeroed.
+    for (let seq = this.#ranges - 1; seq >= this.#verified; seq--) {
+      const flight = this.#flights.get(seq);
+      if (flight !== undefined) {
+        flight.discarded = true;
+        if (flight.worker === undefined) this.#flights.delete(seq); // waiting to be retried
+      }
+      this.#chunks.set(seq, { pieces: [], records: 0, final: true });
+      this.#ledger.report(seq, 0, 0);
+    }
+    this.#retry = this.#retry.filter((flight) => !flight.discarded);
+    this.#source.fallBack!(this.#verifiedEnd);
+    this.#sourceDone = false;
+  }
+
+  /** `worker` is done with the head of its queue. */
+  #free(worker: WorkerHandle): void {
+    worker.queue.shift();
+    if (worker.queue.length) worker.queue[0].startedAt = performance.now();
+  }
+
   /** The worker finished its range of `flight`. */
   #finishDispatch(worker: WorkerHandle, flight: Flight): void {
-    worker.queue.shift();
+    this.#free(worker);
     worker.finished++;
-    if (worker.queue.length) worker.queue[0].startedAt = performance.now();
     flight.worker = undefined;
     if (flight.finishRange()) this.#complete(flight.seq, flight.newlines ?? 0);
     else this.#retry.unshift(flight);
@@ -530,7 +607,8 @@ export class Run<R = unknown> implements Results<R>, RunListener {
 
   /** A worker died: replace it, and re-run what it held (bisecting a chunk that keeps killing workers). */
   #onCrash(worker: WorkerHandle, error: WorkerCrashError): void {
-    const flights = worker.queue;
+    for (const flight of worker.queue) if (flight.discarded) this.#flights.delete(flight.seq);
+    const flights = worker.queue.filter((flight) => !flight.discarded);
     worker.queue = [];
     this.#stats.respawns++;
     this.#crashStreak++;
@@ -615,7 +693,7 @@ export class Run<R = unknown> implements Results<R>, RunListener {
         const chunk = this.#chunks.get(this.#nextOrdered);
         if (chunk === undefined) return;
         if (!this.#flush(this.#nextOrdered, chunk)) return;
-        if (!chunk.final) return;
+        if (!chunk.final || chunk.pieces.length) return;
         this.#retire(this.#nextOrdered++);
       }
     }
@@ -629,6 +707,8 @@ export class Run<R = unknown> implements Results<R>, RunListener {
 
   /** Releases a chunk's pieces in order while their positions are known; false when the run ended. */
   #flush(seq: number, chunk: { pieces: PieceMessage[] }): boolean {
+    // A range waits until every range before it is known to be cut right.
+    if (seq >= this.#verified && seq < this.#ranges && !this.#fellBack) return true;
     while (chunk.pieces.length) {
       const piece = chunk.pieces[0];
       const base = this.#ledger.base(seq);
@@ -760,6 +840,7 @@ export class Run<R = unknown> implements Results<R>, RunListener {
       ...this.#stats,
       bytesRead: this.#source.bytesRead,
       bytesTotal: this.#source.bytesTotal,
+      reader: this.#source.reader,
       elapsedMs: performance.now() - this.#started,
     };
     onProgress(progress);

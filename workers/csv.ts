@@ -31,6 +31,8 @@ interface Fields {
   newlines: number;
   /** Set when the record is malformed. */
   error?: string;
+  /** Set when the text ended inside a quoted field. */
+  open?: boolean;
 }
 
 function countNewlines(text: string, from: number, to: number): number {
@@ -62,6 +64,7 @@ function parseQuotedRecord(text: string, start: number, delimiter: number): Fiel
             next: n,
             newlines,
             error: "unclosed quote: the quoted field never ends",
+            open: true,
           };
         }
         if (text.charCodeAt(q + 1) === QUOTE) {
@@ -140,6 +143,7 @@ function parseRecords(
       continue;
     }
     const record = parseQuotedRecord(text, pos, d);
+    if (record.open) out.openQuote = true;
     if (record.error !== undefined) out.fail(line, record.error);
     else emit(record.fields, line);
     out.newlines += record.newlines;

@@ -22,6 +22,8 @@ export class ParsedChunk {
   readonly bad = new Map<number, BadRecord>();
   /** Newline characters in the chunk. */
   newlines = 0;
+  /** The text ended inside a quoted field (its last record is bad). */
+  openQuote = false;
 
   /** Appends a good record. */
   push(row: unknown, line: number): void {

@@ -18,6 +18,7 @@ import type {
   Failure,
   FromWorker,
   PieceMessage,
+  RangeMessage,
   RunMessage,
   ToWorker,
 } from "../lib/protocol.ts";
@@ -26,6 +27,7 @@ import { parseDelimited, rowBuilder } from "./csv.ts";
 import { parseNdjson } from "./ndjson.ts";
 import type { ParsedChunk } from "./parsed_chunk.ts";
 import { loadPlugin, type Plugin } from "./plugin.ts";
+import { type RangeBytes, readRange } from "./range.ts";
 import { setImmediate } from "node:timers";
 import { columnsOf, encodeResult } from "./encode.ts";
 
@@ -67,7 +69,7 @@ let plugin: Plugin | undefined;
 /** The run being worked on, with what the worker derives from it. */
 type CurrentRun = RunMessage & { build?: (fields: string[]) => Record<string, string> };
 let run: CurrentRun | undefined;
-const queue: (ChunkMessage | BatchMessage | { type: "close" })[] = [];
+const queue: (ChunkMessage | RangeMessage | BatchMessage | { type: "close" })[] = [];
 let draining = false;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -93,10 +95,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as PromiseLike<unknown>).then === "function";
 }
 
-function parse(message: ChunkMessage, current: CurrentRun): ParsedChunk {
-  const text = decoder.decode(
-    new Uint8Array(message.buffer, message.start, message.end - message.start),
-  );
+function parse(text: string, current: CurrentRun): ParsedChunk {
   if (current.format === "ndjson") return parseNdjson(text);
   current.build ??= rowBuilder(current.columns ?? []);
   return parseDelimited(text, delimiterOf(current.format), current.columns ?? [], current.build);
@@ -107,23 +106,62 @@ const FLUSH_EVERY_MS = 50;
 /** Records between two looks at the clock; adapts to the classifier's speed. */
 let checkEvery = 16;
 
-async function work(message: ChunkMessage | BatchMessage): Promise<void> {
+async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promise<void> {
   const current = run;
   if (current === undefined || current.run !== message.run || plugin === undefined) return;
   let rows: unknown[];
   let lines: number[] | undefined;
   let bad: ParsedChunk["bad"] | undefined;
   let newlines = 0;
-  if (message.type === "chunk") {
-    const parsed = parse(message, current);
+  if (message.type === "batch") {
+    rows = message.rows;
+  } else {
+    let text: string;
+    let range: RangeBytes | undefined;
+    if (message.type === "chunk") {
+      text = decoder.decode(
+        new Uint8Array(message.buffer, message.start, message.end - message.start),
+      );
+    } else {
+      const { path, offset, end, exact, maxRecordBytes } = message;
+      try {
+        range = await readRange(path, offset, end, exact, maxRecordBytes);
+        text = decoder.decode(range.bytes);
+      } catch {
+        // This worker cannot read the file (a sandbox, say): the main thread will.
+        const { run, seq } = message;
+        send({ type: "count", run, seq, records: 0, newlines: 0, clean: false });
+        new Piece(0).send(current, message, 0, [], undefined, 0);
+        return;
+      }
+      if (run !== current) return; // cancelled meanwhile
+    }
+    const parsed = parse(text, current);
     rows = parsed.rows;
     lines = parsed.lines;
     bad = parsed.bad.size ? parsed.bad : undefined;
     newlines = parsed.newlines;
-  } else {
-    rows = message.rows;
+    if (range !== undefined) {
+      const clean = range.found && !parsed.openQuote;
+      send({
+        type: "count",
+        run: message.run,
+        seq: message.seq,
+        records: rows.length,
+        lines: message.count ? lines : undefined,
+        newlines,
+        start: range.start,
+        end: range.start + range.bytes.length,
+        clean,
+      });
+      if (!clean) {
+        // The cut guessed wrong: main re-reads from this range's start itself.
+        new Piece(0).send(current, message, 0, rows, lines, 0);
+        return;
+      }
+    }
   }
-  if (message.count) {
+  if (message.count && message.type !== "range") {
     send({
       type: "count",
       run: message.run,
@@ -273,7 +311,7 @@ class Piece {
    */
   send(
     current: CurrentRun,
-    chunk: ChunkMessage | BatchMessage,
+    chunk: ChunkMessage | RangeMessage | BatchMessage,
     to: number,
     rows: unknown[],
     lines: number[] | undefined,
@@ -405,6 +443,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       }
       break;
     case "chunk":
+    case "range":
     case "batch":
     case "close":
       queue.push(message);

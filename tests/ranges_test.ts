@@ -1,0 +1,161 @@
+/**
+ * Workers reading byte ranges of a file themselves (the `reader: "workers"`
+ * default for paths): the same records, indices, lines and errors as the main
+ * thread's exact cutting, including where a guessed cut falls inside a quoted
+ * field and the run falls back.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ParseError, Pool, type Progress, RecordError, type Tagged } from "../mod.ts";
+import { readRange } from "../workers/range.ts";
+import { collect, fixture, numberedCsv, tempFile } from "./helpers.ts";
+
+const identity = fixture("identity.ts");
+
+/** A CSV document where about one field in three spans lines inside quotes. */
+const multilineCsv = fc.array(
+  fc.tuple(
+    fc.string({ maxLength: 12 }).map((s) => s.replace(/[",\r\n]/g, "")),
+    fc.array(fc.constantFrom("x", "\n", "y", ",", '""', " "), { maxLength: 10 }),
+    fc.boolean(),
+  ),
+  { maxLength: 60 },
+).map((rows) =>
+  "id,text\n" +
+  rows.map(([id, parts, quoted], i) =>
+    quoted || parts.some((p) => p !== "x" && p !== "y" && p !== " ")
+      ? `${i}${id},"${parts.join("")}"\n`
+      : `${i}${id},${parts.join("")}\n`
+  ).join("")
+);
+
+Deno.test("ranges give the same tagged results as the main thread's cutting, wrong cuts included", async () => {
+  await using pool = await Pool.start(identity, { workers: 2 });
+  const dir = await Deno.makeTempDir({ prefix: "crunch-ranges-" });
+  let fellBack = 0;
+  let stayed = 0;
+  let n = 0;
+  await fc.assert(
+    fc.asyncProperty(multilineCsv, fc.integer({ min: 1, max: 120 }), async (text, chunkBytes) => {
+      const path = `${dir}/doc${n++}.csv`;
+      await Deno.writeTextFile(path, text);
+      const main = await collect(
+        pool.classify(path, { chunkBytes, tagged: true, ordered: true, reader: "main" }),
+      );
+      let last: Progress | undefined;
+      const ranges = await collect(
+        pool.classify(path, {
+          chunkBytes,
+          tagged: true,
+          ordered: true,
+          onProgress: (p) => last = p,
+        }),
+      );
+      assert.deepEqual(ranges, main);
+      if (last?.reader === "main") fellBack++;
+      else stayed++;
+    }),
+    { numRuns: 200 },
+  );
+  // Both ways were taken: cuts that held, and cuts that fell inside a quoted field.
+  assert.ok(fellBack > 10 && stayed > 10, `fell back ${fellBack}, stayed ${stayed}`);
+});
+
+Deno.test("a file without quoted newlines is read by the workers to the end", async () => {
+  const path = await tempFile("data.csv", numberedCsv(20000));
+  await using pool = await Pool.start(identity, { workers: 2 });
+  let last: Progress | undefined;
+  const rows = await collect(
+    pool.classify<Tagged<{ id: string }>>(path, {
+      chunkBytes: 4096,
+      tagged: true,
+      onProgress: (p) => last = p,
+    }),
+  );
+  assert.equal(last?.reader, "workers");
+  assert.equal(last?.bytesRead, last?.bytesTotal);
+  assert.equal(rows.length, 20000);
+  for (const r of rows) {
+    assert.equal(r.index, Number(r.result.id));
+    assert.equal(r.line, r.index + 2);
+  }
+});
+
+Deno.test("ranges: unordered results are all there, and errors name the right line", async () => {
+  const lines = ["id,text"];
+  for (let i = 0; i < 5000; i++) lines.push(i === 3210 ? `${i},a,b` : `${i},"row\n${i}"`);
+  const path = await tempFile("bad.csv", lines.join("\n") + "\n");
+  await using pool = await Pool.start(identity, { workers: 2 });
+  const errors: unknown[] = [];
+  const rows = await collect(
+    pool.classify(path, { chunkBytes: 1000, onError: (e) => errors.push(e) }),
+  );
+  assert.equal(rows.length, 4999);
+  assert.equal(errors.length, 1);
+  const e = errors[0] as ParseError;
+  assert.ok(e instanceof ParseError);
+  assert.equal(e.index, 3210);
+  assert.equal(e.line, 2 + 2 * 3210);
+});
+
+Deno.test("ranges: NDJSON and TSV files", async () => {
+  const ndjson = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ id: i, t: "a\\nb" }));
+  const nd = await tempFile("d.ndjson", ndjson.join("\n") + "\n");
+  const tsv = await tempFile(
+    "d.tsv",
+    "id\ttext\n" + ndjson.map((_, i) => `${i}\tt${i}`).join("\n"),
+  );
+  await using pool = await Pool.start(identity, { workers: 2 });
+  const a = await collect(pool.classify(nd, { chunkBytes: 500, ordered: true }));
+  assert.deepEqual(a, ndjson.map((line) => JSON.parse(line)));
+  const b = await collect(pool.classify(tsv, { chunkBytes: 300, ordered: true }));
+  assert.deepEqual(b, ndjson.map((_, i) => ({ id: String(i), text: `t${i}` })));
+});
+
+Deno.test("ranges: a record longer than a range, and a runaway quote", async () => {
+  const long = "y".repeat(50_000);
+  const path = await tempFile("long.csv", `id,text\n1,a\n2,${long}\n3,b\n`);
+  await using pool = await Pool.start(identity, { workers: 2 });
+  const rows = await collect(pool.classify(path, { chunkBytes: 1000, ordered: true }));
+  assert.deepEqual(rows, [{ id: "1", text: "a" }, { id: "2", text: long }, { id: "3", text: "b" }]);
+  const runaway = await tempFile("runaway.csv", `id,text\n1,"never closed\n` + "z\n".repeat(5000));
+  const error = await collect(pool.classify(runaway, { chunkBytes: 1000, maxRecordBytes: 4000 }))
+    .then(() => undefined, (e) => e);
+  assert.ok(error instanceof ParseError, String(error));
+  assert.equal(error.line, 2);
+});
+
+Deno.test("ranges: a crash inside a range is retried and the culprit isolated", async () => {
+  const path = await tempFile("data.csv", numberedCsv(3000));
+  await using pool = await Pool.start(fixture("crash.ts"), {
+    workers: 2,
+    spec: { at: "1234", how: "exit" },
+  });
+  const errors: unknown[] = [];
+  const rows = await collect(
+    pool.classify(path, { chunkBytes: 2048, onError: (e) => errors.push(e) }),
+  );
+  assert.equal(rows.length, 2999);
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof RecordError);
+  assert.equal((errors[0] as RecordError).index, 1234);
+});
+
+Deno.test("readRange: cuts after the first LF at or after offset - 1, up to the first LF at or after end - 1", async () => {
+  const text = "h\nab\ncd\nef\n";
+  const path = await tempFile("r.csv", text);
+  const at = (start: number, end: number, exact = false) =>
+    readRange(path, start, end, exact, 100).then((r) =>
+      `${r.start}:${new TextDecoder().decode(r.bytes)}`
+    );
+  assert.equal(await at(2, 5, true), "2:ab\n");
+  assert.equal(await at(5, 6), "5:cd\n"); // byte 4 is an LF: "cd" starts at 5
+  assert.equal(await at(6, 9), "8:ef\n");
+  assert.equal(await at(6, 7), "7:"); // no record starts in [6, 7)
+  // Every byte split gives each record once.
+  for (let cut = 3; cut < text.length; cut++) {
+    const [a, b] = [await at(2, cut, true), await at(cut, text.length)];
+    const joined = a.slice(a.indexOf(":") + 1) + b.slice(b.indexOf(":") + 1);
+    assert.equal(joined, "ab\ncd\nef\n", `cut at ${cut}`);
+  }
+});

@@ -1,0 +1,79 @@
+/**
+ * A worker reads its own byte range of a file, so the main thread reads
+ * nothing but the header and a file is read by every worker at once.
+ *
+ * The records of a range `[offset, end)` are those that start in it: the
+ * first starts after the first LF at or after `offset - 1` (or at `offset`
+ * itself for the first range), the last ends at the first LF at or after
+ * `end - 1`. So the end of one range is exactly the start of the next, and
+ * every LF-separated record belongs to exactly one range. For NDJSON every LF
+ * ends a record; for CSV and TSV an LF may lie inside a quoted field, which
+ * the parse of the range before shows (it ends inside the quote). The main
+ * thread holds a range's results until every range before it parsed cleanly.
+ *
+ * @module
+ */
+
+const LF = 10;
+/** Bytes read past a range's end to find its last record's end, at first. */
+const SLACK = 64 * 1024;
+
+/** The bytes of the records of one range. */
+export interface RangeBytes {
+  /** The records (a view of a buffer that the next read reuses). */
+  bytes: Uint8Array;
+  /** File offset of `bytes[0]`. */
+  start: number;
+  /** False when no LF ends the last record within `maxRecordBytes` past the range. */
+  found: boolean;
+}
+
+let buffer = new Uint8Array(0);
+
+async function readAt(file: Deno.FsFile, at: number, into: Uint8Array): Promise<number> {
+  await file.seek(at, Deno.SeekMode.Start);
+  let n = 0;
+  while (n < into.length) {
+    const got = await file.read(into.subarray(n));
+    if (got === null) break;
+    n += got;
+  }
+  return n;
+}
+
+/**
+ * Reads the records that start in bytes `[offset, end)` of the file at `path`
+ * (see the module notes for where they are cut).
+ */
+export async function readRange(
+  path: string,
+  offset: number,
+  end: number,
+  exact: boolean,
+  maxRecordBytes: number,
+): Promise<RangeBytes> {
+  using file = await Deno.open(path, { read: true });
+  const from = exact ? offset : offset - 1;
+  /** Index of byte `end - 1` in the buffer: the last record ends at the first LF from here. */
+  const last = end - 1 - from;
+  let want = end - from + SLACK;
+  for (;;) {
+    if (buffer.length < want) buffer = new Uint8Array(want);
+    const n = await readAt(file, from, buffer.subarray(0, want));
+    const view = buffer.subarray(0, n);
+    let s = 0;
+    if (!exact) {
+      const lf = view.indexOf(LF);
+      // No record starts in the range: the record that covers it belongs to a range before.
+      if (lf === -1 || lf >= last) return { bytes: view.subarray(0, 0), start: end, found: true };
+      s = lf + 1;
+    }
+    const e = view.indexOf(LF, Math.max(last, 0));
+    if (e !== -1) return { bytes: view.subarray(s, e + 1), start: from + s, found: true };
+    if (n < want) return { bytes: view.subarray(s), start: from + s, found: true }; // the end of the file
+    if (want - (end - from) > maxRecordBytes) {
+      return { bytes: view.subarray(s), start: from + s, found: false };
+    }
+    want *= 2;
+  }
+}
