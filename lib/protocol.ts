@@ -219,6 +219,12 @@ export interface PartialMessage {
   seq: number;
   /** Results in record order; records whose result was `undefined` leave no entry. */
   results: unknown[];
+  /**
+   * The results as JSON text instead (and `results` left empty), where that
+   * is exact and cheaper than a structured clone: plain objects of strings,
+   * finite numbers, booleans and null.
+   */
+  json?: string;
   /** For tagged runs: each result's record offset within the chunk. */
   offsets?: number[];
   /** For tagged runs on bytes: each result's 1-based line within the chunk. */

@@ -445,6 +445,10 @@ export class Run<R = unknown> implements Results<R>, RunListener {
   /** A worker sent results of a chunk (called by the worker set). */
   piece(worker: WorkerHandle, message: PieceMessage): void {
     if (message.run !== this.#runId) return;
+    if (message.json !== undefined) {
+      message.results = JSON.parse(message.json);
+      message.json = undefined;
+    }
     this.#events.push({ type: "piece", worker, message });
     this.#wake?.();
   }

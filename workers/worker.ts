@@ -28,6 +28,7 @@ import { parseNdjson } from "./ndjson.ts";
 import type { ParsedChunk } from "./parsed_chunk.ts";
 import { loadPlugin, type Plugin } from "./plugin.ts";
 import { type RangeBytes, readRange } from "./range.ts";
+import { resultsAsJson } from "./json_safe.ts";
 import { setImmediate } from "node:timers";
 import { columnsOf, encodeResult } from "./encode.ts";
 
@@ -335,7 +336,9 @@ class Piece {
       if (message.encoded.bytes) transfer.push(message.encoded.bytes.buffer as ArrayBuffer);
     }
     const fill = () => {
-      message.results = this.results;
+      const json = resultsAsJson(this.results);
+      message.results = json === undefined ? this.results : [];
+      message.json = json;
       message.failures = this.failures;
       if (current.tagged) {
         message.offsets = this.offsets;
