@@ -290,13 +290,22 @@ async function trivialCost(csvPath: string, ndjsonPath: string): Promise<void> {
           for await (const batch of pool.classify(path).batches()) n += batch.length;
           return n;
         },
+      }, {
+        label: `trivial ${format} ${workers}w, batches(), reader: "main"`,
+        run: async () => {
+          let n = 0;
+          for await (const batch of pool.classify(path, { reader: "main" }).batches()) {
+            n += batch.length;
+          }
+          return n;
+        },
       }];
       const bests = await rounds(single, variants);
       for (const [k, r] of bests.entries()) {
         measured.push({
           case: `2 trivial ${format}`,
           variant: `crunch ${workers} worker${workers > 1 ? "s" : ""}, ${
-            k === 0 ? "one result at a time" : "batches()"
+            ["one result at a time", "batches()", 'batches(), reader: "main"'][k]
           }`,
           recordsPerSecond: r.records / r.seconds,
           mbPerSecond: mb / r.seconds,
