@@ -41,6 +41,7 @@ export function classify<R = unknown>(
 ): Results<R> {
   const workers = resolveWorkers(options.workers);
   return new Run<R>(input, resolveRunOptions(options), {
+    workers,
     acquire: async () =>
       WorkerSet.start(await resolveModule(module), options.spec, workers, options.permissions),
     release: (set, how) => {

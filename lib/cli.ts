@@ -33,6 +33,8 @@ options:
       --ordered             write results in input order (default: as they complete)
       --format <f>          input format: csv, tsv or ndjson (default: from the extension; csv for stdin)
       --chunk-bytes <n>     bytes per chunk sent to a worker, e.g. 262144 or 4M (default 1M)
+      --reader <who>        workers (default for files: each reads byte ranges itself) or main (the
+                            main thread reads and cuts; always so for stdin and with --sandbox)
   -o, --output <file>       write results to <file> (default: standard output); written whole or not at all
   -t, --to <f>              output format: ndjson (default), csv (columns from the first result) or json
       --tagged              add each record's index and line to its result
@@ -73,6 +75,7 @@ interface Command {
   ordered: boolean;
   format?: Format;
   chunkBytes?: number;
+  reader?: "workers" | "main";
   output?: string;
   to: OutputFormat;
   tagged: boolean;
@@ -135,6 +138,7 @@ async function parse(args: string[]): Promise<Command | null> {
         ordered: { type: "boolean" },
         format: { type: "string" },
         "chunk-bytes": { type: "string" },
+        reader: { type: "string" },
         output: { type: "string", short: "o" },
         to: { type: "string", short: "t" },
         tagged: { type: "boolean" },
@@ -214,6 +218,9 @@ async function parse(args: string[]): Promise<Command | null> {
     chunkBytes: values["chunk-bytes"] === undefined
       ? undefined
       : positive("chunk-bytes", values["chunk-bytes"]),
+    reader: values.reader === undefined
+      ? undefined
+      : oneOf("reader", values.reader, ["workers", "main"] as const),
     output: values.output,
     to: values.to === undefined
       ? "ndjson"
@@ -342,6 +349,8 @@ async function execute(command: Command): Promise<number> {
     ordered: command.ordered,
     format: command.format ?? (command.input === undefined ? "csv" : undefined),
     chunkBytes: command.chunkBytes,
+    // A sandboxed classifier may not read the input: the main thread does.
+    reader: command.reader ?? (command.permissions ? "main" : undefined),
     tagged: command.tagged,
     encode: command.to,
     timeout: command.timeout,

@@ -117,13 +117,14 @@ export interface RunOptions {
   /** Replace a worker (calling its close()) after it has finished this many chunks. */
   maxChunksPerWorker?: number;
   /**
-   * Who reads a file given by path or URL. "workers" (default): each worker
-   * reads byte ranges of the file itself, cut at the first LF after each
+   * Who reads a file given by path or URL. "workers" (the default with more
+   * than one worker): each worker reads byte ranges of the file itself, cut at the first LF after each
    * range's start; for CSV and TSV, where an LF can lie inside a quoted
    * field, a range's results wait until the range before it parsed cleanly,
    * and a wrong cut makes the main thread read the rest. "main": the main
    * thread reads the file, cuts it at record boundaries and transfers each
-   * chunk (streams and open files are always read this way).
+   * chunk (the default with one worker, whose main thread would idle; streams
+   * and open files are always read this way).
    */
   reader?: "workers" | "main";
 }
@@ -146,7 +147,7 @@ export interface ResolvedRunOptions {
   timeout?: number;
   maxRespawns: number;
   maxChunksPerWorker?: number;
-  reader: "workers" | "main";
+  reader?: "workers" | "main";
 }
 
 const OUTPUTS: readonly OutputFormat[] = ["ndjson", "csv", "json"];
@@ -209,6 +210,6 @@ export function resolveRunOptions(options: RunOptions = {}): ResolvedRunOptions 
     maxChunksPerWorker: options.maxChunksPerWorker === undefined
       ? undefined
       : positiveInteger("maxChunksPerWorker", options.maxChunksPerWorker, 0),
-    reader: options.reader ?? "workers",
+    reader: options.reader,
   };
 }

@@ -79,6 +79,7 @@ export class Pool {
     }
     const set = this.#set;
     const run = new Run<R>(input, resolveRunOptions(options), {
+      workers: set.handles.length,
       acquire: async () => {
         if (this.#closing) throw new CrunchError("the pool is closed");
         await set.repair();

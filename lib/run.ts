@@ -27,6 +27,8 @@ const PER_WORKER = 2;
 
 /** How a run obtains its workers and gives them back. */
 export interface WorkerLease {
+  /** How many workers the run gets. */
+  workers: number;
   /** Resolves with started workers; rejects with ModuleError, InitError, ... */
   acquire(): Promise<WorkerSet>;
   /**
@@ -129,7 +131,9 @@ export class Run<R = unknown> implements Results<R>, RunListener {
   constructor(input: Input, options: ResolvedRunOptions, lease: WorkerLease) {
     this.#options = options;
     this.#lease = lease;
-    this.#source = taskSource(input, options);
+    // One worker leaves the main thread idle: its reading is then free parallel work.
+    const reader = options.reader ?? (lease.workers > 1 ? "workers" : "main");
+    this.#source = taskSource(input, { ...options, reader });
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<R> {

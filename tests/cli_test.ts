@@ -37,6 +37,7 @@ Deno.test("usage errors exit 2 with a message and the usage line, never a stack"
       [["-w", "0", identity, path], /--workers must be a positive integer/],
       [["-t", "xml", identity, path], /--to must be one of ndjson, csv, json/],
       [["--on-error", "maybe", identity, path], /--on-error must be one of fail, skip/],
+      [["--reader", "disk", identity, path], /--reader must be one of workers, main/],
       [[identity, "data.txt"], /cannot tell the format of data\.txt/],
       [[identity, path, "extra"], /too many arguments/],
     ] as const
@@ -86,6 +87,26 @@ Deno.test("--ordered, --tagged, and the spec as JSON or @file", async () => {
     const s = await crunch(["--ordered", "-s", spec, policy, path]);
     assert.equal(ndjson(s.stdout).length, 2998);
   }
+});
+
+Deno.test("--reader main and --reader workers write the same records", async () => {
+  const path = await tempFile("data.csv", numberedCsv(3000));
+  const outputs = [];
+  for (const reader of ["main", "workers"]) {
+    const run = await crunch([
+      "--ordered",
+      "--chunk-bytes",
+      "2000",
+      "--reader",
+      reader,
+      identity,
+      path,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    outputs.push(ndjson(run.stdout));
+  }
+  assert.equal(outputs[0].length, 3000);
+  assert.deepEqual(outputs[0], outputs[1]);
 });
 
 Deno.test("standard input, as CSV by default or with --format", async () => {

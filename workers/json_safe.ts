@@ -51,14 +51,12 @@ export function jsonSafe(value: unknown, depth = 0): boolean {
 
 /**
  * The results as JSON text when that is both exact and cheaper than cloning
- * them (some result is an object or array), else undefined.
+ * them (the first result is an object or array), else undefined.
  */
 export function resultsAsJson(results: unknown[]): string | undefined {
-  let objects = false;
-  for (let k = 0; k < results.length; k++) {
-    const result = results[k];
-    if (typeof result === "object" && result !== null) objects = true;
-    if (!jsonSafe(result)) return undefined;
-  }
-  return objects ? JSON.stringify(results) : undefined;
+  // Results of one classifier mostly share a shape: judge by the first whether JSON pays.
+  const first = results[0];
+  if (typeof first !== "object" || first === null) return undefined;
+  for (let k = 0; k < results.length; k++) if (!jsonSafe(results[k])) return undefined;
+  return JSON.stringify(results);
 }
