@@ -6,6 +6,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ByteSource, FileSource, StreamSource } from "./byte_source.ts";
 import { type Chunk, ChunkReader } from "./chunk_reader.ts";
@@ -67,6 +68,8 @@ export interface TaskSource {
    * file on the main thread, from byte `start` (a record start).
    */
   fallBack?(start: number): void;
+  /** Ranges only: every record of `range` is classified (for `bytesRead`). */
+  finished?(range: Task & { kind: "range" }): void;
   /** Releases the input; safe at any time, more than once. */
   close(): void;
 }
@@ -154,6 +157,8 @@ class ByteTaskSource implements TaskSource {
   /** Ranges: where the records start (after the header). */
   #dataStart = 0;
   #ranges: boolean;
+  /** Ranges: the file's absolute path, for the workers. */
+  #absolute: string | undefined;
   /** After a fall-back: the file offset the main thread's reading starts at. */
   #readerBase = 0;
 
@@ -177,8 +182,15 @@ class ByteTaskSource implements TaskSource {
     return this.#rangeAt === undefined ? "main" : "workers";
   }
 
+  /** Ranges: the header's bytes and those of every finished range. */
+  #finishedBytes = 0;
+
+  finished(range: Task & { kind: "range" }): void {
+    this.#finishedBytes += range.end - range.offset;
+  }
+
   get bytesRead(): number {
-    if (this.#rangeAt !== undefined) return this.#rangeAt;
+    if (this.#rangeAt !== undefined) return this.#finishedBytes;
     return this.#readerBase + (this.#reader?.bytesRead ?? 0);
   }
 
@@ -194,7 +206,9 @@ class ByteTaskSource implements TaskSource {
     const head = await this.#head();
     if (this.#ranges && this.bytesTotal !== undefined) {
       // The workers read the rest: the main thread keeps only where the records start.
-      this.#dataStart = this.#rangeAt = await this.#reader.position();
+      this.#dataStart = this.#rangeAt = this.#finishedBytes = await this.#reader.position();
+      // Resolved now, as the main thread just opened it: a later Deno.chdir() changes nothing.
+      this.#absolute = resolve(this.file!);
       this.#reader.close();
       this.#reader = undefined;
     }
@@ -253,13 +267,14 @@ class ByteTaskSource implements TaskSource {
       if (at >= size) return null;
       const end = Math.min(size, at + this.#options.chunkBytes);
       this.#rangeAt = end;
-      return { kind: "range", path: this.file!, offset: at, end, exact: at === this.#dataStart };
+      const path = this.#absolute!;
+      return { kind: "range", path, offset: at, end, exact: at === this.#dataStart };
     }
     if (this.#fallback !== undefined) {
       const start = this.#fallback;
       this.#fallback = undefined;
       if (this.#closed) return null;
-      const file = await Deno.open(this.file!, { read: true });
+      const file = await Deno.open(this.#absolute ?? this.file!, { read: true });
       await file.seek(start, Deno.SeekMode.Start);
       const { chunkBytes, maxRecordBytes } = this.#options;
       const source = new FileSource(file, true, this.bytesTotal);
@@ -279,7 +294,7 @@ class ByteTaskSource implements TaskSource {
     let bytes: Uint8Array;
     if (copy) bytes = copy.slice();
     else {
-      this.#rereader ??= Deno.open(this.file!, { read: true });
+      this.#rereader ??= Deno.open(this.#absolute ?? this.file!, { read: true });
       const file = await this.#rereader;
       await file.seek(chunk.offset, Deno.SeekMode.Start);
       bytes = new Uint8Array(length);

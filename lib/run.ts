@@ -536,6 +536,8 @@ export class Run<R = unknown> implements Results<R>, RunListener {
       });
     }
     this.#local.delete(seq);
+    const task = this.#flights.get(seq)?.task;
+    if (task?.kind === "range") this.#source.finished?.(task);
     this.#flights.delete(seq);
     const chunk = this.#chunks.get(seq)!;
     chunk.final = true;
