@@ -14,6 +14,7 @@ import { classify, Pool, SharedTable } from "../mod.ts";
 import { FileSource } from "../lib/byte_source.ts";
 import { ChunkReader } from "../lib/chunk_reader.ts";
 import type { Format } from "../lib/protocol.ts";
+import { DEFAULT_CHUNK_BYTES } from "../lib/options.ts";
 import { parseDelimited, rowBuilder } from "../workers/csv.ts";
 import { parseNdjson } from "../workers/ndjson.ts";
 import { generateReviews } from "../examples/generate.ts";
@@ -80,13 +81,18 @@ async function ndjsonOf(csvPath: string): Promise<string> {
   return path;
 }
 
-/** Reads a file the way a worker does (1 MiB chunks, same parser) and hands over each chunk's rows. */
+/** Reads a file the way a worker does (same chunks, same parser) and hands over each chunk's rows. */
 async function eachChunkRows(
   path: string,
   format: Format,
   use: (rows: unknown[]) => unknown,
 ): Promise<void> {
-  const reader = new ChunkReader(await FileSource.open(path), format, 1 << 20, 64 << 20);
+  const reader = new ChunkReader(
+    await FileSource.open(path),
+    format,
+    DEFAULT_CHUNK_BYTES,
+    64 << 20,
+  );
   let columns: string[] = [];
   if (format !== "ndjson") {
     columns = new TextDecoder().decode((await reader.header())!.bytes).trim().split(",");

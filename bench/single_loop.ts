@@ -14,6 +14,7 @@
 import { FileSource } from "../lib/byte_source.ts";
 import { ChunkReader } from "../lib/chunk_reader.ts";
 import type { Format } from "../lib/protocol.ts";
+import { DEFAULT_CHUNK_BYTES } from "../lib/options.ts";
 import { parseDelimited, rowBuilder } from "../workers/csv.ts";
 import { parseNdjson } from "../workers/ndjson.ts";
 
@@ -23,7 +24,12 @@ const shared = await plugin.prepare?.({});
 await plugin.init?.({}, { workerIndex: 0, workers: 1, shared });
 
 async function loop(): Promise<number> {
-  const reader = new ChunkReader(await FileSource.open(path), format as Format, 1 << 20, 64 << 20);
+  const reader = new ChunkReader(
+    await FileSource.open(path),
+    format as Format,
+    DEFAULT_CHUNK_BYTES,
+    64 << 20,
+  );
   let columns: string[] = [];
   if (format !== "ndjson") {
     columns = new TextDecoder().decode((await reader.header())!.bytes).trim().split(",");

@@ -32,7 +32,7 @@ options:
   -w, --workers <n>         number of workers (default: ${navigator.hardwareConcurrency}, the cores)
       --ordered             write results in input order (default: as they complete)
       --format <f>          input format: csv, tsv or ndjson (default: from the extension; csv for stdin)
-      --chunk-bytes <n>     bytes per chunk sent to a worker, e.g. 262144 or 4M (default 1M)
+      --chunk-bytes <n>     bytes per chunk sent to a worker, e.g. 262144 or 4M (default 512K)
       --reader <who>        workers (default for files: each reads byte ranges itself) or main (the
                             main thread reads and cuts; always so for stdin and with --sandbox)
   -o, --output <file>       write results to <file> (default: standard output); written whole or not at all

@@ -77,7 +77,11 @@ export interface RunOptions {
   ordered?: boolean;
   /** Input format; by default taken from the file extension. */
   format?: Format;
-  /** Target bytes per chunk sent to a worker (default 1 MiB). */
+  /**
+   * Target bytes per chunk or range sent to a worker (default 512 KiB, which
+   * measured 10-15 % faster than 1 MiB for a trivial classifier on 2 workers
+   * and the same for heavier ones).
+   */
   chunkBytes?: number;
   /** Rows per message for iterable inputs (default 1000). */
   batchSize?: number;
@@ -150,6 +154,9 @@ export interface ResolvedRunOptions {
   reader?: "workers" | "main";
 }
 
+/** The default `chunkBytes`. */
+export const DEFAULT_CHUNK_BYTES = 512 << 10;
+
 const OUTPUTS: readonly OutputFormat[] = ["ndjson", "csv", "json"];
 const FORMATS: readonly Format[] = ["csv", "tsv", "ndjson"];
 
@@ -193,7 +200,7 @@ export function resolveRunOptions(options: RunOptions = {}): ResolvedRunOptions 
   return {
     ordered: options.ordered ?? false,
     format,
-    chunkBytes: positiveInteger("chunkBytes", options.chunkBytes, 1 << 20),
+    chunkBytes: positiveInteger("chunkBytes", options.chunkBytes, DEFAULT_CHUNK_BYTES),
     batchSize: positiveInteger("batchSize", options.batchSize, 1000),
     maxRecordBytes: positiveInteger("maxRecordBytes", options.maxRecordBytes, 64 << 20),
     onError,
