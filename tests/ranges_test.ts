@@ -159,3 +159,20 @@ Deno.test("readRange: cuts after the first LF at or after offset - 1, up to the 
     assert.equal(joined, "ab\ncd\nef\n", `cut at ${cut}`);
   }
 });
+
+Deno.test("ranges: a relative path keeps working after Deno.chdir() mid-run", async () => {
+  const path = await tempFile("data.csv", numberedCsv(5000));
+  const cwd = Deno.cwd();
+  Deno.chdir(path.slice(0, path.lastIndexOf("/")));
+  try {
+    await using pool = await Pool.start(identity, { workers: 2 });
+    const run = pool.classify("data.csv", { chunkBytes: 2048 });
+    const first = await run.next(); // the file is open and its path resolved
+    Deno.chdir(cwd);
+    let n = first.done ? 0 : 1;
+    for await (const _ of run) n++;
+    assert.equal(n, 5000);
+  } finally {
+    Deno.chdir(cwd);
+  }
+});
