@@ -11,12 +11,8 @@
  */
 
 import { classify, Pool, SharedTable } from "../mod.ts";
-import { FileSource } from "../lib/byte_source.ts";
-import { ChunkReader } from "../lib/chunk_reader.ts";
 import type { Format } from "../lib/protocol.ts";
-import { DEFAULT_CHUNK_BYTES } from "../lib/options.ts";
-import { parseDelimited, rowBuilder } from "../workers/csv.ts";
-import { parseNdjson } from "../workers/ndjson.ts";
+import { eachChunkRows } from "./chunk_rows.ts";
 import { generateReviews } from "../examples/generate.ts";
 import * as lexicon from "../examples/lexicon.ts";
 
@@ -79,34 +75,6 @@ async function ndjsonOf(csvPath: string): Promise<string> {
   }
   await Deno.rename(`${path}.partial`, path);
   return path;
-}
-
-/** Reads a file the way a worker does (same chunks, same parser) and hands over each chunk's rows. */
-async function eachChunkRows(
-  path: string,
-  format: Format,
-  use: (rows: unknown[]) => unknown,
-): Promise<void> {
-  const reader = new ChunkReader(
-    await FileSource.open(path),
-    format,
-    DEFAULT_CHUNK_BYTES,
-    64 << 20,
-  );
-  let columns: string[] = [];
-  if (format !== "ndjson") {
-    columns = new TextDecoder().decode((await reader.header())!.bytes).trim().split(",");
-  }
-  const build = rowBuilder(columns);
-  const decoder = new TextDecoder();
-  for (let c = await reader.next(); c; c = await reader.next()) {
-    const text = decoder.decode(new Uint8Array(c.buffer, c.start, c.end - c.start));
-    const parsed = format === "ndjson"
-      ? parseNdjson(text)
-      : parseDelimited(text, ",", columns, build);
-    await use(parsed.rows);
-  }
-  reader.close();
 }
 
 /**

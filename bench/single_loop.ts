@@ -11,12 +11,8 @@
  * @module
  */
 
-import { FileSource } from "../lib/byte_source.ts";
-import { ChunkReader } from "../lib/chunk_reader.ts";
 import type { Format } from "../lib/protocol.ts";
-import { DEFAULT_CHUNK_BYTES } from "../lib/options.ts";
-import { parseDelimited, rowBuilder } from "../workers/csv.ts";
-import { parseNdjson } from "../workers/ndjson.ts";
+import { eachChunkRows } from "./chunk_rows.ts";
 
 const [path, format, module] = Deno.args;
 const plugin = await import(new URL(module, `file://${Deno.cwd()}/`).href);
@@ -24,27 +20,10 @@ const shared = await plugin.prepare?.({});
 await plugin.init?.({}, { workerIndex: 0, workers: 1, shared });
 
 async function loop(): Promise<number> {
-  const reader = new ChunkReader(
-    await FileSource.open(path),
-    format as Format,
-    DEFAULT_CHUNK_BYTES,
-    64 << 20,
-  );
-  let columns: string[] = [];
-  if (format !== "ndjson") {
-    columns = new TextDecoder().decode((await reader.header())!.bytes).trim().split(",");
-  }
-  const build = rowBuilder(columns);
-  const decoder = new TextDecoder();
   let n = 0;
-  for (let c = await reader.next(); c; c = await reader.next()) {
-    const text = decoder.decode(new Uint8Array(c.buffer, c.start, c.end - c.start));
-    const parsed = format === "ndjson"
-      ? parseNdjson(text)
-      : parseDelimited(text, ",", columns, build);
-    for (const row of parsed.rows) if (plugin.classify(row) !== undefined) n++;
-  }
-  reader.close();
+  await eachChunkRows(path, format as Format, (rows) => {
+    for (const row of rows) if (plugin.classify(row) !== undefined) n++;
+  });
   return n;
 }
 

@@ -1,0 +1,42 @@
+/**
+ * Reading a file in the bench the way a crunch worker does: the same chunks,
+ * the same parsers, on the calling thread. The single-threaded baseline
+ * (`single_loop.ts`) and the bench's own data preparation both use it.
+ *
+ * @module
+ */
+
+import { FileSource } from "../lib/byte_source.ts";
+import { ChunkReader } from "../lib/chunk_reader.ts";
+import { DEFAULT_CHUNK_BYTES } from "../lib/options.ts";
+import type { Format } from "../lib/protocol.ts";
+import { parseDelimited, rowBuilder } from "../workers/csv.ts";
+import { parseNdjson } from "../workers/ndjson.ts";
+
+/** Reads a file the way a worker does (same chunks, same parser) and hands over each chunk's rows. */
+export async function eachChunkRows(
+  path: string,
+  format: Format,
+  use: (rows: unknown[]) => unknown,
+): Promise<void> {
+  const reader = new ChunkReader(
+    await FileSource.open(path),
+    format,
+    DEFAULT_CHUNK_BYTES,
+    64 << 20,
+  );
+  let columns: string[] = [];
+  if (format !== "ndjson") {
+    columns = new TextDecoder().decode((await reader.header())!.bytes).trim().split(",");
+  }
+  const build = rowBuilder(columns);
+  const decoder = new TextDecoder();
+  for (let c = await reader.next(); c; c = await reader.next()) {
+    const text = decoder.decode(new Uint8Array(c.buffer, c.start, c.end - c.start));
+    const parsed = format === "ndjson"
+      ? parseNdjson(text)
+      : parseDelimited(text, ",", columns, build);
+    await use(parsed.rows);
+  }
+  reader.close();
+}
