@@ -12,7 +12,7 @@ import {
   RecordError,
   WorkerCrashError,
 } from "../mod.ts";
-import { fixture, numberedCsv, runDeno, tempFile } from "./helpers.ts";
+import { fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 
 const crash = fixture("crash.ts");
 
@@ -149,11 +149,7 @@ Deno.test("a Pool goes on after a crash, with a fresh worker that ran init", asy
 
 Deno.test("a record that hangs past the timeout is isolated, and the command still exits", async () => {
   const path = await tempFile("data.csv", numberedCsv(400));
-  const cli = new URL("../lib/cli.ts", import.meta.url).pathname;
-  const r = await runDeno([
-    "run",
-    "-A",
-    cli,
+  const r = await runCrunch([
     "--timeout",
     "300",
     "--chunk-bytes",

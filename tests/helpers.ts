@@ -74,3 +74,14 @@ export async function runDeno(
     seconds: (performance.now() - started) / 1000,
   };
 }
+
+/** Path of the crunch command's module. */
+export const CLI = new URL("../lib/cli.ts", import.meta.url).pathname;
+
+/** Runs the crunch command with `args`, as a real subprocess. */
+export function runCrunch(
+  args: string[],
+  options: { cwd?: string; stdin?: string } = {},
+): ReturnType<typeof runDeno> {
+  return runDeno(["run", "-A", CLI, ...args], options);
+}

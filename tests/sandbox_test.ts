@@ -1,7 +1,7 @@
 /** Sandboxed plug-ins: workers with fewer Deno permissions than the main thread. */
 import assert from "node:assert/strict";
 import { classify, type RecordError } from "../mod.ts";
-import { collect, fixture, runDeno, tempFile } from "./helpers.ts";
+import { collect, fixture, runCrunch, runDeno, tempFile } from "./helpers.ts";
 
 const sandboxed = fixture("sandboxed.ts");
 
@@ -62,11 +62,7 @@ Deno.test("the command's --sandbox works without the user passing any Deno flag"
       .join("\n"),
   );
   const dir = await Deno.makeTempDir();
-  const cli = new URL("../lib/cli.ts", import.meta.url).pathname;
-  const r = await runDeno([
-    "run",
-    "-A",
-    cli,
+  const r = await runCrunch([
     "--sandbox",
     "--ordered",
     "--errors",
