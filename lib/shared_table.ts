@@ -46,6 +46,26 @@ function hashRange(text: string, start: number, end: number): number {
   return h >>> 0;
 }
 
+/**
+ * The slot that holds the key `key[start, end)` (whose hash is `hash`), or
+ * else the empty slot where probing for it stopped.
+ */
+function probe(
+  slots: Uint32Array,
+  chars: Uint16Array,
+  mask: number,
+  hash: number,
+  key: string,
+  start: number,
+  end: number,
+): number {
+  let slot = hash & mask;
+  for (; slots[slot * 4] !== 0; slot = (slot + 1) & mask) {
+    if (slots[slot * 4 + 1] === hash && sameKey(chars, slots[slot * 4] - 1, key, start, end)) break;
+  }
+  return slot;
+}
+
 /** True when the key record at `record` holds the code units `key[start, end)`. */
 function sameKey(chars: Uint16Array, record: number, key: string, start: number, end: number) {
   const length = end - start;
@@ -139,9 +159,11 @@ export class SharedTable {
     const order = new Uint32Array(buffer, HEADER * 4 + capacity * 16, count);
     const text = new Uint16Array(buffer, textAt);
     let cursor = 0;
-    const put = (s: string) => {
-      text[cursor++] = s.length & 0xffff;
-      text[cursor++] = s.length >>> 16;
+    /** Writes a record of `s` with `head` code units before its text (its length first). */
+    const put = (s: string, head: number) => {
+      text[cursor] = s.length & 0xffff;
+      text[cursor + 1] = s.length >>> 16;
+      cursor += head;
       for (let i = 0; i < s.length; i++) text[cursor++] = s.charCodeAt(i);
     };
     const setValue = (slot: number, record: number, value: TableValue) => {
@@ -151,7 +173,7 @@ export class SharedTable {
       } else {
         text[record + 2] = STRING;
         numbers[slot * 2 + 1] = cursor;
-        put(value);
+        put(value, VALUE_HEAD);
       }
     };
     const mask = capacity - 1;
@@ -159,24 +181,14 @@ export class SharedTable {
     for (let k = 0; k < count; k++) {
       const key = keys[k];
       const hash = hashRange(key, 0, key.length);
-      let slot = hash & mask;
-      for (; slots[slot * 4] !== 0; slot = (slot + 1) & mask) {
-        if (
-          slots[slot * 4 + 1] === hash && sameKey(text, slots[slot * 4] - 1, key, 0, key.length)
-        ) {
-          break;
-        }
-      }
+      const slot = probe(slots, text, mask, hash, key, 0, key.length);
       const record = slots[slot * 4] - 1;
       if (record >= 0) {
         setValue(slot, record, values[k]); // a later pair replaces an earlier one
         continue;
       }
       const at = cursor;
-      text[cursor++] = key.length & 0xffff;
-      text[cursor++] = key.length >>> 16;
-      cursor++; // kind, set by setValue
-      for (let i = 0; i < key.length; i++) text[cursor++] = key.charCodeAt(i);
+      put(key, KEY_HEAD); // its kind is set by setValue
       slots[slot * 4] = at + 1;
       slots[slot * 4 + 1] = hash;
       setValue(slot, at, values[k]);
@@ -230,15 +242,16 @@ export class SharedTable {
   /** Slot of the key `text[start, end)`, or -1. */
   #find(text: string, start: number, end: number): number {
     const slots = this.#slots;
-    const mask = this.#mask;
-    const hash = hashRange(text, start, end);
-    for (let slot = hash & mask;; slot = (slot + 1) & mask) {
-      const at = slots[slot * 4];
-      if (at === 0) return -1;
-      if (slots[slot * 4 + 1] === hash && sameKey(this.#text, at - 1, text, start, end)) {
-        return slot;
-      }
-    }
+    const slot = probe(
+      slots,
+      this.#text,
+      this.#mask,
+      hashRange(text, start, end),
+      text,
+      start,
+      end,
+    );
+    return slots[slot * 4] === 0 ? -1 : slot;
   }
 
   #value(slot: number): TableValue {
