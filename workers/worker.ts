@@ -27,7 +27,7 @@ import { parseDelimited, rowBuilder } from "./csv.ts";
 import { parseNdjson } from "./ndjson.ts";
 import type { ParsedChunk } from "./parsed_chunk.ts";
 import { loadPlugin, type Plugin } from "./plugin.ts";
-import { type RangeBytes, readRange } from "./range.ts";
+import { readRange } from "./range.ts";
 import { resultsAsJson } from "./json_safe.ts";
 import { setImmediate } from "node:timers";
 import { columnsOf, encodeResult } from "./encode.ts";
@@ -114,11 +114,12 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
   let lines: number[] | undefined;
   let bad: ParsedChunk["bad"] | undefined;
   let newlines = 0;
+  /** Ranges: where this worker cut, and whether the cut proved right. */
+  let cut: { start?: number; end?: number; clean: boolean } | undefined;
   if (message.type === "batch") {
     rows = message.rows;
   } else {
-    let text: string;
-    let range: RangeBytes | undefined;
+    let text = "";
     if (message.type === "chunk") {
       text = decoder.decode(
         new Uint8Array(message.buffer, message.start, message.end - message.start),
@@ -126,14 +127,11 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
     } else {
       const { path, offset, end, exact, maxRecordBytes } = message;
       try {
-        range = await readRange(path, offset, end, exact, maxRecordBytes);
+        const range = await readRange(path, offset, end, exact, maxRecordBytes);
         text = decoder.decode(range.bytes);
+        cut = { start: range.start, end: range.start + range.bytes.length, clean: range.found };
       } catch {
-        // This worker cannot read the file (a sandbox, say): the main thread will.
-        const { run, seq } = message;
-        send({ type: "count", run, seq, records: 0, newlines: 0, clean: false });
-        new Piece(0).send(current, message, 0, [], undefined, 0);
-        return;
+        cut = { clean: false }; // this worker cannot read the file (a sandbox, say): main will
       }
       if (run !== current) return; // cancelled meanwhile
     }
@@ -142,35 +140,23 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
     lines = parsed.lines;
     bad = parsed.bad.size ? parsed.bad : undefined;
     newlines = parsed.newlines;
-    if (range !== undefined) {
-      const clean = range.found && !parsed.openQuote;
-      send({
-        type: "count",
-        run: message.run,
-        seq: message.seq,
-        records: rows.length,
-        lines: message.count ? lines : undefined,
-        newlines,
-        start: range.start,
-        end: range.start + range.bytes.length,
-        clean,
-      });
-      if (!clean) {
-        // The cut guessed wrong: main re-reads from this range's start itself.
-        new Piece(0).send(current, message, 0, rows, lines, 0);
-        return;
-      }
-    }
+    if (cut && parsed.openQuote) cut.clean = false;
   }
-  if (message.count && message.type !== "range") {
+  if (message.count || cut) {
     send({
       type: "count",
       run: message.run,
       seq: message.seq,
       records: rows.length,
-      lines,
+      lines: message.count ? lines : undefined,
       newlines,
+      ...cut,
     });
+  }
+  if (cut && !cut.clean) {
+    // The cut guessed wrong: main re-reads from this range's start itself.
+    new Piece(0).send(current, message, 0, rows, lines, 0);
+    return;
   }
   const classify = plugin.classify;
   const { stopOnError } = current;
