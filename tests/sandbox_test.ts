@@ -1,6 +1,6 @@
 /** Sandboxed plug-ins: workers with fewer Deno permissions than the main thread. */
 import assert from "node:assert/strict";
-import { classify, type RecordError } from "../mod.ts";
+import { classify, type Progress, type RecordError } from "../mod.ts";
 import { collect, fixture, runCrunch, runDeno, tempFile } from "./helpers.ts";
 
 const sandboxed = fixture("sandboxed.ts");
@@ -32,6 +32,21 @@ Deno.test("a sandboxed classifier is denied what it was not given, and the run g
   assert.match(errors[2].message, /Requires net access to "127\.0\.0\.1:9"/);
   assert.match(errors[3].message, /Requires run access to "true"/);
   await assert.rejects(Deno.stat(target), Deno.errors.NotFound);
+});
+
+Deno.test("workers that may not read the input file leave its reading to the main thread", async () => {
+  const lines = Array.from({ length: 2000 }, () => JSON.stringify({ what: "ok" }));
+  const data = await tempFile("rows.ndjson", lines.join("\n") + "\n");
+  let last: Progress | undefined;
+  const results = await collect(classify(sandboxed, data, {
+    workers: 2,
+    chunkBytes: 4096,
+    permissions: { read: false, write: false, net: false, run: false, env: false },
+    onProgress: (p) => last = p,
+  }));
+  assert.equal(results.length, 2000);
+  assert.ok(results.every((r) => r === "ok"));
+  assert.equal(last?.reader, "main");
 });
 
 Deno.test("without the worker-options feature the library says how to turn it on", async () => {
