@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ParseError, Pool, type Progress, RecordError, type Tagged } from "../mod.ts";
-import { readRange } from "../workers/range.ts";
+import { RangeReader } from "../workers/range.ts";
 import { collect, fixture, numberedCsv, tempFile } from "./helpers.ts";
 
 const identity = fixture("identity.ts");
@@ -141,23 +141,39 @@ Deno.test("ranges: a crash inside a range is retried and the culprit isolated", 
   assert.equal((errors[0] as RecordError).index, 1234);
 });
 
-Deno.test("readRange: cuts after the first LF at or after offset - 1, up to the first LF at or after end - 1", async () => {
+Deno.test("RangeReader: cuts after the first LF at or after offset - 1, up to the first LF at or after end - 1", async () => {
   const text = "h\nab\ncd\nef\n";
   const path = await tempFile("r.csv", text);
-  const at = (start: number, end: number, exact = false) =>
-    readRange(path, start, end, exact, 100).then((r) =>
-      `${r.start}:${new TextDecoder().decode(r.bytes)}`
-    );
-  assert.equal(await at(2, 5, true), "2:ab\n");
-  assert.equal(await at(5, 6), "5:cd\n"); // byte 4 is an LF: "cd" starts at 5
-  assert.equal(await at(6, 9), "8:ef\n");
-  assert.equal(await at(6, 7), "7:"); // no record starts in [6, 7)
+  const reader = new RangeReader();
+  const at = (start: number, end: number, exact = false) => {
+    const r = reader.read(1, path, start, end, exact, 100);
+    return `${r.start}:${new TextDecoder().decode(r.bytes)}`;
+  };
+  assert.equal(at(2, 5, true), "2:ab\n");
+  assert.equal(at(5, 6), "5:cd\n"); // byte 4 is an LF: "cd" starts at 5
+  assert.equal(at(6, 9), "8:ef\n");
+  assert.equal(at(6, 7), "7:"); // no record starts in [6, 7)
   // Every byte split gives each record once.
   for (let cut = 3; cut < text.length; cut++) {
-    const [a, b] = [await at(2, cut, true), await at(cut, text.length)];
+    const [a, b] = [at(2, cut, true), at(cut, text.length)];
     const joined = a.slice(a.indexOf(":") + 1) + b.slice(b.indexOf(":") + 1);
     assert.equal(joined, "ab\ncd\nef\n", `cut at ${cut}`);
   }
+  reader.close();
+});
+
+Deno.test("RangeReader: a file replaced between runs is read afresh, not through the old handle", async () => {
+  const path = await tempFile("swap.csv", "h\nold\n");
+  const reader = new RangeReader();
+  const read = (run: number) =>
+    new TextDecoder().decode(reader.read(run, path, 2, 6, true, 100).bytes);
+  assert.equal(read(1), "old\n");
+  // Replaced, not rewritten in place: a handle kept open would still see the old file.
+  await Deno.writeTextFile(`${path}.new`, "h\nnew\n");
+  await Deno.rename(`${path}.new`, path);
+  assert.equal(read(1), "old\n"); // the same run keeps its handle
+  assert.equal(read(2), "new\n");
+  reader.close();
 });
 
 Deno.test("ranges: a relative path keeps working after Deno.chdir() mid-run", async () => {
@@ -175,4 +191,30 @@ Deno.test("ranges: a relative path keeps working after Deno.chdir() mid-run", as
   } finally {
     Deno.chdir(cwd);
   }
+});
+
+/**
+ * How many of this process's open file descriptors refer to `path`, as
+ * Linux's /proc lists them (read by `ls`: Deno's own /proc access needs -A).
+ */
+async function openHandles(path: string): Promise<number> {
+  const out = await new Deno.Command("ls", { args: ["-l", `/proc/${Deno.pid}/fd`] }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.endsWith(` -> ${path}`))
+    .length;
+}
+
+Deno.test({
+  name: "ranges: no worker keeps the input file open once a run's work is done",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const path = await Deno.realPath(await tempFile("data.csv", numberedCsv(20000)));
+    await using pool = await Pool.start(identity, { workers: 2 });
+    assert.equal((await collect(pool.classify(path, { chunkBytes: 4096 }))).length, 20000);
+    let open = await openHandles(path);
+    for (let wait = 0; open > 0 && wait < 100; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      open = await openHandles(path);
+    }
+    assert.equal(open, 0);
+  },
 });

@@ -28,52 +28,86 @@ export interface RangeBytes {
   found: boolean;
 }
 
-let buffer = new Uint8Array(0);
+/**
+ * Reads ranges of one file for one run, with one open handle and one buffer
+ * reused from range to range. Reads are synchronous: a worker has nothing
+ * else to do while its range loads, and on Deno 2.9 a read done on the
+ * worker's own thread costs less than half of an async one (an async op hands
+ * the read to another thread, which then competes for the same cores).
+ * Measured over the 89 MB bench file in 512 KiB ranges: open, seek and read
+ * per range async 42-59 ms, one handle and sync reads 15-19 ms.
+ */
+export class RangeReader {
+  #buffer = new Uint8Array(0);
+  #file: Deno.FsFile | undefined;
+  #key = "";
 
-async function readAt(file: Deno.FsFile, at: number, into: Uint8Array): Promise<number> {
-  await file.seek(at, Deno.SeekMode.Start);
+  /**
+   * Reads the records that start in bytes `[offset, end)` of the file at
+   * `path` (see the module notes for where they are cut). The file stays open
+   * for the next range of the same `run` and `path`; a range of another run
+   * or file opens that one instead, so a file replaced between runs is read
+   * afresh.
+   */
+  read(
+    run: number,
+    path: string,
+    offset: number,
+    end: number,
+    exact: boolean,
+    maxRecordBytes: number,
+  ): RangeBytes {
+    const file = this.#open(run, path);
+    const from = exact ? offset : offset - 1;
+    /** Index of byte `end - 1` in the buffer: the last record ends at the first LF from here. */
+    const last = end - 1 - from;
+    let want = end - from + SLACK;
+    for (;;) {
+      if (this.#buffer.length < want) this.#buffer = new Uint8Array(want);
+      const n = readAt(file, from, this.#buffer.subarray(0, want));
+      const view = this.#buffer.subarray(0, n);
+      let s = 0;
+      if (!exact) {
+        const lf = view.indexOf(LF);
+        // No record starts in the range: the record that covers it belongs to a range before.
+        if (lf === -1 || lf >= last) return { bytes: view.subarray(0, 0), start: end, found: true };
+        s = lf + 1;
+      }
+      const e = view.indexOf(LF, Math.max(last, 0));
+      if (e !== -1) return { bytes: view.subarray(s, e + 1), start: from + s, found: true };
+      if (n < want) return { bytes: view.subarray(s), start: from + s, found: true }; // the end of the file
+      if (want - (end - from) > maxRecordBytes) {
+        return { bytes: view.subarray(s), start: from + s, found: false };
+      }
+      want *= 2;
+    }
+  }
+
+  /** Closes the open file, if any (when the worker runs out of work). */
+  close(): void {
+    this.#file?.close();
+    this.#file = undefined;
+    this.#key = "";
+  }
+
+  #open(run: number, path: string): Deno.FsFile {
+    const key = `${run}\0${path}`;
+    if (this.#file === undefined || this.#key !== key) {
+      this.close();
+      this.#file = Deno.openSync(path, { read: true });
+      this.#key = key;
+    }
+    return this.#file;
+  }
+}
+
+function readAt(file: Deno.FsFile, at: number, into: Uint8Array): number {
+  file.seekSync(at, Deno.SeekMode.Start);
   let n = 0;
   while (n < into.length) {
-    const got = await file.read(into.subarray(n));
+    const got = file.readSync(into.subarray(n));
     if (got === null) break;
     n += got;
   }
   return n;
-}
-
-/**
- * Reads the records that start in bytes `[offset, end)` of the file at `path`
- * (see the module notes for where they are cut).
- */
-export async function readRange(
-  path: string,
-  offset: number,
-  end: number,
-  exact: boolean,
-  maxRecordBytes: number,
-): Promise<RangeBytes> {
-  using file = await Deno.open(path, { read: true });
-  const from = exact ? offset : offset - 1;
-  /** Index of byte `end - 1` in the buffer: the last record ends at the first LF from here. */
-  const last = end - 1 - from;
-  let want = end - from + SLACK;
-  for (;;) {
-    if (buffer.length < want) buffer = new Uint8Array(want);
-    const n = await readAt(file, from, buffer.subarray(0, want));
-    const view = buffer.subarray(0, n);
-    let s = 0;
-    if (!exact) {
-      const lf = view.indexOf(LF);
-      // No record starts in the range: the record that covers it belongs to a range before.
-      if (lf === -1 || lf >= last) return { bytes: view.subarray(0, 0), start: end, found: true };
-      s = lf + 1;
-    }
-    const e = view.indexOf(LF, Math.max(last, 0));
-    if (e !== -1) return { bytes: view.subarray(s, e + 1), start: from + s, found: true };
-    if (n < want) return { bytes: view.subarray(s), start: from + s, found: true }; // the end of the file
-    if (want - (end - from) > maxRecordBytes) {
-      return { bytes: view.subarray(s), start: from + s, found: false };
-    }
-    want *= 2;
-  }
 }
