@@ -11,7 +11,10 @@ export interface ByteSource {
   read(into: Uint8Array): Promise<number | null>;
   /** Releases the input. Safe to call more than once. */
   close(): void;
-  /** Total size in bytes, when known (files). */
+  /**
+   * Total size in bytes, when known: regular files only. A pipe, a FIFO or a
+   * device has none, and cannot be read twice or at an offset.
+   */
   readonly size?: number;
 }
 
@@ -35,7 +38,7 @@ export class FileSource implements ByteSource {
     try {
       const info = await file.stat();
       if (info.isDirectory) throw new Deno.errors.IsADirectory(`${path} is a directory`);
-      return new FileSource(file, true, info.size);
+      return new FileSource(file, true, sizeOf(info));
     } catch (error) {
       file.close();
       throw error;
@@ -89,4 +92,9 @@ export class StreamSource implements ByteSource {
     this.#done = true;
     this.#reader.cancel().catch(() => {});
   }
+}
+
+/** The size of a regular file; undefined for a FIFO, a pipe or a device (their stat says 0). */
+export function sizeOf(info: Deno.FileInfo): number | undefined {
+  return info.isFile ? info.size : undefined;
 }

@@ -8,7 +8,7 @@
 
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ByteSource, FileSource, StreamSource } from "./byte_source.ts";
+import { type ByteSource, FileSource, sizeOf, StreamSource } from "./byte_source.ts";
 import { type Chunk, ChunkReader } from "./chunk_reader.ts";
 import { ParseError } from "./errors.ts";
 import type { ResolvedRunOptions } from "./options.ts";
@@ -123,7 +123,7 @@ export function taskSource(input: Input, options: ResolvedRunOptions): TaskSourc
     }
     const open = input instanceof ReadableStream
       ? () => Promise.resolve(new StreamSource(input))
-      : async () => new FileSource(input, false, (await input.stat()).size);
+      : async () => new FileSource(input, false, sizeOf(await input.stat()));
     return new ByteTaskSource(open, options.format, options, undefined, false);
   }
   if (isAsyncIterable(input) || isIterable(input)) {
@@ -201,10 +201,12 @@ class ByteTaskSource implements TaskSource {
       throw new Error("input closed");
     }
     this.bytesTotal = source.size;
+    // A FIFO or process substitution (<(zcat f.gz)): read once, in order, by the main thread.
+    if (source.size === undefined) this.#rereadable = this.#ranges = false;
     const { chunkBytes, maxRecordBytes } = this.#options;
     this.#reader = new ChunkReader(source, this.#format, chunkBytes, maxRecordBytes);
     const head = await this.#head();
-    if (this.#ranges && this.bytesTotal !== undefined) {
+    if (this.#ranges) {
       // The workers read the rest: the main thread keeps only where the records start.
       this.#dataStart = this.#rangeAt = this.#finishedBytes = await this.#reader.position();
       // Resolved now, as the main thread just opened it: a later Deno.chdir() changes nothing.

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ParseError, Pool, type Progress, RecordError, type Tagged } from "../mod.ts";
 import { RangeReader } from "../workers/range.ts";
-import { collect, fixture, numberedCsv, tempFile } from "./helpers.ts";
+import { collect, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 
 const identity = fixture("identity.ts");
 
@@ -216,5 +216,54 @@ Deno.test({
       open = await openHandles(path);
     }
     assert.equal(open, 0);
+  },
+});
+
+/** A FIFO at a new temporary path named `name`, fed `content` by a `sh` writer. */
+async function fifo(name: string, content: string): Promise<string> {
+  const source = await tempFile("source", content);
+  const path = `${source.slice(0, source.lastIndexOf("/"))}/${name}`;
+  const made = await new Deno.Command("mkfifo", { args: [path] }).output();
+  assert.ok(made.success, "mkfifo");
+  new Deno.Command("sh", { args: ["-c", `cat "${source}" > "${path}"`] }).spawn();
+  return path;
+}
+
+Deno.test({
+  name:
+    "a FIFO path (as <(zcat f.gz) gives) is read whole by the main thread, crashes retried from copies",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const ordered = await Pool.start(identity, { workers: 2 });
+    try {
+      const rows = await collect(
+        ordered.classify(await fifo("a.csv", numberedCsv(3000)), {
+          chunkBytes: 2048,
+          ordered: true,
+        }),
+      ) as { id: string }[];
+      assert.deepEqual(rows.map((r) => Number(r.id)), [...Array(3000).keys()]);
+    } finally {
+      await ordered.close();
+    }
+    await using crashing = await Pool.start(fixture("crash.ts"), {
+      workers: 2,
+      spec: { at: "1234", how: "exit" },
+    });
+    const errors: unknown[] = [];
+    const rows = await collect(
+      crashing.classify(await fifo("b.csv", numberedCsv(3000)), {
+        chunkBytes: 2048,
+        onError: (e) => errors.push(e),
+      }),
+    );
+    assert.equal(rows.length, 2999);
+    assert.equal((errors[0] as RecordError).index, 1234);
+    const cli = await runCrunch([identity.pathname, await fifo("c.csv", numberedCsv(3))]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(
+      cli.stdout,
+      '{"id":"0","text":"row 0"}\n{"id":"1","text":"row 1"}\n{"id":"2","text":"row 2"}\n',
+    );
   },
 });
