@@ -283,6 +283,19 @@ export class WorkerSet {
    * Rejects (InitError, ModuleError, WorkerCrashError) if the fresh one fails.
    */
   async replace(index: number, graceful: boolean): Promise<WorkerHandle> {
+    const replacing = this.#replaceNow(index, graceful);
+    this.#replacing.add(replacing);
+    try {
+      return await replacing;
+    } finally {
+      this.#replacing.delete(replacing);
+    }
+  }
+
+  /** Replacements under way: one started late in a run may finish after that run ended. */
+  #replacing = new Set<Promise<WorkerHandle>>();
+
+  async #replaceNow(index: number, graceful: boolean): Promise<WorkerHandle> {
     const old = this.handles[index];
     const fresh = this.#spawn(index);
     this.handles[index] = fresh;
@@ -302,15 +315,22 @@ export class WorkerSet {
   /** The current run's settings, for workers that join it late. */
   #run: RunMessage | undefined;
 
-  /** Replaces dead workers with fresh ones that run init again. */
+  /**
+   * Before a run: waits for replacements still under way (a run can end while
+   * a worker it lost is being replaced), then replaces every worker that is
+   * dead or never became ready. Only workers that have run init are marked
+   * ready: a run must not send tasks to one still loading, which would drop
+   * them.
+   */
   async repair(): Promise<void> {
-    const dead = this.handles.filter((handle) => handle.dead);
-    for (const handle of dead) {
-      const fresh = this.#spawn(handle.index);
-      this.handles[handle.index] = fresh;
-    }
-    await Promise.all(dead.map((handle) => this.#init(this.handles[handle.index])));
-    for (const handle of this.handles) handle.ready = true;
+    await Promise.allSettled([...this.#replacing]);
+    const broken = this.handles.filter((handle) => handle.dead || !handle.ready);
+    const fresh = broken.map((handle) => {
+      handle.terminate();
+      return this.handles[handle.index] = this.#spawn(handle.index);
+    });
+    await Promise.all(fresh.map((handle) => this.#init(handle)));
+    for (const handle of fresh) handle.ready = true;
   }
 
   /** Sends `message` to every worker (and remembers run settings for workers that join later). */

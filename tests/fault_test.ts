@@ -12,7 +12,7 @@ import {
   RecordError,
   WorkerCrashError,
 } from "../mod.ts";
-import { fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
+import { collect, deadline, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 
 const crash = fixture("crash.ts");
 
@@ -145,6 +145,20 @@ Deno.test("a Pool goes on after a crash, with a fresh worker that ran init", asy
   const again = [];
   for await (const r of pool.classify(rows.slice(10), {})) again.push(r);
   assert.equal(again.length, 40);
+});
+
+Deno.test("a run that starts while a lost worker is still being replaced waits for it", async () => {
+  // The first run ends while the worker that died on record 7 is still in its slow init; the
+  // second must not hand that worker tasks before it is ready (they were dropped: a hang).
+  await using pool = await Pool.start(crash, {
+    workers: 2,
+    spec: { how: "exit", at: "7", initMs: 400 },
+  });
+  const rows = Array.from({ length: 50 }, (_, i) => ({ id: String(i) }));
+  const first = await collect(pool.classify(rows, { onError: () => {}, batchSize: 10 }));
+  assert.equal(first.length, 49);
+  const second = await deadline(collect(pool.classify(rows.slice(10), { batchSize: 5 })), 10_000);
+  assert.equal(second.length, 40);
 });
 
 Deno.test("a record that hangs past the timeout is isolated, and the command still exits", async () => {

@@ -85,3 +85,12 @@ export function runCrunch(
 ): ReturnType<typeof runDeno> {
   return runDeno(["run", "-A", CLI, ...args], options);
 }
+
+/** Settles as `promise` does, or rejects after `ms`: a hang fails the test instead of stalling it. */
+export function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
