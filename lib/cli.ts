@@ -34,7 +34,7 @@ options:
       --format <f>          input format: csv, tsv or ndjson (default: from the extension; csv for stdin)
       --chunk-bytes <n>     bytes per chunk sent to a worker, e.g. 262144 or 4M (default 512K)
       --reader <who>        workers (default for files: each reads byte ranges itself) or main (the
-                            main thread reads and cuts; always so for stdin and with --sandbox)
+                            main thread reads and cuts; always so for stdin, FIFOs and --sandbox)
   -o, --output <file>       write results to <file> (default: standard output); written whole or not at all
   -t, --to <f>              output format: ndjson (default), csv (columns from the first result) or json
       --tagged              add each record's index and line to its result
