@@ -283,6 +283,7 @@ async function trivialCost(csvPath: string, ndjsonPath: string): Promise<void> {
       const pool = await Pool.start(TRIVIAL, { workers });
       // The reader that is not the default for this many workers.
       const other = workers > 1 ? "main" : "workers";
+      using devnull = await Deno.open("/dev/null", { write: true });
       const variants = [{
         label: `trivial ${format} ${workers}w, one result at a time`,
         run: () => drain(pool.classify(path)),
@@ -302,13 +303,24 @@ async function trivialCost(csvPath: string, ndjsonPath: string): Promise<void> {
           }
           return n;
         },
+      }, {
+        label: `trivial ${format} ${workers}w, CLI path (encoded in workers)`,
+        run: async () => {
+          await drain(pool.classify(path, { encode: "ndjson" }), devnull);
+          return single.records;
+        },
       }];
       const bests = await rounds(single, variants);
       for (const [k, r] of bests.entries()) {
         measured.push({
           case: `2 trivial ${format}`,
           variant: `crunch ${workers} worker${workers > 1 ? "s" : ""}, ${
-            ["one result at a time", "batches()", `batches(), reader: "${other}"`][k]
+            [
+              "one result at a time",
+              "batches()",
+              `batches(), reader: "${other}"`,
+              "CLI path (encoded in workers)",
+            ][k]
           }`,
           recordsPerSecond: r.records / r.seconds,
           mbPerSecond: mb / r.seconds,
