@@ -110,8 +110,15 @@ const FLUSH_EVERY_MS = 50;
 let checkEvery = 16;
 
 async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promise<void> {
+  if (plugin === undefined) {
+    // Never meant to happen; dropping the task would leave the main thread waiting for it
+    // forever, so die loudly instead: the task is retried on a fresh worker.
+    fatal(new Error(`task ${message.seq} of run ${message.run} came before init finished`));
+    return;
+  }
   const current = run;
-  if (current === undefined || current.run !== message.run || plugin === undefined) return;
+  // A task of a cancelled or finished run: nobody waits for it.
+  if (current === undefined || current.run !== message.run) return;
   let rows: unknown[];
   let lines: number[] | undefined;
   let bad: ParsedChunk["bad"] | undefined;
