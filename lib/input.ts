@@ -159,7 +159,11 @@ class ByteTaskSource implements TaskSource {
   #ranges: boolean;
   /** Ranges: the file's absolute path, for the workers. */
   #absolute: string | undefined;
-  /** After a fall-back: the file offset the main thread's reading starts at. */
+  /**
+   * The file offset the main thread's reading starts at: 0, or after a
+   * fall-back from ranges the offset it reopens the file at (when `next()`
+   * finds no reader).
+   */
   #readerBase = 0;
 
   constructor(
@@ -256,11 +260,7 @@ class ByteTaskSource implements TaskSource {
     this.#rangeAt = undefined;
     this.#readerBase = start;
     this.#reader = undefined;
-    this.#fallback = start;
   }
-
-  /** Set by a fall-back: the next read opens the file again at this offset. */
-  #fallback: number | undefined;
 
   async next(): Promise<Task | null> {
     const at = this.#rangeAt;
@@ -272,9 +272,9 @@ class ByteTaskSource implements TaskSource {
       const path = this.#absolute!;
       return { kind: "range", path, offset: at, end, exact: at === this.#dataStart };
     }
-    if (this.#fallback !== undefined) {
-      const start = this.#fallback;
-      this.#fallback = undefined;
+    if (this.#reader === undefined) {
+      // Fallen back from ranges: the main thread reads on from the verified boundary.
+      const start = this.#readerBase;
       if (this.#closed) return null;
       const file = await Deno.open(this.#absolute ?? this.file!, { read: true });
       await file.seek(start, Deno.SeekMode.Start);
