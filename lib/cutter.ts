@@ -6,8 +6,9 @@
  * parser's (`workers/csv.ts`): a `"` opens a quoted field only at the start of
  * a field (after a delimiter or a line end); inside, `""` is an escaped quote.
  * The cutter decodes the bytes and jumps from quote to quote with the
- * string's `indexOf`, so unquoted data costs almost nothing to scan. Every ASCII byte it looks for is also an ASCII
- * character in UTF-8, so a multi-byte character is never cut.
+ * string's `indexOf`, so unquoted data costs almost nothing to scan. Every
+ * ASCII byte it looks for is also an ASCII character in UTF-8, so a
+ * multi-byte character is never cut.
  *
  * @module
  */
@@ -117,10 +118,21 @@ class DelimitedCutter implements Cutter {
     return this.#decoder.decode(buf.subarray(from, to));
   }
 
-  /** Byte index in `buf[from, to)` of the LF at text index `at` of `text` (its decoding). */
+  /**
+   * Byte index in `buf[from, to)` of the LF at text index `at` of `text` (its
+   * decoding): the byte LF with as many LFs before it (or after it) as the
+   * text's, counted on the side nearer to `at`.
+   */
   #byteOf(buf: Uint8Array, from: number, to: number, text: string, at: number): number {
     if (text.length === to - from) return from + at; // all ASCII: indices match
-    let after = 0; // LFs after it
+    if (at < text.length / 2) {
+      let before = 0;
+      for (let i = text.indexOf("\n"); i < at; i = text.indexOf("\n", i + 1)) before++;
+      let pos = from - 1;
+      for (let k = 0; k <= before; k++) pos = buf.indexOf(LF, pos + 1);
+      return pos;
+    }
+    let after = 0;
     for (let i = text.indexOf("\n", at + 1); i !== -1; i = text.indexOf("\n", i + 1)) after++;
     let pos = to;
     for (let k = 0; k <= after; k++) pos = buf.lastIndexOf(LF, pos - 1);
@@ -154,14 +166,7 @@ class DelimitedCutter implements Cutter {
     if (to <= from) return -1;
     const text = this.#text(buf, from, to);
     const lf = this.#scan(text, from > 0 ? buf[from - 1] : LF, true);
-    if (lf === -1) return -1;
-    if (text.length === to - from) return from + lf;
-    // Count the LFs up to it; the byte LF with the same count is the one.
-    let count = 0;
-    for (let i = text.indexOf("\n"); i < lf; i = text.indexOf("\n", i + 1)) count++;
-    let pos = from - 1;
-    for (let k = 0; k <= count; k++) pos = buf.indexOf(LF, pos + 1);
-    return pos;
+    return lf === -1 ? -1 : this.#byteOf(buf, from, to, text, lf);
   }
 }
 
