@@ -122,13 +122,14 @@ export interface RunOptions {
   maxChunksPerWorker?: number;
   /**
    * Who reads a file given by path or URL. "workers" (the default with more
-   * than one worker): each worker reads byte ranges of the file itself, cut at the first LF after each
-   * range's start; for CSV and TSV, where an LF can lie inside a quoted
-   * field, a range's results wait until the range before it parsed cleanly,
-   * and a wrong cut makes the main thread read the rest. "main": the main
-   * thread reads the file, cuts it at record boundaries and transfers each
-   * chunk (the default with one worker, whose main thread would idle; streams
-   * and open files are always read this way).
+   * than one worker): each worker reads byte ranges of the file itself, cut
+   * at the first LF after each range's start; for CSV and TSV, where an LF
+   * can lie inside a quoted field, a range's results wait until the range
+   * before it parsed cleanly, and a wrong cut makes the main thread read the
+   * rest. "main": the main thread reads the file, cuts it at record
+   * boundaries and transfers each chunk (the default with one worker, whose
+   * main thread would idle; streams, open files and FIFOs are always read
+   * this way).
    */
   reader?: "workers" | "main";
 }

@@ -3,11 +3,13 @@
  * every worker reads the same memory instead of building its own `Map`.
  *
  * Layout (all little-endian, in one buffer):
- * - header: 8 × Uint32 (magic, version, size, capacity, text length, 0, 0, 0);
+ * - header: 8 × Uint32 (magic, version, size, capacity, text length, order
+ *   length, 0, 0);
  * - slots: `capacity` × 16 bytes, open addressing with linear probing: the
  *   key's record position + 1 (0 = empty), the key's 32-bit hash, and a
  *   Float64 holding a number value or the position of a string value;
- * - order: `size` × Uint32, the slot of each entry in insertion order;
+ * - order: one Uint32 per key given (`size` used), the slot of each entry in
+ *   insertion order;
  * - text: UTF-16 code units; a key's record is its length (two code units),
  *   its kind (0 = number value, 1 = string value) and its code units; a string
  *   value's record is its length (two code units) and its code units.
@@ -29,6 +31,8 @@ const VERSION = 2;
 const HEADER = 8;
 /** Code units before a key's text in its record: length (2) and kind (1). */
 const KEY_HEAD = 3;
+/** Where a key's kind sits in its record. */
+const KIND = 2;
 /** Code units before a string value's text in its record: length (2). */
 const VALUE_HEAD = 2;
 const NUMBER = 0;
@@ -168,10 +172,10 @@ export class SharedTable {
     };
     const setValue = (slot: number, record: number, value: TableValue) => {
       if (typeof value === "number") {
-        text[record + 2] = NUMBER;
+        text[record + KIND] = NUMBER;
         numbers[slot * 2 + 1] = value;
       } else {
-        text[record + 2] = STRING;
+        text[record + KIND] = STRING;
         numbers[slot * 2 + 1] = cursor;
         put(value, VALUE_HEAD);
       }
@@ -256,7 +260,7 @@ export class SharedTable {
 
   #value(slot: number): TableValue {
     const value = this.#values[slot * 2 + 1];
-    if (this.#text[this.#slots[slot * 4] - 1 + 2] === NUMBER) return value;
+    if (this.#text[this.#slots[slot * 4] - 1 + KIND] === NUMBER) return value;
     return this.#string(value, VALUE_HEAD);
   }
 
