@@ -10,7 +10,7 @@ import { FileSource } from "../lib/byte_source.ts";
 import { ChunkReader } from "../lib/chunk_reader.ts";
 import { DEFAULT_CHUNK_BYTES } from "../lib/options.ts";
 import type { Format } from "../lib/protocol.ts";
-import { parseDelimited, rowBuilder } from "../workers/csv.ts";
+import { parseDelimited, recordParsers } from "../workers/csv.ts";
 import { parseNdjson } from "../workers/ndjson.ts";
 
 /** Reads a file the way a worker does (same chunks, same parser) and hands over each chunk's rows. */
@@ -29,13 +29,13 @@ export async function eachChunkRows(
   if (format !== "ndjson") {
     columns = new TextDecoder().decode((await reader.header())!.bytes).trim().split(",");
   }
-  const build = rowBuilder(columns);
+  const parsers = recordParsers(columns, ",");
   const decoder = new TextDecoder();
   for (let c = await reader.next(); c; c = await reader.next()) {
     const text = decoder.decode(new Uint8Array(c.buffer, c.start, c.end - c.start));
     const parsed = format === "ndjson"
       ? parseNdjson(text)
-      : parseDelimited(text, ",", columns, build);
+      : parseDelimited(text, ",", columns, parsers);
     await use(parsed.rows);
   }
   reader.close();

@@ -10,8 +10,11 @@
  *   input, otherwise the record is malformed;
  * - records end at LF or CRLF; empty lines are skipped.
  *
- * Records without quotes take a fast path (`slice` + `split`); only records
- * with a quote are walked character by character.
+ * Each line is first handed to a record parser generated for the header's
+ * columns ({@linkcode recordParsers}): it cuts the fields with `indexOf` and
+ * `slice` straight into an object literal, and gives up (for the general
+ * walker) on a field that starts with a quote or a field count that is not
+ * the header's. Only such records are walked field by field.
  *
  * @module
  */
@@ -27,14 +30,13 @@ interface Fields {
   fields: string[];
   /** Index just after the record's line end (or the text's length). */
   next: number;
-  /** Newlines consumed, including the one that ends the record. */
-  newlines: number;
   /** Set when the record is malformed. */
   error?: string;
   /** Set when the text ended inside a quoted field. */
   open?: boolean;
 }
 
+/** LFs in `text[from, to)`. */
 function countNewlines(text: string, from: number, to: number): number {
   let count = 0;
   for (let i = text.indexOf("\n", from); i !== -1 && i < to; i = text.indexOf("\n", i + 1)) {
@@ -43,26 +45,22 @@ function countNewlines(text: string, from: number, to: number): number {
   return count;
 }
 
-/** Walks one record that contains a quote, starting at `start`. */
+/** Walks one record field by field, starting at `start` (used where a field is quoted). */
 function parseQuotedRecord(text: string, start: number, delimiter: number): Fields {
   const n = text.length;
   const fields: string[] = [];
-  let newlines = 0;
   let error: string | undefined;
   let i = start;
   for (;;) {
     if (text.charCodeAt(i) === QUOTE) {
-      const open = i;
       let value = "";
       let from = i + 1;
       for (;;) {
         const q = text.indexOf('"', from);
         if (q === -1) {
-          newlines += countNewlines(text, open, n);
           return {
             fields,
             next: n,
-            newlines,
             error: "unclosed quote: the quoted field never ends",
             open: true,
           };
@@ -76,22 +74,20 @@ function parseQuotedRecord(text: string, start: number, delimiter: number): Fiel
         i = q + 1;
         break;
       }
-      newlines += countNewlines(text, open, i);
       fields.push(value);
-      if (i >= n) return { fields, next: n, newlines, error };
+      if (i >= n) return { fields, next: n, error };
       const c = text.charCodeAt(i);
       if (c === delimiter) {
         i++;
         if (i >= n) {
           fields.push("");
-          return { fields, next: n, newlines, error };
+          return { fields, next: n, error };
         }
         continue;
       }
-      if (c === LF) return { fields, next: i + 1, newlines: newlines + 1, error };
-      if (c === CR && text.charCodeAt(i + 1) === LF) {
-        return { fields, next: i + 2, newlines: newlines + 1, error };
-      }
+      if (c === LF) return { fields, next: i + 1, error };
+      if (c === CR && i + 1 >= n) return { fields, next: n, error }; // CR ends the input
+      if (c === CR && text.charCodeAt(i + 1) === LF) return { fields, next: i + 2, error };
       error ??= `unexpected ${JSON.stringify(text[i])} after a closing quote`;
       // Read the rest of this field as unquoted text, as the cutter does.
     }
@@ -102,39 +98,39 @@ function parseQuotedRecord(text: string, start: number, delimiter: number): Fiel
       if (c === delimiter || c === LF) break;
       j++;
     }
-    const end = j < n && c === LF && j > i && text.charCodeAt(j - 1) === CR ? j - 1 : j;
+    // A CR before the LF, or before the end of the input, ends the line with it.
+    const end = (j >= n || c === LF) && j > i && text.charCodeAt(j - 1) === CR ? j - 1 : j;
     fields.push(text.slice(i, end));
-    if (j >= n) return { fields, next: n, newlines, error };
-    if (c === LF) return { fields, next: j + 1, newlines: newlines + 1, error };
+    if (j >= n) return { fields, next: n, error };
+    if (c === LF) return { fields, next: j + 1, error };
     i = j + 1;
     if (i >= n) {
       fields.push("");
-      return { fields, next: n, newlines, error };
+      return { fields, next: n, error };
     }
   }
 }
 
 /**
- * Splits delimited text into records of string fields, calling `emit` for each
- * good record and `out.fail` for each malformed one.
+ * Splits delimited text into records. Each line (without its line end) goes
+ * to `unquoted`, which returns the record or undefined; a line it gives up
+ * on is walked by {@linkcode parseQuotedRecord} and handed to `quoted`.
  *
- * Each line is sliced first and searched for a quote on its own, so the
- * per-record work depends only on that record. An earlier version kept the
- * position of the chunk's next quote, found once before the loop: in a
- * chunk with no quote at all that value never changed, TurboFan saw it as a
+ * Everything the loop searches for depends on the record at hand. An earlier
+ * version kept the position of the chunk's next quote, found once before the
+ * loop: in a chunk with no quote that value never changed, TurboFan saw a
  * loop-invariant pure `StringIndexOf` whose uses all lay inside the loop,
  * and its scheduler placed the search inside the loop body (it hoists a pure
- * node only out of blocks that dominate every loop exit). Each record then
- * scanned the whole rest of the chunk (512 KiB) for a quote that was not
- * there: 10x slower on quote-free files than on files with a few quotes.
+ * node only from blocks that dominate every loop exit), so every record
+ * rescanned the rest of the 512 KiB chunk: 10x slower on quote-free files.
  */
 function parseRecords(
   text: string,
-  delimiter: string,
+  delimiter: number,
   out: ParsedChunk,
-  emit: (fields: string[], line: number) => void,
+  unquoted: (line: string) => unknown | undefined,
+  quoted: (fields: string[], line: number) => void,
 ): void {
-  const d = delimiter.charCodeAt(0);
   const n = text.length;
   let pos = 0;
   let line = 1;
@@ -143,37 +139,80 @@ function parseRecords(
     if (nl === -1) nl = n;
     let end = nl;
     if (end > pos && text.charCodeAt(end - 1) === CR) end--;
-    const record = text.slice(pos, end);
-    if (record.indexOf('"') === -1) {
-      if (end > pos) emit(record.split(delimiter), line);
-      if (nl < n) out.newlines++;
-      pos = nl + 1;
-      line++;
-      continue;
+    if (end > pos) {
+      const row = unquoted(text.slice(pos, end));
+      if (row === undefined) {
+        const record = parseQuotedRecord(text, pos, delimiter);
+        if (record.open) out.openQuote = true;
+        if (record.error !== undefined) out.fail(line, record.error);
+        else quoted(record.fields, line);
+        // Most records end at the first LF; one with a quoted line break ends later.
+        const newlines = record.next <= nl + 1
+          ? (nl < n ? 1 : 0)
+          : countNewlines(text, pos, record.next);
+        out.newlines += newlines;
+        line += newlines;
+        pos = record.next;
+        continue;
+      }
+      out.push(row, line);
     }
-    const quoted = parseQuotedRecord(text, pos, d);
-    if (quoted.open) out.openQuote = true;
-    if (quoted.error !== undefined) out.fail(line, quoted.error);
-    else emit(quoted.fields, line);
-    out.newlines += quoted.newlines;
-    pos = quoted.next;
-    line += quoted.newlines;
+    if (nl < n) out.newlines++;
+    pos = nl + 1;
+    line++;
   }
 }
 
-/** Builds a function that turns a field array into an object keyed by `columns`. */
-export function rowBuilder(
-  columns: readonly string[],
-): (fields: string[]) => Record<string, string> {
-  // A generated object literal gives every row the same hidden class, which is
-  // several times faster to build and read than assigning keys in a loop.
-  const body = columns.map((name, i) => {
-    const key = JSON.stringify(name);
-    return name === "__proto__" ? `[${key}]: f[${i}]` : `${key}: f[${i}]`;
-  });
-  return new Function("f", `return { ${body.join(", ")} };`) as (
+/** The two ways a record becomes a row object keyed by the header's columns. */
+export interface RecordParsers {
+  /** From a line's text to its row, or undefined when a field starts with a quote or the field count is off. */
+  line: (line: string) => Record<string, string> | undefined;
+  /** From a record's fields (as many as the columns) to its row. */
+  fields: (fields: string[]) => Record<string, string>;
+}
+
+/** Above this many columns the line parser is a loop over `split`, not generated code. */
+const MAX_GENERATED_COLUMNS = 256;
+
+/**
+ * Builds the record parsers for `columns` and `delimiter`. The code is
+ * generated for the columns: every row is one object literal with the same
+ * hidden class (several times faster to build and read than assigning keys in
+ * a loop), and the fields are cut from the line with `indexOf` and `slice`,
+ * without an intermediate array.
+ */
+export function recordParsers(columns: readonly string[], delimiter: string): RecordParsers {
+  const props = (value: (i: number) => string) =>
+    columns.map((name, i) => {
+      const key = JSON.stringify(name);
+      return name === "__proto__" ? `[${key}]: ${value(i)}` : `${key}: ${value(i)}`;
+    }).join(", ");
+  const fields = new Function("f", `return { ${props((i) => `f[${i}]`)} };`) as (
     fields: string[],
   ) => Record<string, string>;
+  const d = JSON.stringify(delimiter);
+  const width = columns.length;
+  if (width > MAX_GENERATED_COLUMNS || width === 0) {
+    const line = (text: string) => {
+      if (text.indexOf('"') !== -1) return undefined;
+      const f = text.split(delimiter);
+      return f.length === width ? fields(f) : undefined;
+    };
+    return { line, fields };
+  }
+  let body = "let p = 0; let e = 0;\n";
+  for (let i = 0; i < width - 1; i++) {
+    body += `if (s.charCodeAt(p) === ${QUOTE}) return undefined;\n` +
+      `e = s.indexOf(${d}, p); if (e === -1) return undefined;\n` +
+      `const f${i} = s.slice(p, e); p = e + 1;\n`;
+  }
+  const last = `f${width - 1}`;
+  body += `if (s.charCodeAt(p) === ${QUOTE}) return undefined;\n` +
+    `const ${last} = p === 0 ? s : s.slice(p);\n` +
+    `if (${last}.indexOf(${d}) !== -1) return undefined;\n` +
+    `return { ${props((i) => `f${i}`)} };`;
+  const line = new Function("s", body) as RecordParsers["line"];
+  return { line, fields };
 }
 
 /**
@@ -184,15 +223,14 @@ export function parseDelimited(
   text: string,
   delimiter: string,
   columns: readonly string[],
-  build: (fields: string[]) => Record<string, string> = rowBuilder(columns),
+  parsers: RecordParsers = recordParsers(columns, delimiter),
 ): ParsedChunk {
   const out = new ParsedChunk();
   const width = columns.length;
-  parseRecords(text, delimiter, out, (fields, line) => {
-    if (fields.length === width) out.push(build(fields), line);
-    else {
-      out.fail(line, `expected ${width} fields (as in the header), found ${fields.length}`);
-    }
+  const { line, fields } = parsers;
+  parseRecords(text, delimiter.charCodeAt(0), out, line, (values, at) => {
+    if (values.length === width) out.push(fields(values), at);
+    else out.fail(at, `expected ${width} fields (as in the header), found ${values.length}`);
   });
   return out;
 }
@@ -204,10 +242,10 @@ export function parseDelimited(
  * @throws {Error} with the line, when a record is malformed.
  */
 export function parseDelimitedRows(text: string, delimiter: string): string[][] {
-  const rows: string[][] = [];
   const out = new ParsedChunk();
-  parseRecords(text, delimiter, out, (fields) => rows.push(fields));
+  const unquoted = (line: string) => line.indexOf('"') === -1 ? line.split(delimiter) : undefined;
+  parseRecords(text, delimiter.charCodeAt(0), out, unquoted, (f, at) => out.push(f, at));
   const first = out.bad.values().next();
   if (!first.done) throw new Error(`line ${first.value.line}: ${first.value.reason}`);
-  return rows;
+  return out.rows as string[][];
 }

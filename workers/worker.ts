@@ -23,7 +23,7 @@ import type {
   ToWorker,
 } from "../lib/protocol.ts";
 import { delimiterOf, serializeError } from "../lib/protocol.ts";
-import { parseDelimited, rowBuilder } from "./csv.ts";
+import { parseDelimited, type RecordParsers, recordParsers } from "./csv.ts";
 import { parseNdjson } from "./ndjson.ts";
 import type { ParsedChunk } from "./parsed_chunk.ts";
 import { loadPlugin, type Plugin } from "./plugin.ts";
@@ -68,7 +68,7 @@ self.addEventListener("unhandledrejection", (event) => {
 
 let plugin: Plugin | undefined;
 /** The run being worked on, with what the worker derives from it. */
-type CurrentRun = RunMessage & { build?: (fields: string[]) => Record<string, string> };
+type CurrentRun = RunMessage & { parsers?: RecordParsers };
 let run: CurrentRun | undefined;
 const queue: (ChunkMessage | RangeMessage | BatchMessage | { type: "close" })[] = [];
 let draining = false;
@@ -100,8 +100,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function parse(text: string, current: CurrentRun): ParsedChunk {
   if (current.format === "ndjson") return parseNdjson(text);
-  current.build ??= rowBuilder(current.columns ?? []);
-  return parseDelimited(text, delimiterOf(current.format), current.columns ?? [], current.build);
+  const delimiter = delimiterOf(current.format);
+  current.parsers ??= recordParsers(current.columns ?? [], delimiter);
+  return parseDelimited(text, delimiter, current.columns ?? [], current.parsers);
 }
 
 /** Longest time a chunk's results wait in a worker before a partial message carries them. */
