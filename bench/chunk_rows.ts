@@ -9,8 +9,8 @@
 import { FileSource } from "../lib/byte_source.ts";
 import { ChunkReader } from "../lib/chunk_reader.ts";
 import { DEFAULT_CHUNK_BYTES } from "../lib/options.ts";
-import type { Format } from "../lib/protocol.ts";
-import { parseDelimited, recordParsers } from "../workers/csv.ts";
+import { delimiterOf, type Format } from "../lib/protocol.ts";
+import { parseDelimited, parseDelimitedRows, recordParsers } from "../workers/csv.ts";
 import { parseNdjson } from "../workers/ndjson.ts";
 
 /** Reads a file the way a worker does (same chunks, same parser) and hands over each chunk's rows. */
@@ -25,17 +25,19 @@ export async function eachChunkRows(
     DEFAULT_CHUNK_BYTES,
     64 << 20,
   );
+  const delimiter = delimiterOf(format);
   let columns: string[] = [];
   if (format !== "ndjson") {
-    columns = new TextDecoder().decode((await reader.header())!.bytes).trim().split(",");
+    const header = new TextDecoder().decode((await reader.header())!.bytes);
+    columns = parseDelimitedRows(header, delimiter)[0];
   }
-  const parsers = recordParsers(columns, ",");
+  const parsers = recordParsers(columns, delimiter);
   const decoder = new TextDecoder();
   for (let c = await reader.next(); c; c = await reader.next()) {
     const text = decoder.decode(new Uint8Array(c.buffer, c.start, c.end - c.start));
     const parsed = format === "ndjson"
       ? parseNdjson(text)
-      : parseDelimited(text, ",", columns, parsers);
+      : parseDelimited(text, delimiter, columns, parsers);
     await use(parsed.rows);
   }
   reader.close();

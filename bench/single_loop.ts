@@ -2,11 +2,11 @@
  * The plain single-threaded loop, in a process of its own so that nothing
  * else on the heap slows it: the same reading, parsing and classify as a
  * crunch worker, on the main thread (with `prepare` first, when the module has
- * one). After one warm-up run it times one more run for each line it reads on
- * stdin and prints `{ records, seconds }` as a JSON line, so the bench can
- * interleave its runs with crunch's and both meet the same machine noise.
+ * one). After one warm-up run it prints a ready line, then times one more run
+ * for each line it reads on stdin and prints `{ records, seconds }` as a JSON
+ * line (the protocol of `runner.ts`'s ChildRunner).
  *
- * Usage: `deno run -A bench/single_loop.ts <file> <csv|ndjson> <classifier module>`
+ * Usage: `deno run -A bench/single_loop.ts <file> <csv|tsv|ndjson> <classifier module>`
  *
  * @module
  */

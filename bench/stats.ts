@@ -29,3 +29,8 @@ export function showSpread(s: Spread | undefined, digits = 2): string {
     x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
   return `${f(s.median)} [${f(s.min)}-${f(s.max)}]`;
 }
+
+/** `s` with every figure multiplied by `k`. */
+export function scale(s: Spread, k: number): Spread {
+  return { median: s.median * k, min: s.min * k, max: s.max * k, n: s.n };
+}
