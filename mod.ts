@@ -35,7 +35,7 @@ export {
   WorkerCrashError,
 } from "./lib/errors.ts";
 export type { Input } from "./lib/input.ts";
-export type { Results } from "./lib/run.ts";
+export type { Results } from "./lib/run/iterator.ts";
 export type {
   ClassifyOptions,
   Format,

@@ -5,10 +5,10 @@
  */
 
 import type { Input } from "./input.ts";
-import { resolveModule } from "./module_url.ts";
 import { type ClassifyOptions, resolveRunOptions, resolveWorkers } from "./options.ts";
-import { type Results, Run } from "./run.ts";
-import { WorkerSet } from "./workers.ts";
+import { startBackend } from "./backends/start.ts";
+import { Engine } from "./run/engine.ts";
+import { type Results, RunIterator } from "./run/iterator.ts";
 
 /**
  * Runs the classifier `module` over every record of `input` on `workers`
@@ -40,14 +40,14 @@ export function classify<R = unknown>(
   options: ClassifyOptions = {},
 ): Results<R> {
   const workers = resolveWorkers(options.workers);
-  return new Run<R>(input, resolveRunOptions(options), {
+  const engine = new Engine(input, resolveRunOptions(options), {
     workers,
-    acquire: async () =>
-      WorkerSet.start(await resolveModule(module), options.spec, workers, options.permissions),
-    release: (set, how) => {
-      if (how === "done") return set?.close() ?? Promise.resolve();
-      set?.terminate();
+    acquire: () => startBackend(module, { ...options, workers }),
+    release: (backend, how) => {
+      if (how === "done") return backend?.close() ?? Promise.resolve();
+      backend?.terminate();
       return Promise.resolve();
     },
   });
+  return new RunIterator<R>(engine);
 }

@@ -7,10 +7,11 @@
 
 import { CrunchError } from "./errors.ts";
 import type { Input } from "./input.ts";
-import { resolveModule } from "./module_url.ts";
 import { type PoolOptions, resolveRunOptions, resolveWorkers, type RunOptions } from "./options.ts";
-import { type Results, Run } from "./run.ts";
-import { WorkerSet } from "./workers.ts";
+import type { Backend } from "./backends/backend.ts";
+import { startBackend } from "./backends/start.ts";
+import { Engine } from "./run/engine.ts";
+import { type Results, RunIterator } from "./run/iterator.ts";
 
 /**
  * Workers that have imported a classifier module and run its `init` once.
@@ -26,12 +27,12 @@ import { WorkerSet } from "./workers.ts";
  * ```
  */
 export class Pool {
-  #set: WorkerSet;
+  #backend: Backend;
   #busy = false;
   #closing: Promise<void> | undefined;
 
-  private constructor(set: WorkerSet) {
-    this.#set = set;
+  private constructor(backend: Backend) {
+    this.#backend = backend;
   }
 
   /**
@@ -47,13 +48,12 @@ export class Pool {
    */
   static async start(module: string | URL, options: PoolOptions = {}): Promise<Pool> {
     const workers = resolveWorkers(options.workers);
-    const url = await resolveModule(module);
-    return new Pool(await WorkerSet.start(url, options.spec, workers, options.permissions));
+    return new Pool(await startBackend(module, { ...options, workers }));
   }
 
   /** Number of workers in the pool. */
   get size(): number {
-    return this.#set.handles.length;
+    return this.#backend.size;
   }
 
   /**
@@ -77,13 +77,12 @@ export class Pool {
         "the pool is busy with another run: finish or return() that iterator first",
       );
     }
-    const set = this.#set;
-    const run = new Run<R>(input, resolveRunOptions(options), {
-      workers: set.handles.length,
-      acquire: async () => {
-        if (this.#closing) throw new CrunchError("the pool is closed");
-        await set.repair();
-        return set;
+    const backend = this.#backend;
+    const engine = new Engine(input, resolveRunOptions(options), {
+      workers: backend.size,
+      acquire: () => {
+        if (this.#closing) return Promise.reject(new CrunchError("the pool is closed"));
+        return Promise.resolve(backend);
       },
       release: () => {
         this.#busy = false;
@@ -91,7 +90,7 @@ export class Pool {
       },
     });
     this.#busy = true;
-    return run;
+    return new RunIterator<R>(engine);
   }
 
   /**
@@ -105,7 +104,7 @@ export class Pool {
    * ```
    */
   close(): Promise<void> {
-    this.#closing ??= this.#set.close();
+    this.#closing ??= this.#backend.close();
     return this.#closing;
   }
 

@@ -13,8 +13,7 @@
  * @module
  */
 
-import type { Task } from "./input.ts";
-import type { WorkerHandle } from "./workers.ts";
+import type { Task } from "../input.ts";
 
 /** Records `[from, to)` of a task, and how often a worker died on them. */
 export interface Range {
@@ -33,8 +32,8 @@ export type Verdict =
 export class Flight {
   readonly seq: number;
   task: Task;
-  /** The worker classifying it now, if any. */
-  worker: WorkerHandle | undefined;
+  /** True while a worker holds it (sent, and not yet done or lost). */
+  sent = false;
   /** Ranges still to classify, in order; the first is the current one. */
   ranges: Range[] = [{ from: 0, to: Infinity, attempts: 0 }];
   /** Records in the task, once a worker has counted them. */
@@ -43,8 +42,6 @@ export class Flight {
   lines: number[] | undefined;
   /** Newlines in the chunk, once known. */
   newlines: number | undefined;
-  /** When the current worker started on it (for the timeout). */
-  startedAt = 0;
   /** True once it has been sent again after a crash. */
   retried = false;
   /** A range whose guessed cut proved wrong: what its worker sends is dropped. */

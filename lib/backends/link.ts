@@ -1,0 +1,36 @@
+/**
+ * The transport to one worker, whatever kind it is (a Web Worker, a worker
+ * process): what the local backend needs to send it messages, hear its
+ * messages and learn of its death, and stop it.
+ *
+ * @module
+ */
+
+import type { FromWorker, ToWorker } from "../protocol.ts";
+
+/** What a link reports about its worker. */
+export interface LinkEvents {
+  /** A message from the worker. */
+  message(message: FromWorker): void;
+  /** The worker is gone (an uncaught error, its process ended); `reason` says how. */
+  died(reason: string, cause?: Error): void;
+}
+
+/** One worker, as the backend sees it. */
+export interface WorkerLink {
+  /**
+   * Sends `message`, transferring `transfer` where the transport can. Throws
+   * a `DataCloneError` DOMException when the message cannot be sent.
+   */
+  post(message: ToWorker, transfer?: Transferable[]): void;
+  /** Stops the worker at once. Safe to call more than once. */
+  terminate(): void;
+}
+
+/** Starts worker number `index`, reporting to `events`. */
+export type LinkFactory = (index: number, events: LinkEvents) => WorkerLink;
+
+/** A `DataCloneError` like the one `postMessage` throws, for transports that serialize otherwise. */
+export function dataCloneError(message: string): DOMException {
+  return new DOMException(message, "DataCloneError");
+}

@@ -1,0 +1,25 @@
+/**
+ * Starting the backend that the options ask for.
+ *
+ * @module
+ */
+
+import { resolveModule } from "../module_url.ts";
+import type { PoolOptions } from "../options.ts";
+import { sandboxPermissions } from "../sandbox.ts";
+import type { Backend } from "./backend.ts";
+import { LocalBackend } from "./local.ts";
+import { threadLinks } from "./thread_link.ts";
+
+/** Starts `options.workers` workers with `module` loaded and initialised. */
+export async function startBackend(
+  module: string | URL,
+  options: PoolOptions & { workers: number },
+): Promise<Backend> {
+  const url = await resolveModule(module);
+  const { permissions } = options;
+  const links = threadLinks(
+    permissions === undefined ? undefined : sandboxPermissions(url, permissions),
+  );
+  return LocalBackend.start(url, options.spec, options.workers, links);
+}

@@ -1,0 +1,49 @@
+/**
+ * Workers as Web Workers in this process: cheap to start and to talk to
+ * (chunks are transferred, not copied), but they share the process, so an
+ * out-of-memory in one ends the whole process and a thread stuck in a
+ * synchronous loop cannot be stopped.
+ *
+ * @module
+ */
+
+import type { FromWorker, ToWorker } from "../protocol.ts";
+import type { LinkEvents, LinkFactory, WorkerLink } from "./link.ts";
+
+const WORKER_URL = new URL("../../workers/worker.ts", import.meta.url);
+
+/** Links to Web Workers, with `permissions` when given (a sandbox). */
+export function threadLinks(permissions?: Deno.PermissionOptions): LinkFactory {
+  return (index, events) => new ThreadLink(index, events, permissions);
+}
+
+class ThreadLink implements WorkerLink {
+  readonly #worker: Worker;
+  #terminated = false;
+
+  constructor(index: number, events: LinkEvents, permissions?: Deno.PermissionOptions) {
+    const options: WorkerOptions & { deno?: { permissions: Deno.PermissionOptions } } = {
+      type: "module",
+      name: `crunch-${index}`,
+    };
+    if (permissions !== undefined) options.deno = { permissions };
+    this.#worker = new Worker(WORKER_URL, options);
+    this.#worker.onmessage = (event: MessageEvent<FromWorker>) => events.message(event.data);
+    this.#worker.onerror = (event: ErrorEvent) => {
+      // Without preventDefault the error would end the main thread too.
+      event.preventDefault();
+      events.died(`an uncaught error: ${event.message}`);
+    };
+    this.#worker.onmessageerror = () => events.died("a message from the worker could not be read");
+  }
+
+  post(message: ToWorker, transfer: Transferable[] = []): void {
+    this.#worker.postMessage(message, transfer);
+  }
+
+  terminate(): void {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    this.#worker.terminate();
+  }
+}

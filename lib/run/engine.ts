@@ -1,0 +1,282 @@
+/**
+ * The life of one run: open the input, start a run on the backend, then
+ * pump: hand out what is ready, dispatch while there is room, and wait for
+ * the backend's next event; end exactly once, with an error or without.
+ *
+ * The pump is pull-based: input is read and sent only inside `next()`, a
+ * bounded number of tasks ahead, so a consumer that stops pulling stops the
+ * reading, and memory stays bounded by chunk size times workers.
+ *
+ * @module
+ */
+
+import type { WorkerCrashError } from "../errors.ts";
+import { type Input, type TaskSource, taskSource } from "../input.ts";
+import type { ResolvedRunOptions } from "../options.ts";
+import type { CountMessage, PieceMessage } from "../protocol.ts";
+import type { Backend, BackendListener, BackendRun } from "../backends/backend.ts";
+import { PER_WORKER } from "../backends/local.ts";
+import { Cuts } from "./cuts.ts";
+import { OutputDocument } from "./document.ts";
+import { Ledger } from "./ledger.ts";
+import { Outbox } from "./outbox.ts";
+import { Release } from "./release.ts";
+import { Scheduler } from "./scheduler.ts";
+import { Stats } from "./stats.ts";
+
+/** How a run obtains its backend and gives it back. */
+export interface Lease {
+  /** How many workers the run gets. */
+  workers: number;
+  /** Resolves with started workers; rejects with ModuleError, InitError, ... */
+  acquire(): Promise<Backend>;
+  /**
+   * Called once when the run ends: "done" after a complete run, "abort"
+   * after an early end. `backend` is undefined when it was never acquired.
+   */
+  release(backend: Backend | undefined, how: "done" | "abort"): Promise<void>;
+}
+
+type Event =
+  | { type: "piece"; message: PieceMessage }
+  | { type: "count"; message: CountMessage }
+  | { type: "lost"; seqs: number[]; error: WorkerCrashError }
+  | { type: "ready" }
+  | { type: "recycled" }
+  | { type: "failed"; error: unknown };
+
+let lastRunId = 0;
+
+/** One run over one input; the iterator's engine. */
+export class Engine implements BackendListener {
+  readonly #options: ResolvedRunOptions;
+  readonly #lease: Lease;
+  readonly #source: TaskSource;
+  readonly #runId = ++lastRunId;
+  readonly #outbox = new Outbox();
+  readonly #stats = new Stats();
+  readonly #cuts = new Cuts();
+  #state: "new" | "running" | "ended" = "new";
+  /** Set when the run ends in an error; thrown once the results before it are consumed. */
+  #error: { value: unknown } | undefined;
+  #acquiring: Promise<Backend> | undefined;
+  #backendRun: BackendRun | undefined;
+  #gaveBack = false;
+  #trailerSent = false;
+  #release: Release | undefined;
+  #scheduler: Scheduler | undefined;
+  #document: OutputDocument | undefined;
+  #events: Event[] = [];
+  #wake: (() => void) | undefined;
+  #onAbort = () => this.#fail(this.#options.signal?.reason);
+
+  /** Checks the input now; reading starts at the first `next()`. */
+  constructor(input: Input, options: ResolvedRunOptions, lease: Lease) {
+    this.#options = options;
+    this.#lease = lease;
+    // One worker leaves the main thread idle: its reading is then free parallel work.
+    const reader = options.reader ?? (lease.workers > 1 ? "workers" : "main");
+    this.#source = taskSource(input, { ...options, reader });
+  }
+
+  /** The next value, when one is ready without waiting for anything or handling an event. */
+  takeReady(batch: boolean): { value: unknown } | undefined {
+    if (!this.#outbox.headReady || this.#events.length) return undefined;
+    return this.#outbox.take(batch);
+  }
+
+  /** The next value (or array of values), waiting for it as needed. */
+  async next(batch: boolean): Promise<IteratorResult<unknown>> {
+    try {
+      if (this.#state === "new") await this.#start();
+      for (;;) {
+        this.#drainEvents();
+        const item = this.#outbox.take(batch);
+        if (item) return { done: false, value: item.value };
+        if (this.#error) {
+          const { value } = this.#error;
+          this.#error = { value: undefined };
+          await this.#giveBack("abort");
+          if (value === undefined) return { done: true, value: undefined };
+          throw value;
+        }
+        if (this.#state === "ended") return { done: true, value: undefined };
+        if (this.#finished()) {
+          const trailer = this.#document?.trailer() ?? [];
+          if (trailer.length && !this.#trailerSent) {
+            this.#trailerSent = true;
+            this.#outbox.push(trailer);
+            continue;
+          }
+          this.#end();
+          this.#report();
+          await this.#giveBack("done");
+          return { done: true, value: undefined };
+        }
+        await this.#scheduler!.dispatch(this.#backendRun!, () => this.#state === "running");
+        // Nothing to hand out and nothing more to send: wait for the backend (results, a
+        // death, a replacement ready) or for the run to end.
+        if (this.#events.length === 0 && !this.#error && this.#state === "running") {
+          if (!this.#finished()) {
+            await new Promise<void>((resolve) => this.#wake = resolve);
+            this.#wake = undefined;
+          }
+        }
+      }
+    } catch (error) {
+      // The first error wins: an abort that closed the input makes its read fail too.
+      this.#fail(error);
+      const first = this.#error?.value ?? error;
+      this.#error = { value: undefined };
+      await this.#giveBack("abort");
+      throw first;
+    }
+  }
+
+  /** Every task is released and nothing more will come. */
+  #finished(): boolean {
+    return this.#scheduler!.done && this.#release!.open === 0;
+  }
+
+  /** Stops the run: reading stops and the workers are stopped (or given back, for a pool). */
+  async stop(): Promise<void> {
+    this.#error ??= { value: undefined };
+    this.#end();
+    this.#outbox.clear();
+    await this.#giveBack("abort");
+  }
+
+  async #start(): Promise<void> {
+    this.#state = "running";
+    const options = this.#options;
+    options.signal?.throwIfAborted();
+    options.signal?.addEventListener("abort", this.#onAbort, { once: true });
+    const head = await this.#source.open();
+    const ledger = new Ledger(head.firstLine);
+    if (options.encode) {
+      this.#document = new OutputDocument(
+        options.encode,
+        options.tagged,
+        (columns) => this.#backendRun?.columns(columns),
+      );
+    }
+    this.#release = new Release(
+      {
+        ordered: options.ordered,
+        tagged: options.tagged,
+        onError: options.onError,
+        file: this.#source.file,
+      },
+      ledger,
+      this.#outbox,
+      this.#stats,
+      this.#document,
+      (seq) => this.#cuts.held(seq),
+    );
+    this.#acquiring = this.#lease.acquire();
+    const backend = await this.#acquiring;
+    if (this.#state !== "running") return; // ended while starting; #giveBack releases it
+    this.#scheduler = new Scheduler(this.#source, this.#release, this.#cuts, this.#stats, {
+      run: this.#runId,
+      maxRespawns: options.maxRespawns,
+      maxRecordBytes: options.maxRecordBytes,
+      maxOpen: backend.size * PER_WORKER * 2,
+    });
+    this.#backendRun = await backend.begin(
+      {
+        run: this.#runId,
+        format: head.format,
+        columns: head.columns,
+        tagged: options.tagged,
+        stopOnError: options.onError === "fail",
+        encode: options.encode,
+      },
+      { timeout: options.timeout, maxChunksPerWorker: options.maxChunksPerWorker },
+      this,
+    );
+    if (this.#state !== "running") this.#backendRun.end(true);
+  }
+
+  // --- the backend's events: queued, handled by the pump -------------------
+
+  piece(message: PieceMessage): void {
+    this.#push({ type: "piece", message });
+  }
+
+  count(message: CountMessage): void {
+    this.#push({ type: "count", message });
+  }
+
+  lost(seqs: number[], error: WorkerCrashError): void {
+    this.#push({ type: "lost", seqs, error });
+  }
+
+  ready(): void {
+    this.#push({ type: "ready" });
+  }
+
+  recycled(): void {
+    this.#push({ type: "recycled" });
+  }
+
+  failed(error: unknown): void {
+    this.#fail(error);
+  }
+
+  #push(event: Event): void {
+    this.#events.push(event);
+    this.#wake?.();
+  }
+
+  #drainEvents(): void {
+    if (this.#events.length === 0) return;
+    const events = this.#events;
+    this.#events = [];
+    const scheduler = this.#scheduler!;
+    for (const event of events) {
+      if (this.#state !== "running") return;
+      if (event.type === "piece") scheduler.piece(event.message);
+      else if (event.type === "count") scheduler.count(event.message);
+      else if (event.type === "recycled") this.#stats.recycled++;
+      else if (event.type === "lost") {
+        const error = scheduler.lost(event.seqs, event.error);
+        if (error) return this.#fail(error);
+      }
+    }
+    const error = this.#release!.flush();
+    this.#report();
+    if (error !== undefined) this.#fail(error);
+  }
+
+  #report(): void {
+    this.#options.onProgress?.(this.#stats.snapshot(this.#source));
+  }
+
+  // --- ending -------------------------------------------------------------
+
+  /** Ends the run with `error` after the results already released; stops work at once. */
+  #fail(error: unknown): void {
+    if (this.#state === "ended") return;
+    this.#error = { value: error };
+    this.#end();
+    // Stop the workers now, not when the consumer next pulls.
+    this.#giveBack("abort").catch(() => {});
+  }
+
+  #end(): void {
+    if (this.#state === "ended") return;
+    this.#state = "ended";
+    this.#wake?.();
+    this.#source.close();
+    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+  }
+
+  /** Gives the backend back exactly once, waiting for it if it is still starting. */
+  async #giveBack(how: "done" | "abort"): Promise<void> {
+    if (this.#gaveBack) return;
+    this.#gaveBack = true;
+    const backend = await this.#acquiring?.catch(() => undefined);
+    this.#backendRun?.end(how === "abort");
+    await this.#lease.release(backend, how);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The results of a run that are ready for the consumer: a queue of arrays,
+ * handed out one value at a time or one array at a time.
+ *
+ * @module
+ */
+
+const EMPTY: unknown[] = [];
+
+/** Released results (or encoded byte pieces), in the order they are to be yielded. */
+export class Outbox {
+  #queue: unknown[][] = [];
+  #head: unknown[] = EMPTY;
+  #at = 0;
+
+  /** Appends an array of results (kept as it is, not copied). */
+  push(values: unknown[]): void {
+    if (values.length) this.#queue.push(values);
+  }
+
+  /** True when a value can be taken at once. */
+  get ready(): boolean {
+    return this.#at < this.#head.length || this.#queue.length > 0;
+  }
+
+  /** True when a value can be taken without moving to the next array. */
+  get headReady(): boolean {
+    return this.#at < this.#head.length;
+  }
+
+  /** The next value, or the rest of the array it is in (`batch`); undefined when empty. */
+  take(batch: boolean): { value: unknown } | undefined {
+    while (this.#at >= this.#head.length) {
+      const next = this.#queue.shift();
+      if (next === undefined) {
+        this.#head = EMPTY;
+        this.#at = 0;
+        return undefined;
+      }
+      this.#head = next;
+      this.#at = 0;
+    }
+    if (!batch) return { value: this.#head[this.#at++] };
+    // The whole array when nothing of it was taken yet.
+    const rest = this.#at === 0 ? this.#head : this.#head.slice(this.#at);
+    this.#head = EMPTY;
+    this.#at = 0;
+    return { value: rest };
+  }
+
+  /** Drops everything. */
+  clear(): void {
+    this.#queue = [];
+    this.#head = EMPTY;
+    this.#at = 0;
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Ordering and release: the pieces of results of finished (or finishing)
+ * tasks wait here until they can go to the consumer: at once when unordered,
+ * in sequence when ordered, and once their first record's index is known
+ * when they carry errors or tagged results (the {@linkcode Ledger} knows it
+ * once every earlier task has reported its record count).
+ *
+ * @module
+ */
+
+import { CrunchError, ParseError, RecordError } from "../errors.ts";
+import type { OnError, Tagged } from "../options.ts";
+import type { Encoded, Failure } from "../protocol.ts";
+import type { OutputDocument } from "./document.ts";
+import type { Base, Ledger } from "./ledger.ts";
+import type { Outbox } from "./outbox.ts";
+import type { Stats } from "./stats.ts";
+
+/** Results of consecutive records of one task, with offsets in the task's input order. */
+export interface Piece {
+  seq: number;
+  /** Records this piece covers (results, filtered records and failures). */
+  records: number;
+  results: unknown[];
+  /** For tagged runs: each result's record offset within its task. */
+  offsets?: number[];
+  /** For tagged runs on bytes: each result's 1-based line within its chunk. */
+  lines?: number[];
+  failures: Failure[];
+  /** For runs with `encode`: the results serialized in the worker. */
+  encoded?: Encoded;
+}
+
+/** What release needs to know of the run. */
+export interface ReleaseOptions {
+  ordered: boolean;
+  tagged: boolean;
+  onError: OnError;
+  /** The input file, for errors. */
+  file?: string;
+}
+
+interface Pending {
+  pieces: Piece[];
+  records: number;
+  /** Every record of the task is reported. */
+  final: boolean;
+}
+
+/** Pieces waiting for release, by task sequence number. */
+export class Release {
+  readonly #options: ReleaseOptions;
+  readonly #ledger: Ledger;
+  readonly #outbox: Outbox;
+  readonly #stats: Stats;
+  readonly #document: OutputDocument | undefined;
+  /** True while a task's results must wait (a range whose cut is not verified yet). */
+  readonly #held: (seq: number) => boolean;
+  #pending = new Map<number, Pending>();
+  #nextOrdered = 0;
+  /** Tasks opened and not yet released whole. */
+  #open = 0;
+
+  constructor(
+    options: ReleaseOptions,
+    ledger: Ledger,
+    outbox: Outbox,
+    stats: Stats,
+    document: OutputDocument | undefined,
+    held: (seq: number) => boolean,
+  ) {
+    this.#options = options;
+    this.#ledger = ledger;
+    this.#outbox = outbox;
+    this.#stats = stats;
+    this.#document = document;
+    this.#held = held;
+  }
+
+  /** Tasks dispatched whose results are not all released yet. */
+  get open(): number {
+    return this.#open;
+  }
+
+  /** A task was dispatched: its results will come here. */
+  opened(): void {
+    this.#open++;
+  }
+
+  /** Adds a piece of results to its task. */
+  add(piece: Piece): void {
+    let pending = this.#pending.get(piece.seq);
+    if (pending === undefined) {
+      pending = { pieces: [], records: 0, final: false };
+      this.#pending.set(piece.seq, pending);
+    }
+    pending.pieces.push(piece);
+    pending.records += piece.records;
+  }
+
+  /** Every record of task `seq` is reported: it can be numbered and released. */
+  complete(seq: number, newlines: number): void {
+    const pending = this.#pending.get(seq) ?? { pieces: [], records: 0, final: false };
+    this.#pending.set(seq, pending);
+    pending.final = true;
+    this.#ledger.report(seq, pending.records, newlines);
+  }
+
+  /** Task `seq` holds no records after all (a range cut wrong): what it sent is dropped. */
+  drop(seq: number): void {
+    this.#pending.set(seq, { pieces: [], records: 0, final: true });
+    this.#ledger.report(seq, 0, 0);
+  }
+
+  /** Releases what can go; returns the error that ends the run, if one does. */
+  flush(): unknown {
+    if (this.#options.ordered) {
+      for (;;) {
+        const pending = this.#pending.get(this.#nextOrdered);
+        if (pending === undefined) return undefined;
+        const [done, error] = this.#flushOne(this.#nextOrdered, pending);
+        if (error !== undefined) return error;
+        if (!done) return undefined;
+        this.#retire(this.#nextOrdered++);
+      }
+    }
+    const seqs = [...this.#pending.keys()].sort((a, b) => a - b);
+    for (const seq of seqs) {
+      const pending = this.#pending.get(seq)!;
+      const [done, error] = this.#flushOne(seq, pending);
+      if (error !== undefined) return error;
+      if (done) this.#retire(seq);
+    }
+    return undefined;
+  }
+
+  /** Releases a task's pieces in order while their positions are known: [all released, error]. */
+  #flushOne(seq: number, pending: Pending): [boolean, unknown] {
+    if (this.#held(seq)) return [false, undefined];
+    while (pending.pieces.length) {
+      const piece = pending.pieces[0];
+      const base = this.#ledger.base(seq);
+      const needsBase = this.#options.tagged || piece.failures.length > 0;
+      if (needsBase && base === undefined) return [false, undefined];
+      pending.pieces.shift();
+      const error = this.#release(piece, base ?? { index: 0, line: 0 });
+      if (error !== undefined) return [false, error];
+    }
+    return [pending.final, undefined];
+  }
+
+  #retire(seq: number): void {
+    this.#pending.delete(seq);
+    this.#ledger.forget(seq);
+    this.#open--;
+  }
+
+  /** Hands a piece's results and errors on; returns the error that ends the run, if any. */
+  #release(piece: Piece, base: Base): unknown {
+    const stats = this.#stats;
+    if (piece.encoded) {
+      const bytes = this.#document!.write(piece as Piece & { encoded: Encoded }, base);
+      if (bytes instanceof CrunchError) return bytes;
+      this.#outbox.push(bytes);
+      stats.results += piece.encoded.count;
+    } else {
+      const results = this.#options.tagged ? tag(piece, base) : piece.results;
+      this.#outbox.push(results);
+      stats.results += results.length;
+    }
+    stats.records += piece.records;
+    stats.errors += piece.failures.length;
+    const { onError } = this.#options;
+    for (const failure of piece.failures) {
+      const error = this.#errorOf(failure, base);
+      if (onError === "fail" || failure.fatal) return error;
+      if (onError !== "skip") {
+        try {
+          onError(error);
+        } catch (thrown) {
+          return thrown;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  #errorOf(failure: Failure, base: Base): RecordError | ParseError {
+    const index = base.index + failure.offset;
+    const file = this.#options.file;
+    const line = failure.line > 0 ? base.line + failure.line - 1 : undefined;
+    if (failure.kind === "parse") {
+      return new ParseError(failure.error.message, { file, line: line ?? 0, index });
+    }
+    return new RecordError({ index, line, file }, failure.record, failure.error);
+  }
+}
+
+function tag(piece: Piece, base: Base): Tagged[] {
+  const { results, offsets = [], lines } = piece;
+  const tagged: Tagged[] = new Array(results.length);
+  for (let k = 0; k < results.length; k++) {
+    tagged[k] = lines
+      ? { index: base.index + offsets[k], line: base.line + lines[k] - 1, result: results[k] }
+      : { index: base.index + offsets[k], result: results[k] };
+  }
+  return tagged;
+}

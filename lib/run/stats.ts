@@ -1,0 +1,36 @@
+/**
+ * A run's counters, and the progress snapshots made from them.
+ *
+ * @module
+ */
+
+import type { Progress } from "../options.ts";
+
+/** What a run has counted so far. */
+export class Stats {
+  records = 0;
+  results = 0;
+  errors = 0;
+  retries = 0;
+  respawns = 0;
+  isolated = 0;
+  recycled = 0;
+  readonly #started = performance.now();
+
+  /** A progress snapshot, with the input's bytes as the source reports them. */
+  snapshot(input: Pick<Progress, "bytesRead" | "bytesTotal" | "reader">): Progress {
+    return {
+      records: this.records,
+      results: this.results,
+      errors: this.errors,
+      retries: this.retries,
+      respawns: this.respawns,
+      isolated: this.isolated,
+      recycled: this.recycled,
+      bytesRead: input.bytesRead,
+      bytesTotal: input.bytesTotal,
+      reader: input.reader,
+      elapsedMs: performance.now() - this.#started,
+    };
+  }
+}
