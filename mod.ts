@@ -9,12 +9,15 @@
  * results come back as an async iterator.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { classify } from "@crunch/crunch";
  *
- * for await (const result of classify("./lexicon.ts", "reviews.csv", { spec: { minWeight: 1 } })) {
- *   console.log(result);
- * }
+ * // examples/hits.ts exports init(spec) and classify(row); paths are relative to the current directory.
+ * const results = classify("examples/hits.ts", "examples/reviews.csv", {
+ *   spec: { words: ["good", "great"] },
+ *   ordered: true,
+ * });
+ * for await (const result of results) console.log(result); // { id: "1", hits: 1 }, { id: "3", hits: 2 }
  * ```
  *
  * @module

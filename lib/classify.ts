@@ -25,13 +25,15 @@ import { type Results, RunIterator } from "./run/iterator.ts";
  * which costs less per result when there are millions of them.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { classify } from "@crunch/crunch";
  *
- * // lexicon.ts exports init(spec) and classify(row)
- * for await (const score of classify("./lexicon.ts", "reviews.csv", { spec: { lexicon: "words.txt" } })) {
- *   console.log(score);
- * }
+ * // examples/hits.ts exports init(spec) and classify(row)
+ * const hits = classify("examples/hits.ts", "examples/reviews.csv", {
+ *   spec: { words: ["good"] },
+ *   tagged: true,
+ * });
+ * for await (const hit of hits) console.log(hit); // { index: 0, line: 2, result: { id: "1", hits: 1 } }, ...
  * ```
  */
 export function classify<R = unknown>(

@@ -43,6 +43,9 @@ options:
       --timeout <ms>        longest a chunk may take; past it its worker is replaced and the chunk re-run
       --max-respawns <n>    worker deaths in a row (no record finished between) before giving up (default 16)
       --max-chunks-per-worker <n>  replace each worker after n chunks (for classifiers that leak memory)
+      --isolation <how>     thread (default: Web Workers in this process) or process (a deno process
+                            per worker: an out-of-memory or a hang ends only that worker)
+      --max-worker-memory <MB>  heap limit of each worker process (with --isolation process)
       --sandbox             run the classifier without write, net, env, run, ffi or sys access, and read
                             access to its own folder only (for modules someone else wrote)
       --allow-read <paths>  with --sandbox: also let the classifier read these (comma-separated)
@@ -84,6 +87,8 @@ interface Command {
   timeout?: number;
   maxRespawns?: number;
   maxChunksPerWorker?: number;
+  isolation?: "thread" | "process";
+  maxWorkerMemory?: number;
   permissions?: Deno.PermissionOptionsObject;
   progress: boolean;
   debug: boolean;
@@ -147,6 +152,8 @@ async function parse(args: string[]): Promise<Command | null> {
         timeout: { type: "string" },
         "max-respawns": { type: "string" },
         "max-chunks-per-worker": { type: "string" },
+        isolation: { type: "string" },
+        "max-worker-memory": { type: "string" },
         sandbox: { type: "boolean" },
         "allow-read": { type: "string" },
         "allow-write": { type: "string" },
@@ -236,6 +243,12 @@ async function parse(args: string[]): Promise<Command | null> {
     maxChunksPerWorker: values["max-chunks-per-worker"] === undefined
       ? undefined
       : positive("max-chunks-per-worker", values["max-chunks-per-worker"]),
+    isolation: values.isolation === undefined
+      ? undefined
+      : oneOf("isolation", values.isolation, ["thread", "process"] as const),
+    maxWorkerMemory: values["max-worker-memory"] === undefined
+      ? undefined
+      : positive("max-worker-memory", values["max-worker-memory"]),
     progress: values.progress ?? (values["no-progress"] ? false : Deno.stderr.isTerminal()),
     debug: values.debug ?? false,
   };
@@ -356,6 +369,8 @@ async function execute(command: Command): Promise<number> {
     timeout: command.timeout,
     maxRespawns: command.maxRespawns,
     maxChunksPerWorker: command.maxChunksPerWorker,
+    isolation: command.isolation,
+    maxWorkerMemory: command.maxWorkerMemory,
     permissions: command.permissions,
     signal: controller.signal,
     onError: command.onError === "fail" ? "fail" : (error) => {
@@ -426,9 +441,10 @@ async function relaunch(args: string[]): Promise<number> {
  * 0 on success, 1 when the run failed, 2 for a usage error.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { main } from "@crunch/crunch/cli";
- * Deno.exit(await main(["examples/lexicon.ts", "reviews.csv"]));
+ * const code = await main(["-s", '{"words": ["good"]}', "examples/hits.ts", "examples/reviews.csv"]);
+ * console.log(code); // 0, after the results on standard output and a summary on standard error
  * ```
  */
 export async function main(args: string[]): Promise<number> {
@@ -437,7 +453,12 @@ export async function main(args: string[]): Promise<number> {
     const command = await parse(args);
     if (command === null) return 0;
     debug = command.debug;
-    if (command.permissions && workerOptionsEnabled() === false) return await relaunch(args);
+    // Sandboxed threads need the worker-options feature; worker processes get flags instead.
+    if (
+      command.permissions && command.isolation !== "process" && workerOptionsEnabled() === false
+    ) {
+      return await relaunch(args);
+    }
     return await execute(command);
   } catch (error) {
     if (error instanceof UsageError) {

@@ -69,6 +69,19 @@ export interface PoolOptions {
    * Deno's worker-options feature (`--unstable-worker-options`).
    */
   permissions?: Deno.PermissionOptions;
+  /**
+   * Where each worker runs: "thread" (default), a Web Worker in this process,
+   * cheap to start and to talk to; or "process", a `deno` process of its
+   * own, so that a plug-in that runs out of memory or hangs in a synchronous
+   * loop takes down only its own worker (the record is isolated and the run
+   * goes on). Processes need permission to run `deno` (`--allow-run`).
+   */
+  isolation?: "thread" | "process";
+  /**
+   * Heap limit of each worker, in MB. With processes it is V8's heap limit
+   * of each process (an out-of-memory ends that process alone).
+   */
+  maxWorkerMemory?: number;
 }
 
 /** Options of one run over an input. */
@@ -172,6 +185,15 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 /** Returns the worker count to use, checking the option. */
 export function resolveWorkers(workers: number | undefined): number {
   return positiveInteger("workers", workers, navigator.hardwareConcurrency || 1);
+}
+
+/** Checks the options of a pool that are not the worker count. */
+export function checkPoolOptions(options: PoolOptions): void {
+  const { isolation, maxWorkerMemory } = options;
+  if (isolation !== undefined && isolation !== "thread" && isolation !== "process") {
+    throw new TypeError(`option isolation must be "thread" or "process", got ${String(isolation)}`);
+  }
+  if (maxWorkerMemory !== undefined) positiveInteger("maxWorkerMemory", maxWorkerMemory, 0);
 }
 
 /** Applies defaults to run options and checks them, throwing a TypeError or RangeError. */

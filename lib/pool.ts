@@ -18,12 +18,13 @@ import { type Results, RunIterator } from "./run/iterator.ts";
  * Use it to classify several inputs without paying for `init` again.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Pool } from "@crunch/crunch";
  *
- * await using pool = await Pool.start("./lexicon.ts", { spec: { minWeight: 2 } });
- * for await (const result of pool.classify("january.csv")) console.log(result);
- * for await (const result of pool.classify("february.csv")) console.log(result);
+ * await using pool = await Pool.start("examples/hits.ts", { spec: { words: ["good"] } });
+ * for await (const result of pool.classify("examples/reviews.csv")) console.log(result);
+ * // init ran once per worker; the next input reuses it
+ * for await (const result of pool.classify([{ id: "9", text: "good good" }])) console.log(result);
  * ```
  */
 export class Pool {
@@ -40,9 +41,10 @@ export class Pool {
    * Rejects with `ModuleError` or `InitError` (and stops every worker) if any of that fails.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Pool } from "@crunch/crunch";
-   * const pool = await Pool.start(new URL("./classifier.ts", import.meta.url), { workers: 4 });
+   * const pool = await Pool.start("examples/hits.ts", { workers: 2, spec: { words: ["good"] } });
+   * console.log(pool.size); // 2
    * await pool.close();
    * ```
    */
@@ -62,12 +64,11 @@ export class Pool {
    * still being iterated throws.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Pool } from "@crunch/crunch";
-   * await using pool = await Pool.start("./classifier.ts");
-   * for await (const r of pool.classify([{ text: "a" }, { text: "b" }], { ordered: true })) {
-   *   console.log(r);
-   * }
+   * await using pool = await Pool.start("examples/hits.ts", { spec: { words: ["a"] } });
+   * const rows = [{ id: "1", text: "a b a" }, { id: "2", text: "b" }];
+   * for await (const r of pool.classify(rows, { ordered: true })) console.log(r); // { id: "1", hits: 2 }
    * ```
    */
   classify<R = unknown>(input: Input, options: RunOptions = {}): Results<R> {
@@ -97,10 +98,10 @@ export class Pool {
    * Calls each worker's `close()` export, if any, and stops the workers.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { Pool } from "@crunch/crunch";
-   * const pool = await Pool.start("./classifier.ts");
-   * await pool.close();
+   * const pool = await Pool.start("examples/hits.ts", { spec: { words: [] } });
+   * await pool.close(); // calls each worker's close() export, if any
    * ```
    */
   close(): Promise<void> {

@@ -207,9 +207,10 @@ export class SharedTable {
    * read as numbers are stored as numbers.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { SharedTable } from "@crunch/crunch";
-   * const lexicon = await SharedTable.fromFile("lexicon.tsv");
+   * const lexicon = await SharedTable.fromFile("examples/words.tsv"); // good<TAB>1.5 ...
+   * console.log(lexicon.get("good")); // 1.5
    * ```
    */
   static async fromFile(path: string): Promise<SharedTable> {

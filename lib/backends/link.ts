@@ -29,8 +29,3 @@ export interface WorkerLink {
 
 /** Starts worker number `index`, reporting to `events`. */
 export type LinkFactory = (index: number, events: LinkEvents) => WorkerLink;
-
-/** A `DataCloneError` like the one `postMessage` throws, for transports that serialize otherwise. */
-export function dataCloneError(message: string): DOMException {
-  return new DOMException(message, "DataCloneError");
-}

@@ -5,10 +5,11 @@
  */
 
 import { resolveModule } from "../module_url.ts";
-import type { PoolOptions } from "../options.ts";
+import { checkPoolOptions, type PoolOptions } from "../options.ts";
 import { sandboxPermissions } from "../sandbox.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local.ts";
+import { processLinks } from "./process_link.ts";
 import { threadLinks } from "./thread_link.ts";
 
 /** Starts `options.workers` workers with `module` loaded and initialised. */
@@ -16,10 +17,11 @@ export async function startBackend(
   module: string | URL,
   options: PoolOptions & { workers: number },
 ): Promise<Backend> {
+  checkPoolOptions(options);
   const url = await resolveModule(module);
-  const { permissions } = options;
-  const links = threadLinks(
-    permissions === undefined ? undefined : sandboxPermissions(url, permissions),
-  );
+  const { permissions, maxWorkerMemory } = options;
+  const links = options.isolation === "process"
+    ? processLinks({ module: url, permissions, maxWorkerMemory })
+    : threadLinks(permissions === undefined ? undefined : sandboxPermissions(url, permissions));
   return LocalBackend.start(url, options.spec, options.workers, links);
 }

@@ -12,13 +12,17 @@ import type { Engine } from "./engine.ts";
  * results, which can also hand them over in arrays.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { classify } from "@crunch/crunch";
  *
  * let total = 0;
- * for await (const scores of classify<number>("./score.ts", "big.csv").batches()) {
- *   for (const score of scores) total += score;
+ * const results = classify<{ hits: number }>("examples/hits.ts", "examples/reviews.csv", {
+ *   spec: { words: ["good", "great"] },
+ * });
+ * for await (const batch of results.batches()) {
+ *   for (const result of batch) total += result.hits;
  * }
+ * console.log(total); // 3
  * ```
  */
 export interface Results<R> extends AsyncIterableIterator<R> {

@@ -1,0 +1,240 @@
+/**
+ * The backend contract: the same behaviour tests run against every kind of
+ * worker (Web Workers in this process, worker processes), as tinypool runs
+ * the same checks under threads and child processes.
+ */
+import assert from "node:assert/strict";
+import {
+  classify,
+  type ParseError,
+  Pool,
+  type Progress,
+  RecordError,
+  WorkerCrashError,
+} from "../mod.ts";
+import {
+  collect,
+  deadline,
+  fixture,
+  numberedCsv,
+  runCrunch,
+  runDeno,
+  tempFile,
+} from "./helpers.ts";
+
+const ISOLATIONS = ["thread", "process"] as const;
+const crash = fixture("crash.ts");
+const policy = fixture("policy.ts");
+
+for (const isolation of ISOLATIONS) {
+  const test = (name: string, fn: () => Promise<void>) => Deno.test(`[${isolation}] ${name}`, fn);
+
+  test("results plus errors equal the records in, each once", async () => {
+    const csv = "id,text\n1,a\n2,b\n3\n4,d\n5,e\n6,f\n";
+    const path = await tempFile("data.csv", csv);
+    const errors: (RecordError | ParseError)[] = [];
+    const results = await collect(
+      classify<{ id: string }>(policy, path, {
+        isolation,
+        workers: 2,
+        spec: { throwOn: ["5"], skip: ["6"] },
+        onError: (e) => errors.push(e),
+      }),
+    );
+    assert.deepEqual(results.map((r) => r.id).sort(), ["1", "2", "4"]);
+    assert.deepEqual(errors.map((e) => [e.name, e.index, e.line]).sort(), [
+      ["ParseError", 2, 4],
+      ["RecordError", 4, 6],
+    ]);
+  });
+
+  test("ordered and tagged results come in input order with their index and line", async () => {
+    const path = await tempFile("data.csv", numberedCsv(3000));
+    const results = await collect(
+      classify<{ index: number; line: number; result: { id: string } }>(policy, path, {
+        isolation,
+        workers: 2,
+        chunkBytes: 2048,
+        ordered: true,
+        tagged: true,
+      }),
+    );
+    assert.equal(results.length, 3000);
+    results.forEach((r, i) => {
+      assert.equal(r.index, i);
+      assert.equal(r.line, i + 2);
+      assert.equal(r.result.id, String(i));
+    });
+  });
+
+  test("encode: the workers' NDJSON, CSV and JSON make whole documents", async () => {
+    const path = await tempFile("data.csv", numberedCsv(500));
+    const decoder = new TextDecoder();
+    const text = async (encode: "ndjson" | "csv" | "json") =>
+      (await collect(classify<Uint8Array>(policy, path, {
+        isolation,
+        workers: 2,
+        chunkBytes: 1024,
+        ordered: true,
+        encode,
+      }))).map((b) => decoder.decode(b)).join("");
+    const ids = Array.from({ length: 500 }, (_, i) => String(i));
+    assert.equal(await text("ndjson"), ids.map((id) => `{"id":"${id}"}\n`).join(""));
+    assert.equal(await text("csv"), "id\n" + ids.map((id) => `${id}\n`).join(""));
+    assert.deepEqual(JSON.parse(await text("json")), ids.map((id) => ({ id })));
+  });
+
+  test("an error escaping a timer kills the worker; its chunk is re-run and nothing is lost", async () => {
+    const path = await tempFile("data.csv", numberedCsv(20_000));
+    let progress: Progress | undefined;
+    const results = await collect(classify(crash, path, {
+      isolation,
+      workers: 2,
+      chunkBytes: 16 * 1024,
+      spec: { how: "timer", at: "9000" },
+      onProgress: (p) => progress = p,
+    }));
+    assert.equal(results.length, 20_000);
+    assert.equal(new Set(results).size, 20_000);
+    assert.ok(progress!.respawns >= 1);
+  });
+
+  test("a record that kills its worker is isolated as a RecordError with a WorkerCrashError cause", async () => {
+    const path = await tempFile("data.csv", numberedCsv(4000));
+    const errors: RecordError[] = [];
+    const results = await deadline(
+      collect(classify(crash, path, {
+        isolation,
+        workers: 2,
+        chunkBytes: 8 * 1024,
+        spec: { how: "exit", at: "2345" },
+        onError: (e) => errors.push(e as RecordError),
+      })),
+      60_000,
+    );
+    assert.equal(results.length, 3999);
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0] instanceof RecordError);
+    assert.equal(errors[0].index, 2345);
+    assert.equal(errors[0].cause.name, "WorkerCrashError");
+  });
+
+  test("maxRespawns: a classifier that dies on every record gives up with a clear error", async () => {
+    const path = await tempFile("data.csv", numberedCsv(200));
+    await assert.rejects(
+      collect(classify(crash, path, {
+        isolation,
+        workers: 2,
+        spec: { how: "exit", at: "*" },
+        maxRespawns: 3,
+      })),
+      (error) =>
+        error instanceof WorkerCrashError &&
+        /workers died 4 times in a row without finishing a record.*maxRespawns: 3/.test(
+          error.message,
+        ),
+    );
+  });
+
+  test("a record that hangs past the timeout is isolated, and the command exits", async () => {
+    const path = await tempFile("data.csv", numberedCsv(300));
+    const r = await runCrunch([
+      "--isolation",
+      isolation,
+      "--timeout",
+      "300",
+      "--chunk-bytes",
+      "1k",
+      "--on-error",
+      "skip",
+      "-s",
+      '{"how": "hang", "at": "123"}',
+      crash.pathname,
+      path,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split("\n").length, 299);
+    assert.match(r.stderr, /300 records in, 299 results out, 1 errors/);
+    assert.ok(r.seconds < 40, `${r.seconds} s`);
+  });
+
+  test("breaking out early stops every worker, and the process exits at once", async () => {
+    const data = await tempFile("data.csv", numberedCsv(100_000));
+    const script = await tempFile(
+      "early.ts",
+      `import { classify } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+let n = 0;
+for await (const _ of classify(${JSON.stringify(fixture("slow.ts").href)}, ${
+        JSON.stringify(data)
+      }, { isolation: ${JSON.stringify(isolation)}, workers: 2, spec: { ms: 2 } })) {
+  if (++n === 3) break;
+}
+console.log("got", n);`,
+    );
+    const r = await runDeno(["run", "-A", script]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /got 3/);
+    assert.ok(r.seconds < 10, `${r.seconds} s`);
+  });
+
+  test("a Pool goes on after a crash, with a fresh worker that ran init", async () => {
+    await using pool = await Pool.start(crash, {
+      isolation,
+      workers: 2,
+      spec: { how: "exit", at: "7" },
+    });
+    const rows = Array.from({ length: 50 }, (_, i) => ({ id: String(i) }));
+    const errors: unknown[] = [];
+    const first = await collect(
+      pool.classify(rows, { onError: (e) => errors.push(e), batchSize: 10 }),
+    );
+    assert.equal(first.length, 49);
+    assert.equal((errors[0] as RecordError).index, 7);
+    assert.equal((await collect(pool.classify(rows.slice(10)))).length, 40);
+  });
+}
+
+Deno.test("[process] each worker is a process of its own", async () => {
+  const path = await tempFile("data.csv", numberedCsv(2000));
+  const pids = new Set(
+    await collect(classify<number>(fixture("pid.ts"), path, {
+      isolation: "process",
+      workers: 2,
+      chunkBytes: 1024,
+    })),
+  );
+  assert.ok(pids.size >= 1 && pids.size <= 2, `${[...pids]}`);
+  assert.ok(!pids.has(Deno.pid));
+});
+
+Deno.test("[process] a record that exhausts its worker's memory is isolated; the run completes", async () => {
+  const path = await tempFile("data.csv", numberedCsv(3000));
+  const errors: RecordError[] = [];
+  const results = await deadline(
+    collect(classify(fixture("oom.ts"), path, {
+      isolation: "process",
+      workers: 2,
+      maxWorkerMemory: 64,
+      chunkBytes: 4096,
+      spec: { at: "1234" },
+      onError: (e) => errors.push(e as RecordError),
+    })),
+    120_000,
+  );
+  assert.equal(results.length, 2999);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].index, 1234);
+  assert.equal(errors[0].cause.name, "WorkerCrashError");
+  assert.match(errors[0].message, /ran out of memory \(maxWorkerMemory: 64 MB\)/);
+});
+
+Deno.test("isolation and maxWorkerMemory are checked", async () => {
+  const path = await tempFile("data.csv", numberedCsv(2));
+  // deno-lint-ignore no-explicit-any
+  const bad = { isolation: "fork" as any };
+  await assert.rejects(collect(classify(policy, path, bad)), /option isolation must be/);
+  await assert.rejects(
+    collect(classify(policy, path, { maxWorkerMemory: 0 })),
+    /option maxWorkerMemory must be a positive integer/,
+  );
+});
