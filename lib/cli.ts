@@ -353,6 +353,7 @@ async function execute(command: Command): Promise<number> {
     respawns: 0,
     isolated: 0,
     recycled: 0,
+    reruns: 0,
   };
   const encoder = new TextEncoder();
   const input: Input = command.input ?? Deno.stdin.readable;

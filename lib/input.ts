@@ -68,8 +68,8 @@ export interface TaskSource {
    * file on the main thread, from byte `start` (a record start).
    */
   fallBack?(start: number): void;
-  /** Ranges only: every record of `range` is classified (for `bytesRead`). */
-  finished?(range: Task & { kind: "range" }): void;
+  /** Ranges only: every record of a range of `bytes` bytes is classified (for `bytesRead`). */
+  finished?(bytes: number): void;
   /** Releases the input; safe at any time, more than once. */
   close(): void;
 }
@@ -189,8 +189,8 @@ class ByteTaskSource implements TaskSource {
   /** Ranges: the header's bytes and those of every finished range. */
   #finishedBytes = 0;
 
-  finished(range: Task & { kind: "range" }): void {
-    this.#finishedBytes += range.end - range.offset;
+  finished(bytes: number): void {
+    this.#finishedBytes += bytes;
   }
 
   get bytesRead(): number {

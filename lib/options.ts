@@ -39,6 +39,11 @@ export interface Progress {
   /** Workers replaced after `maxChunksPerWorker` chunks. */
   recycled: number;
   /**
+   * Byte ranges run again from their first record's true start, because
+   * the LF they were cut at lay inside a quoted field.
+   */
+  reruns: number;
+  /**
    * Who reads the input now: "workers" (byte ranges of a file), or "main"
    * (the main thread cuts chunks; also after a range was cut inside a quoted
    * field). Undefined for iterable inputs.

@@ -33,6 +33,7 @@ Deno.test("ranges give the same tagged results as the main thread's cutting, wro
   await using pool = await Pool.start(identity, { workers: 2 });
   const dir = await Deno.makeTempDir({ prefix: "crunch-ranges-" });
   let fellBack = 0;
+  let rerun = 0;
   let stayed = 0;
   let n = 0;
   await fc.assert(
@@ -53,12 +54,44 @@ Deno.test("ranges give the same tagged results as the main thread's cutting, wro
       );
       assert.deepEqual(ranges, main);
       if (last?.reader === "main") fellBack++;
+      else if (last!.reruns > 0) rerun++;
       else stayed++;
     }),
     { numRuns: 200 },
   );
-  // Both ways were taken: cuts that held, and cuts that fell inside a quoted field.
-  assert.ok(fellBack > 10 && stayed > 10, `fell back ${fellBack}, stayed ${stayed}`);
+  // Both ways were taken: cuts that held, and cuts inside a quoted field that were run again
+  // from the true start (a field too long to read on over falls back: a test of its own below).
+  const ways = `fell back ${fellBack}, run again ${rerun}, stayed ${stayed}`;
+  assert.ok(rerun > 10 && stayed > 10, ways);
+});
+
+Deno.test("ranges: a range cut inside a quoted field is run again; only a very long field falls back", async () => {
+  await using pool = await Pool.start(identity, { workers: 2 });
+  // Short quoted line breaks: every wrong cut is mended by running the next range again.
+  let text = "id,text\n";
+  for (let i = 0; i < 2000; i++) text += i % 7 ? `${i},plain ${i}\n` : `${i},"two\nlines ${i}"\n`;
+  const short = await tempFile("short.csv", text);
+  // One quoted field of 200 lines, far longer than four ranges: the run falls back at it.
+  const long = await tempFile(
+    "long.csv",
+    text + `2000,"${Array.from({ length: 200 }, (_, k) => `line ${k}`).join("\n")}"\n` +
+      "2001,after\n",
+  );
+  for (const [path, fallsBack] of [[short, false], [long, true]] as const) {
+    const main = await collect(
+      pool.classify(path, { chunkBytes: 64, tagged: true, ordered: true, reader: "main" }),
+    );
+    let last: Progress | undefined;
+    const ranges = await collect(pool.classify(path, {
+      chunkBytes: 64,
+      tagged: true,
+      ordered: true,
+      onProgress: (p) => last = p,
+    }));
+    assert.deepEqual(ranges, main);
+    assert.ok(last!.reruns > 10, `${last!.reruns} reruns`);
+    assert.equal(last!.reader, fallsBack ? "main" : "workers");
+  }
 });
 
 Deno.test("a file without quoted newlines is read by the workers to the end", async () => {

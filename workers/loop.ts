@@ -91,6 +91,14 @@ function parse(text: string, current: CurrentRun): ParsedChunk {
   return parseDelimited(text, delimiter, current.columns ?? [], current.parsers);
 }
 
+/**
+ * How far past its end, in range sizes, a range reads on for the end of a
+ * record that a quoted field carries over its last LF. A range that started
+ * at a wrong place (inside a quoted field) sees the quotes inverted and may
+ * search far; its results are dropped anyway, so the search is bounded.
+ */
+const STRETCH_RANGES = 4;
+
 /** Longest time a chunk's results wait in a worker before a partial message carries them. */
 const FLUSH_EVERY_MS = 50;
 /** Records between two looks at the clock; adapts to the classifier's speed. */
@@ -131,7 +139,25 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
         cut = { clean: false }; // this worker cannot read the file (a sandbox, say): main will
       }
     }
-    const parsed = parse(text, current);
+    let parsed = parse(text, current);
+    const { format } = current;
+    if (cut?.clean && parsed.openQuote && message.type === "range" && format !== "rows") {
+      // The range's last LF lies inside a quoted field: read on to where that record really
+      // ends. (The next range's guessed start is then wrong, and main re-runs it from here.)
+      const stretched = ranges.stretch(
+        message.run,
+        message.path,
+        cut.start!,
+        cut.end! - cut.start!,
+        Math.min(message.maxRecordBytes, STRETCH_RANGES * (message.end - message.offset)),
+        format,
+      );
+      if (stretched === undefined) cut.clean = false;
+      else {
+        parsed = parse(decoder.decode(stretched), current);
+        cut.end = cut.start! + stretched.length;
+      }
+    }
     rows = parsed.rows;
     lines = parsed.lines;
     bad = parsed.bad.size ? parsed.bad : undefined;

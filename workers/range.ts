@@ -14,6 +14,9 @@
  * @module
  */
 
+import { cutterFor } from "../lib/cutter.ts";
+import type { Format } from "../lib/protocol.ts";
+
 const LF = 10;
 /** Bytes read past a range's end to find its last record's end, at first. */
 const SLACK = 64 * 1024;
@@ -79,6 +82,39 @@ export class RangeReader {
       if (want - (end - from) > maxRecordBytes) {
         return { bytes: view.subarray(s), start: from + s, found: false };
       }
+      want *= 2;
+    }
+  }
+
+  /**
+   * The bytes from `start` to the true end of the record that the range's
+   * last LF (at `known - 1`, found inside a quoted field) cuts in two: the
+   * first LF outside quotes at or after it, following the quotes from
+   * `start` (a record start) on. Undefined when none comes within `limit`
+   * bytes or before the end of the file.
+   */
+  stretch(
+    run: number,
+    path: string,
+    start: number,
+    known: number,
+    limit: number,
+    format: Format,
+  ): Uint8Array | undefined {
+    const file = this.#open(run, path);
+    const cutter = cutterFor(format);
+    let scanned = known - 1;
+    let want = known * 2;
+    for (;;) {
+      if (this.#buffer.length < want) this.#buffer = new Uint8Array(want);
+      const n = readAt(file, start, this.#buffer.subarray(0, want));
+      const view = this.#buffer.subarray(0, n);
+      // The quote state up to the LF in question, then the first boundary from it on.
+      if (scanned === known - 1) cutter.last(view, 0, scanned);
+      const lf = cutter.first(view, scanned, n);
+      if (lf !== -1) return view.subarray(0, lf + 1);
+      scanned = n;
+      if (n < want || n - known > limit) return undefined;
       want *= 2;
     }
   }

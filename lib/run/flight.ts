@@ -44,6 +44,14 @@ export class Flight {
   newlines: number | undefined;
   /** True once it has been sent again after a crash. */
   retried = false;
+  /**
+   * A range found to start at the wrong place while a worker still holds
+   * it: what that worker sends is dropped, and this task is run once it is
+   * done (or lost).
+   */
+  rerun: Task | undefined;
+  /** Sent again for a reason other than a crash (a range run again from its true start). */
+  redo = false;
   /** A range whose guessed cut proved wrong: what its worker sends is dropped. */
   discarded = false;
 

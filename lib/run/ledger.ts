@@ -42,6 +42,12 @@ export class Ledger {
     }
   }
 
+  /** Takes back chunk `seq`'s size, reported but not yet folded in: it will be reported again. */
+  retract(seq: number): void {
+    if (seq < this.#known) throw new Error(`chunk ${seq} is already numbered`);
+    this.#counts.delete(seq);
+  }
+
   /** The base of chunk `seq` once every earlier chunk has reported, else undefined. */
   base(seq: number): Base | undefined {
     return this.#bases.get(seq);

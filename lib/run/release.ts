@@ -106,6 +106,12 @@ export class Release {
     this.#ledger.report(seq, pending.records, newlines);
   }
 
+  /** Task `seq` is being run again: what it sent, and the size it reported, are dropped. */
+  reset(seq: number): void {
+    this.#pending.set(seq, { pieces: [], records: 0, final: false });
+    this.#ledger.retract(seq);
+  }
+
   /** Task `seq` holds no records after all (a range cut wrong): what it sent is dropped. */
   drop(seq: number): void {
     this.#pending.set(seq, { pieces: [], records: 0, final: true });

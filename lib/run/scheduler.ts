@@ -50,6 +50,10 @@ export class Scheduler {
   #crashStreak = 0;
   #sourceDone = false;
   #heldBack = new Map<number, HeldBack>();
+  /** The file that ranges read. */
+  #path = "";
+  /** The bytes of each range as first handed out, until it is finished (for bytesRead). */
+  #rangeBytes = new Map<number, number>();
 
   constructor(
     source: TaskSource,
@@ -81,7 +85,7 @@ export class Scheduler {
       if (this.#retry.length) {
         flight = this.#retry.shift()!;
         flight.task = await this.#source.again(flight.task);
-        this.#stats.retries++;
+        if (!flight.redo) this.#stats.retries++;
       } else {
         if (this.#sourceDone || this.#release.open >= this.#options.maxOpen) return;
         let task: Task | null;
@@ -98,7 +102,11 @@ export class Scheduler {
           return;
         }
         flight = new Flight(this.#seq++, task);
-        if (task.kind === "range") this.#cuts.added(flight.seq, task.offset, task.exact);
+        if (task.kind === "range") {
+          this.#cuts.added(flight.seq, task.offset, task.end, task.exact);
+          this.#rangeBytes.set(flight.seq, task.end - task.offset);
+          this.#path = task.path;
+        }
         this.#flights.set(flight.seq, flight);
         this.#release.opened();
       }
@@ -201,6 +209,10 @@ export class Scheduler {
       if (message.type === "done") this.#flights.delete(flight.seq);
       return;
     }
+    if (flight.rerun) {
+      if (message.type === "done") this.#rerun(flight);
+      return;
+    }
     if (message.records > message.failures.length) this.#crashStreak = 0;
     flight.advance(message.records);
     this.#release.add(this.#piece(message));
@@ -236,11 +248,70 @@ export class Scheduler {
   /** A task's record count (and, for a range, where it was cut). */
   count(message: CountMessage): void {
     const flight = this.#flights.get(message.seq);
-    if (flight === undefined || !flight.sent || flight.discarded) return;
+    if (flight === undefined || !flight.sent || flight.discarded || flight.rerun) return;
     flight.records = message.records;
     flight.lines = message.lines;
     flight.newlines = message.newlines;
-    if (message.clean !== undefined && this.#cuts.report(message)) this.#fallBack();
+    if (message.clean === undefined) return;
+    for (const action of this.#cuts.report(message)) {
+      if (action.kind === "fallBack") this.#fallBack();
+      else if (action.kind === "redo") this.#redo(action.seq, action.offset);
+      else this.#empty(action.seq);
+    }
+  }
+
+  /** Range `seq` started at a wrong place: run it again from `offset`, its first record's start. */
+  #redo(seq: number, offset: number): void {
+    this.#stats.reruns++;
+    this.#release.reset(seq);
+    const task: Task = {
+      kind: "range",
+      path: this.#path,
+      offset,
+      end: this.#cuts.endOf(seq),
+      exact: true,
+    };
+    const flight = this.#flights.get(seq);
+    if (flight?.sent) {
+      flight.rerun = task; // once its worker is done with the old one
+      return;
+    }
+    if (flight) this.#retry = this.#retry.filter((f) => f !== flight);
+    this.#queueRedo(seq, task);
+  }
+
+  #queueRedo(seq: number, task: Task): void {
+    const fresh = new Flight(seq, task);
+    fresh.redo = true;
+    this.#flights.set(seq, fresh);
+    this.#retry.unshift(fresh);
+  }
+
+  /** The worker is done with (or lost) a range that is to be run again. */
+  #rerun(flight: Flight): void {
+    this.#queueRedo(flight.seq, flight.rerun!);
+  }
+
+  /** Range `seq` is done with, classified or found empty: its bytes count as read. */
+  #rangeDone(seq: number): void {
+    const bytes = this.#rangeBytes.get(seq);
+    if (bytes === undefined) return;
+    this.#rangeBytes.delete(seq);
+    this.#source.finished?.(bytes);
+  }
+
+  /** Range `seq` holds no record of its own: drop what it sent. */
+  #empty(seq: number): void {
+    this.#rangeDone(seq);
+    const flight = this.#flights.get(seq);
+    if (flight?.sent) {
+      flight.discarded = true;
+      flight.rerun = undefined;
+    } else if (flight) {
+      this.#flights.delete(seq);
+      this.#retry = this.#retry.filter((f) => f !== flight);
+    }
+    this.#release.drop(seq);
   }
 
   /** Every record of a flight is reported. */
@@ -255,7 +326,7 @@ export class Scheduler {
       });
     }
     this.#heldBack.delete(flight.seq);
-    if (flight.task.kind === "range") this.#source.finished?.(flight.task);
+    this.#rangeDone(flight.seq);
     this.#flights.delete(flight.seq);
     this.#release.complete(flight.seq, flight.newlines ?? 0);
   }
@@ -293,6 +364,7 @@ export class Scheduler {
       const flight = this.#flights.get(seq);
       if (flight === undefined) continue;
       if (flight.discarded) this.#flights.delete(seq);
+      else if (flight.rerun) this.#rerun(flight);
       else flights.push(flight);
     }
     this.#stats.respawns++;

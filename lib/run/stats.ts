@@ -15,6 +15,7 @@ export class Stats {
   respawns = 0;
   isolated = 0;
   recycled = 0;
+  reruns = 0;
   readonly #started = performance.now();
 
   /** A progress snapshot, with the input's bytes as the source reports them. */
@@ -27,6 +28,7 @@ export class Stats {
       respawns: this.respawns,
       isolated: this.isolated,
       recycled: this.recycled,
+      reruns: this.reruns,
       bytesRead: input.bytesRead,
       bytesTotal: input.bytesTotal,
       reader: input.reader,
