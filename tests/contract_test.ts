@@ -84,6 +84,34 @@ for (const isolation of ISOLATIONS) {
     assert.deepEqual(JSON.parse(await text("json")), ids.map((id) => ({ id })));
   });
 
+  test("encode: a result that cannot be written is a RecordError; the others keep their index", async () => {
+    const path = await tempFile("data.csv", numberedCsv(300));
+    const errors: RecordError[] = [];
+    const bytes = await collect(classify<Uint8Array>(fixture("shapes.ts"), path, {
+      isolation,
+      workers: 2,
+      chunkBytes: 512,
+      ordered: true,
+      tagged: true,
+      encode: "csv",
+      onError: (e) => errors.push(e as RecordError),
+    }));
+    const lines = bytes.map((b) => new TextDecoder().decode(b)).join("").trim().split("\n");
+    assert.equal(lines[0], "index,line,id");
+    assert.deepEqual(errors.map((e) => e.index), [7, 107, 207]);
+    assert.match(errors[0].message, /cannot be written as csv: result has key "extra"/);
+    const indices = lines.slice(1).map((l) => Number(l.split(",")[0]));
+    assert.deepEqual(
+      indices,
+      Array.from({ length: 300 }, (_, i) => i).filter((i) => i % 100 !== 7),
+    );
+    for (const l of lines.slice(1)) {
+      const [index, line, id] = l.split(",");
+      assert.equal(Number(line), Number(index) + 2);
+      assert.equal(id, index);
+    }
+  });
+
   test("an error escaping a timer kills the worker; its chunk is re-run and nothing is lost", async () => {
     const path = await tempFile("data.csv", numberedCsv(20_000));
     let progress: Progress | undefined;

@@ -292,15 +292,20 @@ class Piece {
     }
     const columns = current.outputColumns ?? [];
     const texts: string[] = [];
-    this.results.forEach((result, k) => {
+    const results = this.results;
+    let rejected = false;
+    for (let k = 0; k < results.length; k++) {
       try {
-        texts.push(encodeResult(format, result, columns));
+        texts.push(encodeResult(format, results[k], columns));
       } catch (error) {
         const { name, message } = serializeError(error);
         this.#reject(k, rows, lines, name, `the result cannot be written as ${format}: ${message}`);
+        rejected = true;
       }
-    });
-    this.#compact();
+    }
+    if (rejected) this.#compact();
+    // Tagged results need each one's offset after the results themselves are gone.
+    else if (current.tagged) this.#offsets = this.offsets;
     const encoded: Encoded = { count: texts.length };
     if (format === "csv") encoded.columns = columns;
     if (current.tagged) encoded.texts = texts;
