@@ -29,6 +29,7 @@ export { SharedTable, type TableValue } from "./lib/shared_table.ts";
 export {
   CrunchError,
   InitError,
+  InputError,
   ModuleError,
   ParseError,
   type ParsePosition,

@@ -5,10 +5,17 @@
  * @module
  */
 
+import { changeOf, type Fingerprint, fingerprintOf } from "./fingerprint.ts";
+
 /** Something that fills a caller's buffer with the next bytes of an input. */
 export interface ByteSource {
-  /** Reads into `into`; resolves with the byte count, or null at the end. */
-  read(into: Uint8Array): Promise<number | null>;
+  /**
+   * Reads into `into`; resolves with the byte count, or null at the end.
+   * With `waitMs`, a source that can stall (a pipe, a stream) resolves with
+   * 0 when nothing came within that time; the read goes on in the
+   * background and nothing is lost.
+   */
+  read(into: Uint8Array, waitMs?: number): Promise<number | null>;
   /** Releases the input. Safe to call more than once. */
   close(): void;
   /**
@@ -32,12 +39,16 @@ export class FileSource implements ByteSource {
     this.size = size;
   }
 
-  /** Opens the file at `path` for reading. */
-  static async open(path: string): Promise<FileSource> {
+  /**
+   * Opens the file at `path` for reading. A path that is not a regular file
+   * (a FIFO, a process substitution) is read as a stream, which may stall.
+   */
+  static async open(path: string): Promise<ByteSource> {
     const file = await Deno.open(path, { read: true });
     try {
       const info = await file.stat();
       if (info.isDirectory) throw new Deno.errors.IsADirectory(`${path} is a directory`);
+      if (!info.isFile) return new StreamSource(file.readable);
       return new FileSource(file, true, sizeOf(info));
     } catch (error) {
       file.close();
@@ -47,6 +58,16 @@ export class FileSource implements ByteSource {
 
   read(into: Uint8Array): Promise<number | null> {
     return this.#file.read(into);
+  }
+
+  /** What the file looks like now (a regular file only). */
+  fingerprint(): Fingerprint {
+    return fingerprintOf(this.#file);
+  }
+
+  /** Why the file is no longer what `was` describes, if it is not. */
+  changeSince(was: Fingerprint): string | undefined {
+    return changeOf(this.#file, was);
   }
 
   close(): void {
@@ -64,6 +85,8 @@ export class FileSource implements ByteSource {
 export class StreamSource implements ByteSource {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #piece: Uint8Array | undefined;
+  /** A read that a caller stopped waiting for: the next read takes its bytes. */
+  #pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
   #done = false;
 
   /** Locks `stream` until {@linkcode StreamSource.close}. */
@@ -71,10 +94,14 @@ export class StreamSource implements ByteSource {
     this.#reader = stream.getReader();
   }
 
-  async read(into: Uint8Array): Promise<number | null> {
+  async read(into: Uint8Array, waitMs?: number): Promise<number | null> {
     while (this.#piece === undefined || this.#piece.length === 0) {
       if (this.#done) return null;
-      const { value, done } = await this.#reader.read();
+      this.#pending ??= this.#reader.read();
+      const step = waitMs === undefined ? await this.#pending : await within(this.#pending, waitMs);
+      if (step === undefined) return 0; // nothing came in time; the read goes on
+      this.#pending = undefined;
+      const { value, done } = step;
       if (done) {
         this.#done = true;
         return null;
@@ -97,4 +124,13 @@ export class StreamSource implements ByteSource {
 /** The size of a regular file; undefined for a FIFO, a pipe or a device (their stat says 0). */
 export function sizeOf(info: Deno.FileInfo): number | undefined {
   return info.isFile ? info.size : undefined;
+}
+
+/** What `promise` resolves with, or undefined when it takes longer than `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

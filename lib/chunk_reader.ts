@@ -8,12 +8,19 @@
  * (usually under a hundred bytes) into the next buffer. A record longer than
  * the buffer makes the buffer grow, up to `maxRecordBytes`.
  *
+ * A source that stalls (a slow producer on a pipe: `tail -f log | crunch`)
+ * does not hold back the records already read: after {@linkcode STALL_MS}
+ * without new bytes, the whole records read so far go out as a chunk.
+ *
  * @module
  */
 
 import type { ByteSource } from "./byte_source.ts";
 import { type Cutter, cutterFor } from "./cutter.ts";
 import type { Format } from "./protocol.ts";
+
+/** How long the reader waits for more bytes before it hands out the whole records it has. */
+export const STALL_MS = 50;
 
 /** A run of whole records: `buffer[start, end)`. */
 export interface Chunk {
@@ -54,6 +61,8 @@ export class ChunkReader {
   /** End of the bytes the cutter has seen. */
   #scanned = 0;
   #eof = false;
+  /** The last read waited STALL_MS for nothing, with bytes not yet handed out. */
+  #stalled = false;
   #bytesRead = 0;
   #first = true;
 
@@ -75,7 +84,7 @@ export class ChunkReader {
     this.#cutter = cutterFor(format);
     this.#chunkBytes = chunkBytes;
     this.#maxRecordBytes = maxRecordBytes;
-    this.#buf = new Uint8Array(chunkBytes);
+    this.#buf = new Uint8Array(Math.max(chunkBytes, 4)); // room for a byte order mark at least
   }
 
   /** Input offset of the first byte not yet handed out (after a byte order mark, if any). */
@@ -89,13 +98,20 @@ export class ChunkReader {
     return this.#bytesRead;
   }
 
-  /** Reads until the buffer is full or the input ends. */
-  async #fill(): Promise<void> {
+  /**
+   * Reads until the buffer is full or the input ends; with `mayStall`, also
+   * until a read waits STALL_MS in vain while bytes wait to be handed out.
+   */
+  async #fill(mayStall = false): Promise<void> {
     const buf = this.#buf;
     while (this.#filled < buf.length && !this.#eof) {
-      const n = await this.#source.read(buf.subarray(this.#filled));
+      const waiting = mayStall && this.#filled > this.#start;
+      const n = await this.#source.read(buf.subarray(this.#filled), waiting ? STALL_MS : undefined);
       if (n === null) this.#eof = true;
-      else {
+      else if (n === 0 && waiting) {
+        this.#stalled = true;
+        return;
+      } else {
         this.#filled += n;
         this.#bytesRead += n;
       }
@@ -119,7 +135,15 @@ export class ChunkReader {
   async #skipBom(): Promise<void> {
     if (!this.#first) return;
     this.#first = false;
-    await this.#fill();
+    // Three bytes tell: a slow producer's first line must not wait for a whole buffer.
+    while (this.#filled < 3 && !this.#eof) {
+      const n = await this.#source.read(this.#buf.subarray(this.#filled));
+      if (n === null) this.#eof = true;
+      else {
+        this.#filled += n;
+        this.#bytesRead += n;
+      }
+    }
     const b = this.#buf;
     if (this.#filled >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) {
       this.#start = this.#scanned = 3;
@@ -145,8 +169,9 @@ export class ChunkReader {
         this.#start = this.#filled;
         return bytes.length ? { bytes, newlines: countByte(bytes, 10) } : null;
       }
-      this.#renew(this.#buf.length * 2);
-      await this.#fill();
+      if (this.#filled === this.#buf.length) this.#renew(this.#buf.length * 2);
+      await this.#fill(true);
+      this.#stalled = false; // the header waits for its own end
     }
   }
 
@@ -154,19 +179,23 @@ export class ChunkReader {
   async next(): Promise<Chunk | null> {
     await this.#skipBom();
     for (;;) {
-      if (this.#filled - this.#start < this.#chunkBytes && !this.#eof) {
+      if (this.#filled - this.#start < this.#chunkBytes && !this.#eof && !this.#stalled) {
         if (this.#filled === this.#buf.length) {
           this.#renew(this.#filled - this.#start + this.#chunkBytes);
         }
-        await this.#fill();
+        await this.#fill(true);
         continue;
       }
       const lf = this.#cutter.last(this.#buf, this.#scanned, this.#filled);
       this.#scanned = this.#filled;
+      const stalled = this.#stalled;
+      this.#stalled = false;
       if (lf !== -1 && lf >= this.#start) return this.#cut(lf + 1);
       if (this.#eof) {
         return this.#filled > this.#start ? this.#cut(this.#filled) : null;
       }
+      // Stalled inside a record: wait for the rest of it.
+      if (stalled && this.#filled < this.#buf.length) continue;
       // No boundary yet: a record longer than the buffer. Grow and read on.
       this.#renew(2 * this.#buf.length);
       await this.#fill();

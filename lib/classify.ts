@@ -44,9 +44,9 @@ export function classify<R = unknown>(
   const workers = resolveWorkers(options.workers);
   const engine = new Engine(input, resolveRunOptions(options), {
     workers,
-    acquire: () => startBackend(module, { ...options, workers }),
+    acquire: (signal) => startBackend(module, { ...options, workers }, signal),
     release: (backend, how) => {
-      if (how === "done") return backend?.close() ?? Promise.resolve();
+      if (how === "done") return backend?.close() ?? Promise.resolve([]);
       backend?.terminate();
       return Promise.resolve();
     },

@@ -8,420 +8,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { dirname, resolve } from "node:path";
-import denoConfig from "../deno.json" with { type: "json" };
-import { classify } from "./classify.ts";
-import { CrunchError, ParseError, type RecordError } from "./errors.ts";
-import { formatFromName, type Input } from "./input.ts";
-import type { Format, OutputFormat, Progress } from "./options.ts";
-import { ProgressBar, thousands } from "./progress_bar.ts";
+import { parse, USAGE, UsageError } from "./cli/args.ts";
+import { execute, Interrupted, isBrokenPipe, SIGNALS } from "./cli/execute.ts";
 import { WORKER_OPTIONS_FLAG, workerOptionsEnabled } from "./sandbox.ts";
-
-const USAGE = "usage: crunch [options] <module> [input]";
-
-const HELP = `crunch ${denoConfig.version}: run a classifier over a file of records on every core
-
-${USAGE}
-
-  <module>                  path or URL of a classifier module (exports init, classify)
-  [input]                   a .csv, .tsv, .ndjson or .jsonl file; - or nothing reads standard input
-
-options:
-  -s, --spec <json|@file>   the spec passed to init(spec), as JSON text or @path to a JSON file
-  -w, --workers <n>         number of workers (default: ${navigator.hardwareConcurrency}, the cores)
-      --ordered             write results in input order (default: as they complete)
-      --format <f>          input format: csv, tsv or ndjson (default: from the extension; csv for stdin)
-      --chunk-bytes <n>     bytes per chunk sent to a worker, e.g. 262144 or 4M (default 512K)
-      --reader <who>        workers (default for files: each reads byte ranges itself) or main (the
-                            main thread reads and cuts; always so for stdin, FIFOs and --sandbox)
-  -o, --output <file>       write results to <file> (default: standard output); written whole or not at all
-  -t, --to <f>              output format: ndjson (default), csv (columns from the first result) or json
-      --tagged              add each record's index and line to its result
-      --on-error <mode>     fail (default) or skip records whose parsing or classify fails
-      --errors <file>       write each failed record to <file> as an NDJSON line; implies --on-error skip
-      --timeout <ms>        longest a chunk may take; past it its worker is replaced and the chunk re-run
-      --max-respawns <n>    worker deaths in a row (no record finished between) before giving up (default 16)
-      --max-chunks-per-worker <n>  replace each worker after n chunks (for classifiers that leak memory)
-      --isolation <how>     thread (default: Web Workers in this process) or process (a deno process
-                            per worker: an out-of-memory or a hang ends only that worker)
-      --max-worker-memory <MB>  heap limit of each worker process (with --isolation process)
-      --sandbox             run the classifier without write, net, env, run, ffi or sys access, and read
-                            access to its own folder only (for modules someone else wrote)
-      --allow-read <paths>  with --sandbox: also let the classifier read these (comma-separated)
-      --allow-write <paths> with --sandbox: let it write these
-      --allow-net <hosts>   with --sandbox: let it reach these hosts
-      --progress            show a progress bar on standard error (default when it is a terminal)
-      --no-progress         never show it
-      --debug               print stack traces of errors
-  -h, --help                this help
-      --version             print the version
-
-examples:
-  crunch examples/lexicon.ts reviews.csv > scores.ndjson
-  crunch -w 8 --ordered -t csv -o scores.csv examples/lexicon.ts reviews.csv
-  crunch -s '{"entries": 1000}' --on-error skip --errors bad.ndjson examples/lexicon.ts reviews.csv
-  zcat reviews.csv.gz | crunch --format csv examples/lexicon.ts -
-
-exit status: 0 when every record was classified (or skipped as asked), 1 when the run failed,
-2 for a usage error.`;
-
-/** A mistake in the command line: exit code 2. */
-class UsageError extends Error {}
-
-/** What the command line asks for. */
-interface Command {
-  module: string;
-  input: string | undefined;
-  spec: unknown;
-  workers?: number;
-  ordered: boolean;
-  format?: Format;
-  chunkBytes?: number;
-  reader?: "workers" | "main";
-  output?: string;
-  to: OutputFormat;
-  tagged: boolean;
-  onError: "fail" | "skip";
-  errors?: string;
-  timeout?: number;
-  maxRespawns?: number;
-  maxChunksPerWorker?: number;
-  isolation?: "thread" | "process";
-  maxWorkerMemory?: number;
-  permissions?: Deno.PermissionOptionsObject;
-  progress: boolean;
-  debug: boolean;
-}
-
-function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T)) {
-    throw new UsageError(`--${name} must be one of ${allowed.join(", ")}, got "${value}"`);
-  }
-  return value as T;
-}
-
-function positive(name: string, value: string): number {
-  const match = /^(\d+)([kmg]i?b?)?$/i.exec(value.trim());
-  const scale = { k: 1 << 10, m: 1 << 20, g: 1 << 30 }[match?.[2]?.[0].toLowerCase() ?? ""] ?? 1;
-  const n = match ? Number(match[1]) * scale : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
-  }
-  return n;
-}
-
-async function readSpec(text: string): Promise<unknown> {
-  let source = text;
-  let where = "--spec";
-  if (text.startsWith("@")) {
-    where = text.slice(1);
-    try {
-      source = await Deno.readTextFile(where);
-    } catch (error) {
-      throw new UsageError(`cannot read the spec file ${where}: ${(error as Error).message}`);
-    }
-  }
-  try {
-    return JSON.parse(source);
-  } catch (error) {
-    throw new UsageError(`${where} is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
-/** Parses the command line; throws UsageError. Resolves null for --help / --version (already printed). */
-async function parse(args: string[]): Promise<Command | null> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        spec: { type: "string", short: "s" },
-        workers: { type: "string", short: "w" },
-        ordered: { type: "boolean" },
-        format: { type: "string" },
-        "chunk-bytes": { type: "string" },
-        reader: { type: "string" },
-        output: { type: "string", short: "o" },
-        to: { type: "string", short: "t" },
-        tagged: { type: "boolean" },
-        "on-error": { type: "string" },
-        errors: { type: "string" },
-        timeout: { type: "string" },
-        "max-respawns": { type: "string" },
-        "max-chunks-per-worker": { type: "string" },
-        isolation: { type: "string" },
-        "max-worker-memory": { type: "string" },
-        sandbox: { type: "boolean" },
-        "allow-read": { type: "string" },
-        "allow-write": { type: "string" },
-        "allow-net": { type: "string" },
-        progress: { type: "boolean" },
-        "no-progress": { type: "boolean" },
-        debug: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return null;
-  }
-  if (values.version) {
-    console.log(`crunch ${denoConfig.version}`);
-    return null;
-  }
-  if (positionals.length === 0) throw new UsageError("missing <module>: the classifier to run");
-  if (positionals.length > 2) {
-    throw new UsageError(`too many arguments: ${positionals.slice(2).join(" ")}`);
-  }
-  const [module, given] = positionals;
-  const input = given === undefined || given === "-" ? undefined : given;
-  if (input === undefined && Deno.stdin.isTerminal()) {
-    throw new UsageError("no input: give a file, or pipe records to standard input");
-  }
-  const format = values.format === undefined
-    ? undefined
-    : oneOf("format", values.format, ["csv", "tsv", "ndjson"] as const);
-  if (input !== undefined && format === undefined && formatFromName(input) === undefined) {
-    throw new UsageError(
-      `cannot tell the format of ${input} from its extension: add --format csv, tsv or ndjson`,
-    );
-  }
-  const onError = values["on-error"] === undefined
-    ? (values.errors === undefined ? "fail" : "skip")
-    : oneOf("on-error", values["on-error"], ["fail", "skip"] as const);
-  const list = (text: string | undefined) =>
-    text === undefined ? false : text.split(",").map((s) => s.trim()).filter(Boolean);
-  const sandboxed = values.sandbox || values["allow-read"] !== undefined ||
-    values["allow-write"] !== undefined || values["allow-net"] !== undefined;
-  const permissions: Deno.PermissionOptionsObject | undefined = sandboxed
-    ? {
-      read: list(values["allow-read"]),
-      write: list(values["allow-write"]),
-      net: list(values["allow-net"]),
-      env: false,
-      run: false,
-      ffi: false,
-      sys: false,
-    }
-    : undefined;
-  if (values.progress && values["no-progress"]) {
-    throw new UsageError("--progress and --no-progress contradict each other");
-  }
-  return {
-    module,
-    input,
-    spec: values.spec === undefined ? undefined : await readSpec(values.spec),
-    workers: values.workers === undefined ? undefined : positive("workers", values.workers),
-    ordered: values.ordered ?? false,
-    format,
-    chunkBytes: values["chunk-bytes"] === undefined
-      ? undefined
-      : positive("chunk-bytes", values["chunk-bytes"]),
-    reader: values.reader === undefined
-      ? undefined
-      : oneOf("reader", values.reader, ["workers", "main"] as const),
-    output: values.output,
-    to: values.to === undefined
-      ? "ndjson"
-      : oneOf("to", values.to, ["ndjson", "csv", "json"] as const),
-    tagged: values.tagged ?? false,
-    onError,
-    errors: values.errors,
-    timeout: values.timeout === undefined ? undefined : positive("timeout", values.timeout),
-    maxRespawns: values["max-respawns"] === undefined
-      ? undefined
-      : positive("max-respawns", values["max-respawns"]),
-    permissions,
-    maxChunksPerWorker: values["max-chunks-per-worker"] === undefined
-      ? undefined
-      : positive("max-chunks-per-worker", values["max-chunks-per-worker"]),
-    isolation: values.isolation === undefined
-      ? undefined
-      : oneOf("isolation", values.isolation, ["thread", "process"] as const),
-    maxWorkerMemory: values["max-worker-memory"] === undefined
-      ? undefined
-      : positive("max-worker-memory", values["max-worker-memory"]),
-    progress: values.progress ?? (values["no-progress"] ? false : Deno.stderr.isTerminal()),
-    debug: values.debug ?? false,
-  };
-}
-
-/** Where results go: standard output, or a temporary file renamed into place on success. */
-/** The part of a file the sink writes to. */
-interface Writable {
-  write(bytes: Uint8Array): Promise<number>;
-  close(): void;
-}
-
-class Sink {
-  #file: Writable;
-  #temp: string | undefined;
-  #target: string | undefined;
-
-  private constructor(file: Writable, temp?: string, target?: string) {
-    this.#file = file;
-    this.#temp = temp;
-    this.#target = target;
-  }
-
-  static async open(path: string | undefined): Promise<Sink> {
-    if (path === undefined) return new Sink(Deno.stdout);
-    const target = resolve(path);
-    const temp = `${dirname(target)}/.${target.split("/").pop()}.${Deno.pid}.crunch-tmp`;
-    try {
-      return new Sink(
-        await Deno.open(temp, { write: true, create: true, truncate: true }),
-        temp,
-        target,
-      );
-    } catch (error) {
-      throw new CrunchError(`cannot write ${path}: ${(error as Error).message}`);
-    }
-  }
-
-  async write(bytes: Uint8Array): Promise<void> {
-    let at = 0;
-    while (at < bytes.length) at += await this.#file.write(bytes.subarray(at));
-  }
-
-  /** Keeps the output (renames the temporary file into place). */
-  async commit(): Promise<void> {
-    if (this.#temp === undefined) return;
-    this.#file.close();
-    await Deno.rename(this.#temp, this.#target!);
-    this.#temp = undefined;
-  }
-
-  /** Drops a partial output file. */
-  async discard(): Promise<void> {
-    if (this.#temp === undefined) return;
-    this.#file.close();
-    await Deno.remove(this.#temp).catch(() => {});
-    this.#temp = undefined;
-  }
-}
-
-/** One NDJSON line for the --errors file. */
-function errorLine(error: RecordError | ParseError): string {
-  const cause = error instanceof ParseError
-    ? { name: "ParseError", message: error.reason, stack: undefined }
-    : { name: error.cause.name, message: error.cause.message, stack: error.cause.stack };
-  const record = error instanceof ParseError ? null : error.record;
-  return JSON.stringify({ index: error.index, line: error.line ?? null, record, error: cause }) +
-    "\n";
-}
-
-function isBrokenPipe(error: unknown): boolean {
-  return error instanceof Deno.errors.BrokenPipe ||
-    (error instanceof Error && /broken pipe|os error 32/i.test(error.message));
-}
-
-async function execute(command: Command): Promise<number> {
-  if (command.input !== undefined) {
-    try {
-      const info = await Deno.stat(command.input);
-      if (info.isDirectory) throw new Error("it is a directory");
-    } catch (error) {
-      throw new CrunchError(`cannot read input ${command.input}: ${(error as Error).message}`);
-    }
-  }
-  const sink = await Sink.open(command.output);
-  const errorsFile = command.errors === undefined
-    ? undefined
-    : await Deno.open(command.errors, { write: true, create: true, truncate: true }).catch((e) => {
-      throw new CrunchError(`cannot write ${command.errors}: ${(e as Error).message}`);
-    });
-  const bar = command.progress ? new ProgressBar() : undefined;
-  const controller = new AbortController();
-  const interrupt = () => controller.abort(new CrunchError("interrupted"));
-  Deno.addSignalListener("SIGINT", interrupt);
-  let last: Progress = {
-    records: 0,
-    results: 0,
-    errors: 0,
-    bytesRead: 0,
-    elapsedMs: 0,
-    retries: 0,
-    respawns: 0,
-    isolated: 0,
-    recycled: 0,
-    reruns: 0,
-  };
-  const encoder = new TextEncoder();
-  const input: Input = command.input ?? Deno.stdin.readable;
-  const results = classify<Uint8Array>(command.module, input, {
-    spec: command.spec,
-    workers: command.workers,
-    ordered: command.ordered,
-    format: command.format ?? (command.input === undefined ? "csv" : undefined),
-    chunkBytes: command.chunkBytes,
-    // A sandboxed classifier may not read the input: the main thread does.
-    reader: command.reader ?? (command.permissions ? "main" : undefined),
-    tagged: command.tagged,
-    encode: command.to,
-    timeout: command.timeout,
-    maxRespawns: command.maxRespawns,
-    maxChunksPerWorker: command.maxChunksPerWorker,
-    isolation: command.isolation,
-    maxWorkerMemory: command.maxWorkerMemory,
-    permissions: command.permissions,
-    signal: controller.signal,
-    onError: command.onError === "fail" ? "fail" : (error) => {
-      errorsFile?.writeSync(encoder.encode(errorLine(error)));
-    },
-    onProgress: (progress) => {
-      last = progress;
-      bar?.update(progress);
-    },
-  });
-  let failed: unknown;
-  let piped = false;
-  try {
-    for await (const bytes of results) {
-      try {
-        await sink.write(bytes);
-      } catch (error) {
-        if (!isBrokenPipe(error)) throw error;
-        piped = true;
-        await results.return?.();
-        break;
-      }
-    }
-  } catch (error) {
-    failed = error;
-  } finally {
-    Deno.removeSignalListener("SIGINT", interrupt);
-    bar?.clear();
-    errorsFile?.close();
-  }
-  if (failed !== undefined) {
-    await sink.discard();
-    throw failed;
-  }
-  await sink.commit();
-  if (piped) return 0;
-  const seconds = last.elapsedMs / 1000;
-  const recovery = [
-    [last.retries, "retries"],
-    [last.respawns, "respawns"],
-    [last.isolated, "isolated"],
-    [last.recycled, "recycled"],
-  ].filter(([n]) => n).map(([n, what]) => `, ${thousands(n as number)} ${what}`).join("");
-  console.error(
-    `crunch: ${thousands(last.records)} records in, ${thousands(last.results)} results out, ` +
-      `${thousands(last.errors)} errors${recovery}, ${seconds.toFixed(2)} s, ` +
-      `${thousands(seconds > 0 ? last.records / seconds : 0)} records/s`,
-  );
-  return 0;
-}
 
 /**
  * Runs the command again in a Deno with the worker-options feature on, which
@@ -434,12 +23,37 @@ async function relaunch(args: string[]): Promise<number> {
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
-  return (await child.status).code;
+  // The child ends the run (and removes its temporary file) on these signals: pass them on and
+  // wait for it, so that nothing of it outlives this process.
+  const forward = SIGNALS.map((signal) => {
+    const listener = () => {
+      try {
+        child.kill(signal);
+      } catch {
+        // it has ended
+      }
+    };
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+  try {
+    const status = await child.status;
+    return status.signal ? 128 + signalNumber(status.signal) : status.code;
+  } finally {
+    for (const [signal, listener] of forward) Deno.removeSignalListener(signal, listener);
+  }
+}
+
+/** The number of a signal, for the shell's exit code (128 + n). */
+function signalNumber(signal: Deno.Signal): number {
+  return { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[signal as string] ?? 0;
 }
 
 /**
  * Runs the crunch command with `args` and resolves with its exit code:
- * 0 on success, 1 when the run failed, 2 for a usage error.
+ * 0 on success, 1 when the run failed, 2 for a usage error, and 128 plus
+ * the signal's number when SIGINT (130), SIGTERM (143) or SIGHUP (129)
+ * ended it.
  *
  * @example
  * ```ts
@@ -467,6 +81,10 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
     if (isBrokenPipe(error)) return 0;
+    if (error instanceof Interrupted) {
+      console.error(`crunch: ${error.message}`);
+      return 128 + signalNumber(error.signal);
+    }
     const message = error instanceof Error ? error.message : String(error);
     console.error(`crunch: error: ${message}`);
     if (debug && error instanceof Error) {

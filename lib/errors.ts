@@ -215,6 +215,32 @@ export class ParseError extends CrunchError {
 }
 
 /**
+ * The input could not be read as it was when the run opened it: the file
+ * shrank or was rewritten under the run. Nothing after the change is
+ * trusted; the run ends.
+ *
+ * @example
+ * ```ts
+ * import { InputError } from "@crunch/crunch";
+ * const e = new InputError("a.csv", "it shrank from 900 to 300 bytes while it was being read");
+ * console.log(e.message); // a.csv: it shrank from 900 to 300 bytes while it was being read
+ * ```
+ */
+export class InputError extends CrunchError {
+  /** The input file. */
+  readonly file?: string;
+  /** What is wrong, without the file. */
+  readonly reason: string;
+
+  /** `reason` says what happened to `file`. */
+  constructor(file: string | undefined, reason: string, options?: ErrorOptions) {
+    super(`${file ?? "the input"}: ${reason}`, options);
+    this.file = file;
+    this.reason = reason;
+  }
+}
+
+/**
  * A worker died without reporting a result: the classifier called
  * `Deno.exit()` or `self.close()`, or an error escaped from a timer or a
  * promise outside `classify`.

@@ -9,8 +9,9 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ByteSource, FileSource, sizeOf, StreamSource } from "./byte_source.ts";
-import { type Chunk, ChunkReader } from "./chunk_reader.ts";
-import { ParseError } from "./errors.ts";
+import { type Chunk, ChunkReader, RecordTooLong } from "./chunk_reader.ts";
+import { InputError, ParseError } from "./errors.ts";
+import type { Fingerprint } from "./fingerprint.ts";
 import type { ResolvedRunOptions } from "./options.ts";
 import { delimiterOf, type Format } from "./protocol.ts";
 import { parseDelimitedRows } from "../workers/csv.ts";
@@ -31,7 +32,15 @@ export type Input =
 /** One unit of work for a worker. */
 export type Task =
   | { kind: "chunk"; chunk: Chunk; copy?: Uint8Array }
-  | { kind: "range"; path: string; offset: number; end: number; exact: boolean }
+  | {
+    kind: "range";
+    path: string;
+    offset: number;
+    end: number;
+    exact: boolean;
+    /** What the file was when the run opened it. */
+    fingerprint?: Fingerprint;
+  }
   | { kind: "batch"; rows: unknown[] };
 
 /** What a source knows once it is open. */
@@ -165,6 +174,10 @@ class ByteTaskSource implements TaskSource {
    * finds no reader).
    */
   #readerBase = 0;
+  /** A regular file's size and first bytes at open, to notice it changing under the run. */
+  #fingerprint: Fingerprint | undefined;
+  /** The file source the main thread reads now, if it reads one. */
+  #fileSource: FileSource | undefined;
 
   constructor(
     openSource: () => Promise<ByteSource>,
@@ -207,8 +220,10 @@ class ByteTaskSource implements TaskSource {
     this.bytesTotal = source.size;
     // A FIFO or process substitution (<(zcat f.gz)): read once, in order, by the main thread.
     if (source.size === undefined) this.#rereadable = this.#ranges = false;
+    else if (source instanceof FileSource) this.#fingerprint = source.fingerprint();
     const { chunkBytes, maxRecordBytes } = this.#options;
     this.#reader = new ChunkReader(source, this.#format, chunkBytes, maxRecordBytes);
+    if (source instanceof FileSource && source.size !== undefined) this.#fileSource = source;
     const head = await this.#head();
     if (this.#ranges) {
       // The workers read the rest: the main thread keeps only where the records start.
@@ -225,12 +240,30 @@ class ByteTaskSource implements TaskSource {
     if (this.#format === "ndjson") return { format: "ndjson", firstLine: 1 };
     let line = 1;
     for (;;) {
-      const header = await this.#reader!.header();
+      let header;
+      try {
+        header = await this.#reader!.header();
+      } catch (error) {
+        if (!(error instanceof RecordTooLong)) throw error;
+        throw new ParseError(
+          `the header row is longer than ${error.limit} bytes (maxRecordBytes): is a quote left open, or do the lines end with a lone CR?`,
+          { file: this.file, line },
+        );
+      }
       if (header === null) return { format: this.#format, columns: [], firstLine: line };
       const text = new TextDecoder().decode(header.bytes);
       if (text.trim() === "") {
         line += header.newlines;
         continue;
+      }
+      if (/\r(?!\n)./s.test(text)) {
+        throw new ParseError(
+          "the lines end with a lone CR (classic Mac line ends), which crunch does not read as " +
+            `line ends: convert them first, e.g. tr '\\r' '\\n' < ${
+              this.file ?? "in.csv"
+            } > out.csv`,
+          { file: this.file, line },
+        );
       }
       const columns = this.#parseHeader(text, line);
       return { format: this.#format, columns, firstLine: line + header.newlines };
@@ -270,7 +303,8 @@ class ByteTaskSource implements TaskSource {
       const end = Math.min(size, at + this.#options.chunkBytes);
       this.#rangeAt = end;
       const path = this.#absolute!;
-      return { kind: "range", path, offset: at, end, exact: at === this.#dataStart };
+      const exact = at === this.#dataStart;
+      return { kind: "range", path, offset: at, end, exact, fingerprint: this.#fingerprint };
     }
     if (this.#reader === undefined) {
       // Fallen back from ranges: the main thread reads on from the verified boundary.
@@ -280,10 +314,16 @@ class ByteTaskSource implements TaskSource {
       await file.seek(start, Deno.SeekMode.Start);
       const { chunkBytes, maxRecordBytes } = this.#options;
       const source = new FileSource(file, true, this.bytesTotal);
+      this.#fileSource = source;
       this.#reader = new ChunkReader(source, this.#format, chunkBytes, maxRecordBytes, start);
     }
     const chunk = await this.#reader!.next();
-    if (chunk === null) return null;
+    if (chunk === null) {
+      // The end of a regular file: still the file the run opened, or only grown?
+      const change = this.#fingerprint && this.#fileSource?.changeSince(this.#fingerprint);
+      if (change) throw new InputError(this.file, change);
+      return null;
+    }
     if (this.#rereadable) return { kind: "chunk", chunk };
     const copy = new Uint8Array(chunk.buffer, chunk.start, chunk.end - chunk.start).slice();
     return { kind: "chunk", chunk, copy };
@@ -302,7 +342,9 @@ class ByteTaskSource implements TaskSource {
       bytes = new Uint8Array(length);
       for (let at = 0; at < length;) {
         const n = await file.read(bytes.subarray(at));
-        if (n === null) throw new Error(`${this.file} changed while it was being read`);
+        if (n === null) {
+          throw new InputError(this.file, "it shrank while it was being read");
+        }
         at += n;
       }
     }

@@ -44,6 +44,11 @@ export interface Progress {
    */
   reruns: number;
   /**
+   * In the final report only: what went wrong without failing the run, such
+   * as a worker that died while closing after every record was accounted for.
+   */
+  warnings?: string[];
+  /**
    * Who reads the input now: "workers" (byte ranges of a file), or "main"
    * (the main thread cuts chunks; also after a range was cut inside a quoted
    * field). Undefined for iterable inputs.
@@ -84,7 +89,11 @@ export interface PoolOptions {
   isolation?: "thread" | "process";
   /**
    * Heap limit of each worker, in MB. With processes it is V8's heap limit
-   * of each process (an out-of-memory ends that process alone).
+   * of each process (an out-of-memory ends that process alone, and the
+   * record is isolated). With threads it is a soft limit: a worker whose heap
+   * in use has grown past it is replaced between tasks (its close() called),
+   * which contains leaks; a single record that allocates without bound still
+   * ends the whole process, as any Web Worker's out-of-memory does.
    */
   maxWorkerMemory?: number;
 }
@@ -122,11 +131,15 @@ export interface RunOptions {
    */
   encode?: OutputFormat;
   /**
-   * Longest a single chunk may take, in milliseconds (default: no limit). A
-   * chunk past it is treated like a crash of its worker: the worker is
-   * replaced and the chunk re-run. Deno cannot stop a thread inside a
-   * synchronous loop, so such a worker's thread runs on until it returns
-   * (the process may not exit before; the crunch command exits anyway).
+   * Longest a worker may go without finishing a record, in milliseconds
+   * (default: no limit). Past it the worker is given up on, as if it had
+   * died: it is replaced and its task re-run, and a record that keeps
+   * running past it is isolated as a `RecordError`. When there are more
+   * workers than cores, the limit is stretched by workers / cores, as each
+   * worker then gets only a share of a core. Deno cannot stop a thread inside
+   * a synchronous loop, so such a worker's thread runs on until it returns
+   * (the process may not exit before; the crunch command exits anyway);
+   * worker processes are killed.
    */
   timeout?: number;
   /**

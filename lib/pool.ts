@@ -105,7 +105,9 @@ export class Pool {
    * ```
    */
   close(): Promise<void> {
-    this.#closing ??= this.#backend.close();
+    this.#closing ??= this.#backend.close().then((warnings) => {
+      for (const warning of warnings) console.warn(`crunch: warning: ${warning}`);
+    });
     return this.#closing;
   }
 

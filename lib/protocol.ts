@@ -25,6 +25,8 @@
  * @module
  */
 
+import type { Fingerprint } from "./fingerprint.ts";
+
 /** Record formats crunch reads from bytes. */
 export type Format = "csv" | "tsv" | "ndjson";
 
@@ -82,6 +84,8 @@ export interface RunMessage {
   encode?: OutputFormat;
   /** For CSV output: the columns, once the main thread has fixed them. */
   outputColumns?: string[];
+  /** Report the worker's heap in use with each task's done message (maxWorkerMemory). */
+  reportHeap?: boolean;
 }
 
 /** main → worker: the CSV output columns of a run are now fixed (from its first result). */
@@ -125,6 +129,8 @@ export interface RangeMessage {
   exact: boolean;
   /** How far past `end` to look for the last record's end. */
   maxRecordBytes: number;
+  /** What the file was when the run opened it; a range of a file that changed is not read. */
+  fingerprint?: Fingerprint;
   /** As in {@linkcode ChunkMessage}. */
   from?: number;
   to?: number;
@@ -253,6 +259,8 @@ export interface DoneMessage extends Omit<PartialMessage, "type"> {
   type: "done";
   /** Newlines in the whole chunk, so main can number the lines of later chunks. */
   newlines: number;
+  /** Bytes of the worker's V8 heap in use after the task, when the run asked for it. */
+  heapUsed?: number;
 }
 
 /** Either piece of a chunk's results. */
@@ -270,10 +278,14 @@ export interface CountMessage {
   /** 1-based line of each record within the chunk (retries of byte inputs). */
   lines?: number[];
   newlines: number;
+  /** When the task was sent for one record alone (bisection): that record. */
+  record?: unknown;
   /** Ranges: the byte offset of the first record. */
   start?: number;
   /** Ranges: the byte offset just after the last record. */
   end?: number;
+  /** Ranges: the file changed under the run (shrank, or its start was rewritten): why. */
+  changed?: string;
   /**
    * Ranges: false when the range's last LF turned out to lie inside a quoted
    * field (or no LF was found within maxRecordBytes past its end), so the

@@ -41,8 +41,8 @@ export class FakeBackend implements Backend {
     return Promise.resolve(new FakeRun(this.size, settings, listener, this.#behaviour, this.log));
   }
 
-  close(): Promise<void> {
-    return Promise.resolve();
+  close(): Promise<string[]> {
+    return Promise.resolve([]);
   }
 
   terminate(): void {}

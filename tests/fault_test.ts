@@ -12,7 +12,7 @@ import {
   RecordError,
   WorkerCrashError,
 } from "../mod.ts";
-import { collect, deadline, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
+import { CLI, collect, deadline, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 
 const crash = fixture("crash.ts");
 
@@ -228,5 +228,96 @@ Deno.test("a batch with a row that cannot be sent survives a crash in the same b
   assert.deepEqual(
     out,
     Array.from({ length: 40 }, (_, i) => String(i)).filter((id) => id !== "5" && id !== "20"),
+  );
+});
+
+Deno.test("cancelling during a slow init stops the workers at once", async () => {
+  const path = await tempFile("data.csv", numberedCsv(10));
+  const controller = new AbortController();
+  const started = performance.now();
+  setTimeout(() => controller.abort(new Error("gave up")), 300);
+  await assert.rejects(
+    deadline(
+      collect(classify(fixture("hang_init.ts"), path, { workers: 2, signal: controller.signal })),
+      5000,
+    ),
+    /gave up/,
+  );
+  assert.ok(performance.now() - started < 3000);
+  // return() while init is pending does not wait for it either.
+  const it = classify(fixture("hang_init.ts"), path, { workers: 2 });
+  const pending = it.next();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const t0 = performance.now();
+  await deadline(it.return!(), 3000);
+  await pending.catch(() => {});
+  assert.ok(performance.now() - t0 < 2000);
+});
+
+Deno.test("Ctrl-C during init ends the command at once with 130", async () => {
+  const path = await tempFile("data.csv", numberedCsv(10));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, "--no-progress", fixture("hang_init.ts").pathname, path],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const t0 = performance.now();
+  child.kill("SIGINT");
+  const out = await deadline(child.output(), 10_000);
+  assert.equal(out.code, 130, new TextDecoder().decode(out.stderr));
+  assert.ok(performance.now() - t0 < 3000);
+});
+
+Deno.test("--timeout with more workers than cores does not call healthy records poison", async () => {
+  const path = await tempFile("data.csv", numberedCsv(400));
+  const workers = 4 * navigator.hardwareConcurrency;
+  const r = await runCrunch([
+    "--no-progress",
+    "-w",
+    String(workers),
+    "--timeout",
+    "100",
+    "--chunk-bytes",
+    "512",
+    "-s",
+    '{"ms": 20}',
+    fixture("slow.ts").pathname,
+    path,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /400 records in, 400 results out, 0 errors/);
+  assert.doesNotMatch(r.stderr, /isolated/);
+});
+
+Deno.test("maxWorkerMemory replaces a thread whose heap grew past it, between tasks", async () => {
+  const path = await tempFile("data.csv", numberedCsv(3000));
+  let progress: Progress | undefined;
+  const results = await collect(classify(fixture("heap.ts"), path, {
+    workers: 2,
+    maxWorkerMemory: 64,
+    chunkBytes: 2048,
+    spec: { kb: 64 },
+    onProgress: (p) => progress = p,
+  }));
+  assert.equal(results.length, 3000);
+  assert.ok(progress!.recycled >= 1, `recycled ${progress!.recycled}`);
+  assert.equal(progress!.respawns, 0);
+});
+
+Deno.test("a worker that dies in close() after a complete run is a warning, not a failure", async () => {
+  const path = await tempFile("data.csv", numberedCsv(100));
+  const r = await runCrunch([
+    "--no-progress",
+    "-s",
+    '{"how": "exit"}',
+    fixture("close_dies.ts").pathname,
+    path,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split("\n").length, 100);
+  assert.match(
+    r.stderr,
+    /warning: worker \d died while closing: the classifier called Deno\.exit\(4\)/,
   );
 });

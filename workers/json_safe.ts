@@ -58,5 +58,9 @@ export function resultsAsJson(results: unknown[]): string | undefined {
   const first = results[0];
   if (typeof first !== "object" || first === null) return undefined;
   for (let k = 0; k < results.length; k++) if (!jsonSafe(results[k])) return undefined;
-  return JSON.stringify(results);
+  try {
+    return JSON.stringify(results);
+  } catch {
+    return undefined; // longer than a string can be: the results go by structured clone
+  }
 }

@@ -14,6 +14,7 @@
 import type {
   BatchMessage,
   ChunkMessage,
+  DoneMessage,
   Encoded,
   Failure,
   FromWorker,
@@ -27,7 +28,7 @@ import { parseDelimited, type RecordParsers, recordParsers } from "./csv.ts";
 import { parseNdjson } from "./ndjson.ts";
 import type { ParsedChunk } from "./parsed_chunk.ts";
 import { loadPlugin, type Plugin } from "./plugin.ts";
-import { RangeReader } from "./range.ts";
+import { FileChanged, RangeReader } from "./range.ts";
 import { resultsAsJson } from "./json_safe.ts";
 import { setImmediate } from "node:timers";
 import { columnsOf, encodeResult } from "./encode.ts";
@@ -99,6 +100,9 @@ function parse(text: string, current: CurrentRun): ParsedChunk {
  */
 const STRETCH_RANGES = 4;
 
+/** Characters of string results above which a piece is sent at once. */
+const PIECE_CHARS = 8 << 20;
+
 /** Longest time a chunk's results wait in a worker before a partial message carries them. */
 const FLUSH_EVERY_MS = 50;
 /** Records between two looks at the clock; adapts to the classifier's speed. */
@@ -119,7 +123,7 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
   let bad: ParsedChunk["bad"] | undefined;
   let newlines = 0;
   /** Ranges: where this worker cut, and whether the cut proved right. */
-  let cut: { start?: number; end?: number; clean: boolean } | undefined;
+  let cut: { start?: number; end?: number; clean: boolean; changed?: string } | undefined;
   if (message.type === "batch") {
     rows = message.rows;
   } else {
@@ -129,14 +133,26 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
         new Uint8Array(message.buffer, message.start, message.end - message.start),
       );
     } else {
-      const { path, offset, end, exact, maxRecordBytes } = message;
+      const { path, offset, end, exact, maxRecordBytes, fingerprint } = message;
       try {
-        const range = ranges.read(message.run, path, offset, end, exact, maxRecordBytes);
+        const range = ranges.read(
+          message.run,
+          path,
+          offset,
+          end,
+          exact,
+          maxRecordBytes,
+          fingerprint,
+        );
         text = decoder.decode(range.bytes);
         cut = { start: range.start, end: range.start + range.bytes.length, clean: range.found };
-      } catch {
+      } catch (error) {
         ranges.close();
-        cut = { clean: false }; // this worker cannot read the file (a sandbox, say): main will
+        // The file changed under the run (the run ends), or this worker cannot read it (a
+        // sandbox, say: main reads it instead).
+        cut = error instanceof FileChanged
+          ? { clean: false, changed: error.message }
+          : { clean: false };
       }
     }
     let parsed = parse(text, current);
@@ -172,6 +188,10 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
       records: rows.length,
       lines: message.count ? lines : undefined,
       newlines,
+      // A task sent for one record alone is a suspect: its record goes along for the error.
+      record: message.count && message.to === (message.from ?? 0) + 1
+        ? rows[message.from ?? 0]
+        : undefined,
       ...cut,
     });
   }
@@ -205,7 +225,15 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
     try {
       let result = classify(row);
       if (isThenable(result)) result = await result;
-      if (result !== undefined) piece.add(result, i);
+      if (result !== undefined) {
+        piece.add(result, i);
+        // Big results go out as they come: no piece holds more than PIECE_CHARS of text.
+        if (typeof result === "string" && (piece.chars += result.length) > PIECE_CHARS) {
+          piece.send(current, message, i + 1, rows, lines, undefined);
+          piece = new Piece(i + 1);
+          lastFlush = performance.now();
+        }
+      }
     } catch (error) {
       piece.failures.push({
         kind: "record",
@@ -241,6 +269,8 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
 /** The results and failures of a run of records within a chunk, sent as one message. */
 class Piece {
   results: unknown[] = [];
+  /** Characters in the string results so far. */
+  chars = 0;
   /** Record offset of each result; undefined while result `k` is record `from + k`. */
   #offsets: number[] | undefined;
   failures: Failure[] = [];
@@ -343,6 +373,9 @@ class Piece {
         newlines,
       };
     message.records = to - this.from;
+    if (newlines !== undefined && current.reportHeap) {
+      (message as DoneMessage).heapUsed = Deno.memoryUsage().heapUsed;
+    }
     const transfer: Transferable[] = [];
     if (current.encode) {
       message.encoded = this.#encode(current, rows, lines);

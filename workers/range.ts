@@ -15,11 +15,15 @@
  */
 
 import { cutterFor } from "../lib/cutter.ts";
+import { changeOf, type Fingerprint } from "../lib/fingerprint.ts";
 import type { Format } from "../lib/protocol.ts";
 
 const LF = 10;
 /** Bytes read past a range's end to find its last record's end, at first. */
 const SLACK = 64 * 1024;
+
+/** The file a range is read from is no longer what the run opened. */
+export class FileChanged extends Error {}
 
 /** The bytes of the records of one range. */
 export interface RangeBytes {
@@ -59,8 +63,11 @@ export class RangeReader {
     end: number,
     exact: boolean,
     maxRecordBytes: number,
+    fingerprint?: Fingerprint,
   ): RangeBytes {
     const file = this.#open(run, path);
+    const change = fingerprint && changeOf(file, fingerprint);
+    if (change) throw new FileChanged(change);
     const from = exact ? offset : offset - 1;
     /** Index of byte `end - 1` in the buffer: the last record ends at the first LF from here. */
     const last = end - 1 - from;

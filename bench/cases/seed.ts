@@ -16,6 +16,7 @@ import { type Contender, inProcess, ratioOf, rounds } from "../runner.ts";
 import { SHAPES } from "../shapes.ts";
 import {
   crunchContenders,
+  nodeSingle,
   piscina,
   python,
   report,
@@ -55,8 +56,14 @@ export async function seed(ctx: Context): Promise<void> {
       pools.push(await Pool.start(module, { workers: 1 }));
       contenders.push(crunchContenders(pools[1], path, devnull, "1 worker")[0]);
     }
-    const peer = piscina(ctx, path, "csv", "lexicon", tsv);
-    if (peer) contenders.push(await peer);
+    for (
+      const peer of [
+        piscina(ctx, path, "csv", "lexicon", tsv),
+        nodeSingle(ctx, path, "csv", "lexicon", tsv),
+      ]
+    ) {
+      if (peer) contenders.push(await peer);
+    }
     const results = await rounds(contenders, ctx.reps, (line) => ctx.log(`seed ${name}: ${line}`));
     report(ctx, "1 seed workload", `${name} lexicon: `, results, mb);
     for (const c of contenders) await c.close?.();

@@ -89,6 +89,22 @@ export function piscina(
   );
 }
 
+/** Node's own single-threaded loop over the Piscina peer's work, where Piscina is installed. */
+export function nodeSingle(
+  ctx: Context,
+  path: string,
+  format: Format,
+  mode: "trivial" | "lexicon",
+  lexicon = "-",
+): Promise<ChildRunner> | undefined {
+  if (ctx.peers.piscina === undefined) return undefined;
+  return ChildRunner.start(
+    "Node single-threaded loop (Piscina's work on one thread)",
+    "node",
+    [here("./peers/node_single.mjs").pathname, ctx.peers.piscina, path, format, mode, lexicon],
+  );
+}
+
 /** Python's Pool.imap_unordered as the seed writes it, where python3 is found. */
 export function python(
   ctx: Context,
@@ -171,6 +187,7 @@ export function report(
     ratioOf: "the machine's own efficiency (throughput / 2 x alone)",
   });
   const piscinaResult = rest.find((r) => r.label.startsWith("Piscina"));
+  const nodeResult = rest.find((r) => r.label.startsWith("Node"));
   for (const r of rest) {
     add({
       variant: `${prefix}${r.label}`,
@@ -179,6 +196,13 @@ export function report(
       ratio: ratioOf(r, single),
       ratioOf: "x single loop",
     });
+    if (r === piscinaResult && nodeResult) {
+      add({
+        variant: `${prefix}  same, against Node's own single loop`,
+        ratio: ratioOf(r, nodeResult),
+        ratioOf: "x Node single loop",
+      });
+    }
     if (r.label.startsWith("crunch")) {
       add({
         variant: `${prefix}  same, against the two-process ceiling`,
@@ -210,6 +234,7 @@ export async function shapes(ctx: Context): Promise<void> {
     contenders.push(...crunchContenders(pool, path, devnull, `${ctx.cores} workers`));
     const peers = [
       piscina(ctx, path, shape.format, "trivial"),
+      nodeSingle(ctx, path, shape.format, "trivial"),
       python(ctx, path, shape.format, "trivial", 1000),
     ];
     for (const peer of peers) if (peer) contenders.push(await peer);

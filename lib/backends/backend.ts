@@ -77,8 +77,12 @@ export interface Backend {
    * every worker the run's settings. Rejects when a worker cannot be started.
    */
   begin(settings: RunSettings, limits: RunLimits, listener: BackendListener): Promise<BackendRun>;
-  /** Calls the plug-in's close() in every worker, then stops them; rejects with the first error. */
-  close(): Promise<void>;
+  /**
+   * Calls the plug-in's close() in every worker, then stops them; rejects
+   * with the first error, resolves with warnings (a worker that died while
+   * closing, a close() that did not finish in time).
+   */
+  close(): Promise<string[]>;
   /** Stops every worker at once. */
   terminate(): void;
 }

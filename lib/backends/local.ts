@@ -10,7 +10,8 @@
  * - the worker's own `fatal` message (an error escaping a timer or a promise);
  * - its `exit` message, sent just before `Deno.exit()` or `self.close()` take
  *   effect (Deno sends no event for those);
- * - a task that runs past the run's timeout: the worker is given up on.
+ * - a worker that goes longer than the run's timeout without finishing a
+ *   record: it is given up on.
  *
  * @module
  */
@@ -44,8 +45,8 @@ class Slot {
   readonly link: WorkerLink;
   /** Sequence numbers of the tasks it holds, in the order it takes them. */
   queue: number[] = [];
-  /** When it started on the task at the head of its queue. */
-  startedAt = 0;
+  /** When it last showed progress: started its head task, or reported results. */
+  progressAt = 0;
   /** Tasks finished in the current run (for maxChunksPerWorker). */
   finished = 0;
   /** False while the worker is starting (importing the plug-in, running init). */
@@ -104,22 +105,35 @@ class Slot {
 
   /**
    * Asks the plug-in to `close()`, then stops the worker. Resolves with the
-   * error close() threw, if any.
+   * error close() threw, if any, or a warning: the worker died while closing,
+   * or its close() did not finish in time.
    */
-  close(): Promise<Error | undefined> {
+  close(): Promise<{ error?: Error; warning?: string }> {
     if (this.dead) {
       this.stop();
-      return Promise.resolve(undefined);
+      return Promise.resolve({});
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => finish(undefined), CLOSE_GRACE_MS);
-      const finish = (error: Error | undefined) => {
+      const timer = setTimeout(
+        () =>
+          finish(
+            undefined,
+            `worker ${this.index}'s close() did not finish within ${CLOSE_GRACE_MS / 1000} s; ` +
+              "the worker was stopped",
+          ),
+        CLOSE_GRACE_MS,
+      );
+      const finish = (error: Error | undefined, warning?: string) => {
         clearTimeout(timer);
         this.onDeath = () => {};
         this.stop();
-        resolve(error);
+        resolve({ error, warning });
       };
-      this.onDeath = () => finish(undefined);
+      this.onDeath = (death) =>
+        finish(
+          undefined,
+          `${death.message.replace(/^worker (\d+) died/, "worker $1 died while closing")}`,
+        );
       this.onMessage = (message) => {
         if (message.type !== "closed") return;
         if (message.error === undefined) finish(undefined);
@@ -142,6 +156,8 @@ export class LocalBackend implements Backend {
   readonly #module: string;
   readonly #spec: unknown;
   readonly #links: LinkFactory;
+  /** Replace a worker whose heap in use passes this many bytes, after its task. */
+  readonly heapLimit: number | undefined;
   readonly #slots: Slot[] = [];
   /** What prepare() returned, computed once (and reused by replacement workers). */
   #shared: Promise<unknown> | undefined;
@@ -151,26 +167,43 @@ export class LocalBackend implements Backend {
   #run: LocalRun | undefined;
   #closed = false;
 
-  private constructor(module: string, spec: unknown, links: LinkFactory) {
+  private constructor(module: string, spec: unknown, links: LinkFactory, heapLimit?: number) {
     this.#module = module;
     this.#spec = spec;
     this.#links = links;
+    this.heapLimit = heapLimit;
   }
 
-  /** Starts `count` workers and initialises the plug-in in each; rejects on the first failure. */
+  /**
+   * Starts `count` workers and initialises the plug-in in each; rejects on
+   * the first failure, or at once when `signal` aborts (a slow module load or
+   * init is not waited for: the workers are stopped).
+   */
   static async start(
     module: string,
     spec: unknown,
     count: number,
     links: LinkFactory,
+    signal?: AbortSignal,
+    heapLimitMb?: number,
   ): Promise<LocalBackend> {
-    const backend = new LocalBackend(module, spec, links);
+    signal?.throwIfAborted();
+    const heapLimit = heapLimitMb === undefined ? undefined : heapLimitMb * 1024 * 1024;
+    const backend = new LocalBackend(module, spec, links, heapLimit);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
     try {
       for (let i = 0; i < count; i++) backend.#slots.push(backend.#spawn(i));
-      await Promise.all(backend.#slots.map((slot) => backend.#init(slot)));
+      await Promise.race([Promise.all(backend.#slots.map((slot) => backend.#init(slot))), aborted]);
     } catch (error) {
       backend.terminate();
       throw error;
+    } finally {
+      signal?.removeEventListener("abort", onAbort!);
+      aborted.catch(() => {});
     }
     return backend;
   }
@@ -240,7 +273,7 @@ export class LocalBackend implements Backend {
     const old = this.#slots[index];
     const fresh = this.#spawn(index);
     this.#slots[index] = fresh;
-    if (graceful) await old.close();
+    if (graceful) await old.close(); // a recycled worker: its close() error is its own business
     else old.stop();
     await this.#init(fresh);
     if (this.#closed) {
@@ -266,7 +299,8 @@ export class LocalBackend implements Backend {
       this.#slots[slot.index] = fresh;
       return this.#init(fresh);
     }));
-    const run = new LocalRun(this, this.#slots, settings, limits, listener);
+    const reportHeap = this.heapLimit !== undefined;
+    const run = new LocalRun(this, this.#slots, { ...settings, reportHeap }, limits, listener);
     this.#run = run;
     return run;
   }
@@ -281,12 +315,13 @@ export class LocalBackend implements Backend {
     for (const slot of this.#slots) slot.stop();
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  async close(): Promise<string[]> {
+    if (this.#closed) return [];
     this.#closed = true;
-    const errors = await Promise.all(this.#slots.map((slot) => slot.close()));
-    const error = errors.find((e) => e !== undefined);
+    const outcomes = await Promise.all(this.#slots.map((slot) => slot.close()));
+    const error = outcomes.find((o) => o.error !== undefined)?.error;
     if (error) throw error;
+    return outcomes.flatMap((o) => o.warning === undefined ? [] : [o.warning]);
   }
 }
 
@@ -315,8 +350,10 @@ class LocalRun implements BackendRun {
     for (const slot of slots) this.#join(slot);
     const { timeout } = limits;
     if (timeout !== undefined) {
+      // More workers than cores share the cores: a record takes that much longer in wall time.
+      const share = Math.max(1, slots.length / (navigator.hardwareConcurrency || 1));
       this.#watchdog = setInterval(
-        () => this.#checkTimeouts(timeout),
+        () => this.#checkTimeouts(timeout, timeout * share),
         Math.min(250, Math.max(10, timeout / 4)),
       );
     }
@@ -349,7 +386,7 @@ class LocalRun implements BackendRun {
     if (slot === undefined) throw new CrunchError("no worker has room for a task");
     slot.link.post(task, transfer);
     slot.queue.push(task.seq);
-    if (slot.queue.length === 1) slot.startedAt = performance.now();
+    if (slot.queue.length === 1) slot.progressAt = performance.now();
   }
 
   columns(columns: string[]): void {
@@ -380,20 +417,25 @@ class LocalRun implements BackendRun {
     }
     if (message.type !== "partial" && message.type !== "done") return;
     if (message.run !== this.#settings.run) return;
+    slot.progressAt = performance.now();
     this.#listener.piece(message);
-    if (message.type === "done") this.#finished(slot, message.seq);
+    if (message.type === "done") this.#finished(slot, message.seq, message.heapUsed);
   }
 
   /** `slot` is done with the task at the head of its queue. */
-  #finished(slot: Slot, seq: number): void {
+  #finished(slot: Slot, seq: number, heapUsed?: number): void {
     const at = slot.queue.indexOf(seq);
     if (at !== -1) slot.queue.splice(at, 1);
-    slot.startedAt = performance.now();
+    slot.progressAt = performance.now();
     slot.finished++;
     const { maxChunksPerWorker } = this.#limits;
     if (maxChunksPerWorker !== undefined && slot.finished >= maxChunksPerWorker) {
       slot.retiring = true;
     }
+    // A worker that holds more heap than allowed is replaced between tasks, before a record
+    // runs it out of memory (which, in a Web Worker, would end the whole process).
+    const limit = this.#backend.heapLimit;
+    if (limit !== undefined && heapUsed !== undefined && heapUsed > limit) slot.retiring = true;
     if (slot.retiring && slot.queue.length === 0) {
       this.#listener.recycled();
       this.#replace(slot, true);
@@ -422,12 +464,18 @@ class LocalRun implements BackendRun {
     });
   }
 
-  #checkTimeouts(timeout: number): void {
+  #checkTimeouts(timeout: number, wall: number): void {
     const now = performance.now();
     for (const slot of this.#slots) {
-      if (!slot.dead && slot.queue.length && now - slot.startedAt > timeout) {
+      if (!slot.dead && slot.queue.length && now - slot.progressAt > wall) {
+        const shared = wall > timeout
+          ? ` (${Math.round(wall)} ms with more workers than cores)`
+          : "";
         slot.kill(
-          new WorkerCrashError(slot.index, `a chunk ran past the timeout of ${timeout} ms`),
+          new WorkerCrashError(
+            slot.index,
+            `no record finished within the timeout of ${timeout} ms${shared}`,
+          ),
         );
       }
     }

@@ -16,6 +16,7 @@ import { threadLinks } from "./thread_link.ts";
 export async function startBackend(
   module: string | URL,
   options: PoolOptions & { workers: number },
+  signal?: AbortSignal,
 ): Promise<Backend> {
   checkPoolOptions(options);
   const url = await resolveModule(module);
@@ -23,5 +24,5 @@ export async function startBackend(
   const links = options.isolation === "process"
     ? processLinks({ module: url, permissions, maxWorkerMemory })
     : threadLinks(permissions === undefined ? undefined : sandboxPermissions(url, permissions));
-  return LocalBackend.start(url, options.spec, options.workers, links);
+  return LocalBackend.start(url, options.spec, options.workers, links, signal, maxWorkerMemory);
 }

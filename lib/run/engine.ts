@@ -28,13 +28,18 @@ import { Stats } from "./stats.ts";
 export interface Lease {
   /** How many workers the run gets. */
   workers: number;
-  /** Resolves with started workers; rejects with ModuleError, InitError, ... */
-  acquire(): Promise<Backend>;
+  /**
+   * Resolves with started workers; rejects with ModuleError, InitError, ...,
+   * or with `signal`'s reason as soon as it aborts (the run ended while the
+   * workers were loading the module or running init).
+   */
+  acquire(signal: AbortSignal): Promise<Backend>;
   /**
    * Called once when the run ends: "done" after a complete run, "abort"
    * after an early end. `backend` is undefined when it was never acquired.
+   * Resolves with warnings for the run's final progress report, if any.
    */
-  release(backend: Backend | undefined, how: "done" | "abort"): Promise<void>;
+  release(backend: Backend | undefined, how: "done" | "abort"): Promise<string[] | void>;
 }
 
 type Event =
@@ -68,7 +73,11 @@ export class Engine implements BackendListener {
   #document: OutputDocument | undefined;
   #events: Event[] = [];
   #wake: (() => void) | undefined;
+  /** Stops a dispatch that waits for a read, when events come in. */
+  #interrupt: (() => void) | undefined;
   #onAbort = () => this.#fail(this.#options.signal?.reason);
+  /** Aborts the workers' start when the run ends before they are ready. */
+  #starting = new AbortController();
 
   /** Checks the input now; reading starts at the first `next()`. */
   constructor(input: Input, options: ResolvedRunOptions, lease: Lease) {
@@ -109,13 +118,30 @@ export class Engine implements BackendListener {
             continue;
           }
           this.#end();
+          const warnings = await this.#giveBack("done");
+          if (warnings?.length) this.#stats.warnings.push(...warnings);
           this.#report();
-          await this.#giveBack("done");
           return { done: true, value: undefined };
         }
-        await this.#scheduler!.dispatch(this.#backendRun!, () => this.#state === "running");
+        const interrupt = new Promise<undefined>((resolve) => {
+          this.#interrupt = () => resolve(undefined);
+        });
+        if (this.#events.length) this.#interrupt!();
+        await this.#scheduler!.dispatch(
+          this.#backendRun!,
+          () => this.#state === "running",
+          interrupt,
+        );
+        this.#interrupt = undefined;
+        // Dispatch itself can make results or errors ready (a record longer than
+        // maxRecordBytes ends the input with one): hand them on before waiting. Events that
+        // came meanwhile are handled at the top of the loop, before the next dispatch.
+        this.#flush();
+        if (this.#outbox.ready || this.#error || this.#state !== "running") continue;
         // Nothing to hand out and nothing more to send: wait for the backend (results, a
-        // death, a replacement ready) or for the run to end.
+        // death, a replacement ready) or for the run to end. A read left pending is taken up
+        // by the next dispatch; waiting on it here would spin once it has settled while
+        // there is no room to send what it read.
         if (this.#events.length === 0 && !this.#error && this.#state === "running") {
           if (!this.#finished()) {
             await new Promise<void>((resolve) => this.#wake = resolve);
@@ -173,7 +199,7 @@ export class Engine implements BackendListener {
       this.#document,
       (seq) => this.#cuts.held(seq),
     );
-    this.#acquiring = this.#lease.acquire();
+    this.#acquiring = this.#lease.acquire(this.#starting.signal);
     const backend = await this.#acquiring;
     if (this.#state !== "running") return; // ended while starting; #giveBack releases it
     this.#scheduler = new Scheduler(this.#source, this.#release, this.#cuts, this.#stats, {
@@ -181,6 +207,7 @@ export class Engine implements BackendListener {
       maxRespawns: options.maxRespawns,
       maxRecordBytes: options.maxRecordBytes,
       maxOpen: backend.size * PER_WORKER * 2,
+      backlog: () => this.#release!.bytes + this.#outbox.bytes,
     });
     this.#backendRun = await backend.begin(
       {
@@ -226,9 +253,11 @@ export class Engine implements BackendListener {
   #push(event: Event): void {
     this.#events.push(event);
     this.#wake?.();
+    this.#interrupt?.();
   }
 
   #drainEvents(): void {
+    if (this.#state !== "running" || this.#scheduler === undefined) return;
     if (this.#events.length === 0) return;
     const events = this.#events;
     this.#events = [];
@@ -236,14 +265,22 @@ export class Engine implements BackendListener {
     for (const event of events) {
       if (this.#state !== "running") return;
       if (event.type === "piece") scheduler.piece(event.message);
-      else if (event.type === "count") scheduler.count(event.message);
-      else if (event.type === "recycled") this.#stats.recycled++;
+      else if (event.type === "count") {
+        const error = scheduler.count(event.message);
+        if (error) return this.#fail(error);
+      } else if (event.type === "recycled") this.#stats.recycled++;
       else if (event.type === "lost") {
         const error = scheduler.lost(event.seqs, event.error);
         if (error) return this.#fail(error);
       }
     }
-    const error = this.#release!.flush();
+    this.#flush();
+  }
+
+  /** Releases what is ready, and ends the run if that brings its error. */
+  #flush(): void {
+    if (this.#state !== "running" || this.#release === undefined) return;
+    const error = this.#release.flush();
     this.#report();
     if (error !== undefined) this.#fail(error);
   }
@@ -266,17 +303,19 @@ export class Engine implements BackendListener {
   #end(): void {
     if (this.#state === "ended") return;
     this.#state = "ended";
+    this.#interrupt?.();
+    this.#starting.abort(this.#error?.value ?? new Error("the run ended"));
     this.#wake?.();
     this.#source.close();
     this.#options.signal?.removeEventListener("abort", this.#onAbort);
   }
 
   /** Gives the backend back exactly once, waiting for it if it is still starting. */
-  async #giveBack(how: "done" | "abort"): Promise<void> {
+  async #giveBack(how: "done" | "abort"): Promise<string[] | void> {
     if (this.#gaveBack) return;
     this.#gaveBack = true;
     const backend = await this.#acquiring?.catch(() => undefined);
     this.#backendRun?.end(how === "abort");
-    await this.#lease.release(backend, how);
+    return await this.#lease.release(backend, how);
   }
 }

@@ -25,7 +25,8 @@ export interface Range {
 
 /** What a crash means for the task that was being classified. */
 export type Verdict =
-  | { kind: "retry" }
+  /** Send it again; `narrowed` when the suspect records were split in halves. */
+  | { kind: "retry"; narrowed?: boolean }
   | { kind: "poison"; offset: number };
 
 /** One task from dispatch until all its records are reported. */
@@ -40,6 +41,8 @@ export class Flight {
   records: number | undefined;
   /** 1-based line of each record within its chunk, once counted (byte inputs). */
   lines: number[] | undefined;
+  /** The one record the current range holds, as its worker counted it (for a poison record's error). */
+  alone: unknown;
   /** Newlines in the chunk, once known. */
   newlines: number | undefined;
   /** True once it has been sent again after a crash. */
@@ -98,7 +101,7 @@ export class Flight {
       { from: range.from, to: mid, attempts: 0 },
       { from: mid, to: end, attempts: 0 },
     );
-    return { kind: "retry" };
+    return { kind: "retry", narrowed: true };
   }
 
   /** The poison record was reported as a failure: move past it. */

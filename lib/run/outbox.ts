@@ -10,12 +10,23 @@ const EMPTY: unknown[] = [];
 /** Released results (or encoded byte pieces), in the order they are to be yielded. */
 export class Outbox {
   #queue: unknown[][] = [];
+  /** The size of each queued array, in the units of {@linkcode Outbox.bytes}. */
+  #sizes: number[] = [];
   #head: unknown[] = EMPTY;
   #at = 0;
+  #bytes = 0;
 
-  /** Appends an array of results (kept as it is, not copied). */
-  push(values: unknown[]): void {
-    if (values.length) this.#queue.push(values);
+  /** Appends an array of results (kept as it is, not copied) of about `bytes` bytes. */
+  push(values: unknown[], bytes = 0): void {
+    if (values.length === 0) return;
+    this.#queue.push(values);
+    this.#sizes.push(bytes);
+    this.#bytes += bytes;
+  }
+
+  /** About how many bytes of results wait in the queue. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** True when a value can be taken at once. */
@@ -32,6 +43,7 @@ export class Outbox {
   take(batch: boolean): { value: unknown } | undefined {
     while (this.#at >= this.#head.length) {
       const next = this.#queue.shift();
+      this.#bytes -= this.#sizes.shift() ?? 0;
       if (next === undefined) {
         this.#head = EMPTY;
         this.#at = 0;
@@ -51,6 +63,8 @@ export class Outbox {
   /** Drops everything. */
   clear(): void {
     this.#queue = [];
+    this.#sizes = [];
+    this.#bytes = 0;
     this.#head = EMPTY;
     this.#at = 0;
   }

@@ -29,6 +29,8 @@ export interface Piece {
   failures: Failure[];
   /** For runs with `encode`: the results serialized in the worker. */
   encoded?: Encoded;
+  /** About how many bytes the results take (their text, where it is known). */
+  bytes?: number;
 }
 
 /** What release needs to know of the run. */
@@ -60,6 +62,8 @@ export class Release {
   #nextOrdered = 0;
   /** Tasks opened and not yet released whole. */
   #open = 0;
+  /** About how many bytes of results wait here. */
+  #bytes = 0;
 
   constructor(
     options: ReleaseOptions,
@@ -75,6 +79,11 @@ export class Release {
     this.#stats = stats;
     this.#document = document;
     this.#held = held;
+  }
+
+  /** About how many bytes of results wait for release. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** Tasks dispatched whose results are not all released yet. */
@@ -96,6 +105,7 @@ export class Release {
     }
     pending.pieces.push(piece);
     pending.records += piece.records;
+    this.#bytes += piece.bytes ?? 0;
   }
 
   /** Every record of task `seq` is reported: it can be numbered and released. */
@@ -108,14 +118,20 @@ export class Release {
 
   /** Task `seq` is being run again: what it sent, and the size it reported, are dropped. */
   reset(seq: number): void {
+    this.#forgetBytes(seq);
     this.#pending.set(seq, { pieces: [], records: 0, final: false });
     this.#ledger.retract(seq);
   }
 
   /** Task `seq` holds no records after all (a range cut wrong): what it sent is dropped. */
   drop(seq: number): void {
+    this.#forgetBytes(seq);
     this.#pending.set(seq, { pieces: [], records: 0, final: true });
     this.#ledger.report(seq, 0, 0);
+  }
+
+  #forgetBytes(seq: number): void {
+    for (const piece of this.#pending.get(seq)?.pieces ?? []) this.#bytes -= piece.bytes ?? 0;
   }
 
   /** Releases what can go; returns the error that ends the run, if one does. */
@@ -149,6 +165,7 @@ export class Release {
       const needsBase = this.#options.tagged || piece.failures.length > 0;
       if (needsBase && base === undefined) return [false, undefined];
       pending.pieces.shift();
+      this.#bytes -= piece.bytes ?? 0;
       const error = this.#release(piece, base ?? { index: 0, line: 0 });
       if (error !== undefined) return [false, error];
     }
@@ -167,11 +184,11 @@ export class Release {
     if (piece.encoded) {
       const bytes = this.#document!.write(piece as Piece & { encoded: Encoded }, base);
       if (bytes instanceof CrunchError) return bytes;
-      this.#outbox.push(bytes);
+      this.#outbox.push(bytes, piece.bytes);
       stats.results += piece.encoded.count;
     } else {
       const results = this.#options.tagged ? tag(piece, base) : piece.results;
-      this.#outbox.push(results);
+      this.#outbox.push(results, piece.bytes);
       stats.results += results.length;
     }
     stats.records += piece.records;

@@ -8,7 +8,7 @@
  */
 
 import { RecordTooLong } from "../chunk_reader.ts";
-import { WorkerCrashError } from "../errors.ts";
+import { InputError, WorkerCrashError } from "../errors.ts";
 import type { Task, TaskSource } from "../input.ts";
 import type { CountMessage, Failure, PieceMessage } from "../protocol.ts";
 import type { BackendRun, TaskMessage } from "../backends/backend.ts";
@@ -17,6 +17,9 @@ import { Flight } from "./flight.ts";
 import type { Piece, Release } from "./release.ts";
 import type { Stats } from "./stats.ts";
 
+/** Bytes of results waiting for the consumer above which no new task is read. */
+const MAX_BACKLOG = 256 << 20;
+
 /** What the scheduler needs to know of the run. */
 export interface SchedulerOptions {
   run: number;
@@ -24,6 +27,8 @@ export interface SchedulerOptions {
   maxRecordBytes: number;
   /** Tasks dispatched and not yet released that make dispatch wait. */
   maxOpen: number;
+  /** About how many bytes of results wait for the consumer (released or not). */
+  backlog: () => number;
 }
 
 /** A batch some of whose rows could not be sent: which were sent, and the others' failures. */
@@ -50,6 +55,8 @@ export class Scheduler {
   #crashStreak = 0;
   #sourceDone = false;
   #heldBack = new Map<number, HeldBack>();
+  /** A read of the source not yet taken up. */
+  #reading: Promise<{ task: Task | null } | { error: unknown }> | undefined;
   /** The file that ranges read. */
   #path = "";
   /** The bytes of each range as first handed out, until it is finished (for bytesRead). */
@@ -77,9 +84,14 @@ export class Scheduler {
   /**
    * Reads and sends tasks while the backend has room; tasks to retry go
    * first. `live` says whether the run is still going (it can end while a
-   * read is awaited).
+   * read is awaited); `interrupt` resolves when events wait to be handled,
+   * which stops the wait for a read.
    */
-  async dispatch(backend: BackendRun, live: () => boolean): Promise<void> {
+  async dispatch(
+    backend: BackendRun,
+    live: () => boolean,
+    interrupt: Promise<undefined>,
+  ): Promise<void> {
     while (live() && backend.room() > 0) {
       let flight: Flight;
       if (this.#retry.length) {
@@ -87,16 +99,25 @@ export class Scheduler {
         flight.task = await this.#source.again(flight.task);
         if (!flight.redo) this.#stats.retries++;
       } else {
-        if (this.#sourceDone || this.#release.open >= this.#options.maxOpen) return;
-        let task: Task | null;
-        try {
-          task = await this.#source.next();
-        } catch (error) {
-          if (!(error instanceof RecordTooLong)) throw error;
+        const { maxOpen, backlog } = this.#options;
+        // Bounded memory: a few tasks per worker, and a bounded amount of results waiting.
+        if (this.#sourceDone || this.#release.open >= maxOpen || backlog() > MAX_BACKLOG) return;
+        // A read can wait long (a slow pipe): events that come meanwhile go first, and the
+        // same read is taken up again at the next dispatch.
+        this.#reading ??= this.#source.next().then(
+          (task) => ({ task }),
+          (error) => ({ error }),
+        );
+        const read = await Promise.race([this.#reading, interrupt]);
+        if (read === undefined) return;
+        this.#reading = undefined;
+        if ("error" in read) {
+          if (!(read.error instanceof RecordTooLong)) throw read.error;
           this.#sourceDone = true;
-          this.#oversize(error);
+          this.#oversize(read.error);
           return;
         }
+        const task = read.task;
         if (task === null) {
           this.#sourceDone = true;
           return;
@@ -136,7 +157,19 @@ export class Scheduler {
     } else if (task.kind === "range") {
       const { path, offset, end, exact } = task;
       const { maxRecordBytes } = this.#options;
-      backend.send({ type: "range", run, seq, path, offset, end, exact, maxRecordBytes, ...range });
+      const { fingerprint } = task;
+      backend.send({
+        type: "range",
+        run,
+        seq,
+        path,
+        offset,
+        end,
+        exact,
+        maxRecordBytes,
+        fingerprint,
+        ...range,
+      });
     } else {
       this.#sendBatch(backend, { type: "batch", run, seq, rows: task.rows, ...range });
     }
@@ -235,6 +268,7 @@ export class Scheduler {
       lines: message.lines,
       failures: message.failures,
       encoded: message.encoded,
+      bytes: sizeOf(message, results),
     };
     const held = this.#heldBack.get(message.seq);
     if (held === undefined) return piece;
@@ -245,13 +279,18 @@ export class Scheduler {
     return piece;
   }
 
-  /** A task's record count (and, for a range, where it was cut). */
-  count(message: CountMessage): void {
+  /**
+   * A task's record count (and, for a range, where it was cut). Returns the
+   * error that ends the run when the input changed under it.
+   */
+  count(message: CountMessage): InputError | undefined {
     const flight = this.#flights.get(message.seq);
     if (flight === undefined || !flight.sent || flight.discarded || flight.rerun) return;
+    if (message.changed !== undefined) return new InputError(this.#source.file, message.changed);
     flight.records = message.records;
     flight.lines = message.lines;
     flight.newlines = message.newlines;
+    flight.alone = message.record;
     if (message.clean === undefined) return;
     for (const action of this.#cuts.report(message)) {
       if (action.kind === "fallBack") this.#fallBack();
@@ -349,6 +388,8 @@ export class Scheduler {
       this.#release.drop(seq);
     }
     this.#retry = this.#retry.filter((flight) => !flight.discarded);
+    // A read begun before this gives a range: the main thread reads on instead.
+    this.#reading = undefined;
     this.#source.fallBack!(verifiedEnd);
     this.#sourceDone = false;
   }
@@ -368,7 +409,15 @@ export class Scheduler {
       else flights.push(flight);
     }
     this.#stats.respawns++;
-    this.#crashStreak++;
+    for (const flight of flights) {
+      flight.sent = false;
+      flight.retried = true;
+    }
+    const head = flights[0];
+    const verdict = head?.crashed();
+    // A death that narrowed down the suspect records is bisection at work, not a streak of
+    // unexplained deaths: a poison record at the start of a big chunk costs ~log2(records) deaths.
+    if (!(verdict?.kind === "retry" && verdict.narrowed)) this.#crashStreak++;
     const { maxRespawns } = this.#options;
     if (this.#crashStreak > maxRespawns) {
       return new WorkerCrashError(
@@ -380,13 +429,7 @@ export class Scheduler {
         { cause: error },
       );
     }
-    for (const flight of flights) {
-      flight.sent = false;
-      flight.retried = true;
-    }
-    const head = flights[0];
-    if (head) {
-      const verdict = head.crashed();
+    if (head && verdict) {
       if (verdict.kind === "poison") {
         this.#stats.isolated++;
         this.#release.add({
@@ -397,6 +440,7 @@ export class Scheduler {
             kind: "record",
             offset: this.#heldBack.get(head.seq)?.map[verdict.offset] ?? verdict.offset,
             line: head.lines?.[verdict.offset] ?? 0,
+            record: head.alone,
             error: {
               name: "WorkerCrashError",
               message: `the worker died while classifying this record (${error.message})`,
@@ -412,4 +456,15 @@ export class Scheduler {
     this.#retry.unshift(...flights);
     return undefined;
   }
+}
+
+/** About how many bytes a piece's results take: their text where it is at hand. */
+function sizeOf(message: PieceMessage, results: unknown[]): number {
+  if (message.json !== undefined) return message.json.length;
+  const { encoded } = message;
+  if (encoded?.bytes) return encoded.bytes.byteLength;
+  if (encoded?.texts) return encoded.texts.reduce((n, t) => n + t.length, 0);
+  let n = 0;
+  for (const r of results) if (typeof r === "string") n += r.length;
+  return n;
 }

@@ -16,6 +16,8 @@ export class Stats {
   isolated = 0;
   recycled = 0;
   reruns = 0;
+  /** What went wrong without failing the run (a worker that died while closing). */
+  readonly warnings: string[] = [];
   readonly #started = performance.now();
 
   /** A progress snapshot, with the input's bytes as the source reports them. */
@@ -29,6 +31,7 @@ export class Stats {
       isolated: this.isolated,
       recycled: this.recycled,
       reruns: this.reruns,
+      ...(this.warnings.length ? { warnings: [...this.warnings] } : {}),
       bytesRead: input.bytesRead,
       bytesTotal: input.bytesTotal,
       reader: input.reader,

@@ -1,0 +1,186 @@
+/**
+ * Running what the command line asks for: check the paths, run the
+ * classifier, write the results and the errors file whole or not at all,
+ * and end on a signal without leaving anything behind.
+ *
+ * @module
+ */
+
+import { classify } from "../classify.ts";
+import { CrunchError, ParseError, type RecordError } from "../errors.ts";
+import type { Input } from "../input.ts";
+import type { Progress } from "../options.ts";
+import { ProgressBar, thousands } from "../progress_bar.ts";
+import type { Command } from "./args.ts";
+import { planOutput, Sink } from "./sink.ts";
+
+/** One NDJSON line for the --errors file. */
+function errorLine(error: RecordError | ParseError): string {
+  const cause = error instanceof ParseError
+    ? { name: "ParseError", message: error.reason, stack: undefined }
+    : { name: error.cause.name, message: error.cause.message, stack: error.cause.stack };
+  const record = error instanceof ParseError ? null : error.record;
+  return JSON.stringify({ index: error.index, line: error.line ?? null, record, error: cause }) +
+    "\n";
+}
+
+/** True for the error of writing to a pipe whose reader is gone. */
+export function isBrokenPipe(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe ||
+    (error instanceof Error && /broken pipe|os error 32/i.test(error.message));
+}
+
+/** The run was ended by a signal. */
+export class Interrupted extends CrunchError {
+  /** Which signal. */
+  readonly signal: Deno.Signal;
+
+  /** `signal` ended the run. */
+  constructor(signal: Deno.Signal) {
+    super(`interrupted (${signal})`);
+    this.signal = signal;
+  }
+}
+
+/** The signals that end a run cleanly: output discarded, workers stopped. */
+export const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** Where the user's paths lead, checked before the run starts: nothing is read or written before. */
+async function checkPaths(command: Command) {
+  let input: string | undefined;
+  if (command.input !== undefined) {
+    try {
+      const info = await Deno.stat(command.input);
+      if (info.isDirectory) throw new Error("it is a directory");
+      input = await Deno.realPath(command.input);
+    } catch (error) {
+      throw new CrunchError(`cannot read input ${command.input}: ${(error as Error).message}`);
+    }
+  }
+  const output = command.output === undefined
+    ? undefined
+    : await planOutput(command.output, "results to");
+  const errors = command.errors === undefined
+    ? undefined
+    : await planOutput(command.errors, "errors to");
+  for (const plan of [output, errors]) {
+    if (plan !== undefined && plan.target === input) {
+      throw new CrunchError(
+        `${plan.given} is the input file: writing there would destroy the input`,
+      );
+    }
+  }
+  if (output && errors && output.target === errors.target && output.how === "replace") {
+    throw new CrunchError(`-o and --errors name the same file, ${output.given}`);
+  }
+  return { output, errors };
+}
+
+/** Runs `command`; resolves with the exit code. */
+export async function execute(command: Command): Promise<number> {
+  const plans = await checkPaths(command);
+  const sink = plans.output ? await Sink.open(plans.output, "results to") : Sink.stdout();
+  let errorsFile: Sink | undefined;
+  try {
+    if (plans.errors) errorsFile = await Sink.open(plans.errors, "errors to");
+  } catch (error) {
+    sink.discard();
+    throw error;
+  }
+  const discard = () => {
+    sink.discard();
+    errorsFile?.discard();
+  };
+  try {
+    return await run(command, sink, errorsFile);
+  } catch (error) {
+    discard();
+    throw error;
+  }
+}
+
+async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): Promise<number> {
+  const bar = command.progress ? new ProgressBar() : undefined;
+  const controller = new AbortController();
+  const listeners = SIGNALS.map((signal) => {
+    const listener = () => controller.abort(new Interrupted(signal));
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+  let last: Progress = {
+    records: 0,
+    results: 0,
+    errors: 0,
+    bytesRead: 0,
+    elapsedMs: 0,
+    retries: 0,
+    respawns: 0,
+    isolated: 0,
+    recycled: 0,
+    reruns: 0,
+  };
+  const encoder = new TextEncoder();
+  const input: Input = command.input ?? Deno.stdin.readable;
+  const results = classify<Uint8Array>(command.module, input, {
+    spec: command.spec,
+    workers: command.workers,
+    ordered: command.ordered,
+    format: command.format ?? (command.input === undefined ? "csv" : undefined),
+    chunkBytes: command.chunkBytes,
+    // A sandboxed classifier may not read the input: the main thread does.
+    reader: command.reader ?? (command.permissions ? "main" : undefined),
+    tagged: command.tagged,
+    encode: command.to,
+    timeout: command.timeout,
+    maxRespawns: command.maxRespawns,
+    maxChunksPerWorker: command.maxChunksPerWorker,
+    isolation: command.isolation,
+    maxWorkerMemory: command.maxWorkerMemory,
+    permissions: command.permissions,
+    signal: controller.signal,
+    onError: command.onError === "fail" ? "fail" : (error) => {
+      errorsFile?.writeSync(encoder.encode(errorLine(error)));
+    },
+    onProgress: (progress) => {
+      last = progress;
+      bar?.update(progress);
+    },
+  });
+  let failed: unknown;
+  let piped = false;
+  try {
+    for await (const bytes of results) {
+      try {
+        await sink.write(bytes);
+      } catch (error) {
+        if (!isBrokenPipe(error)) throw error;
+        piped = true;
+        await results.return?.();
+        break;
+      }
+    }
+  } catch (error) {
+    failed = error;
+  } finally {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    bar?.clear();
+  }
+  if (failed !== undefined) throw failed;
+  await sink.commit();
+  await errorsFile?.commit();
+  if (piped) return 0;
+  const seconds = last.elapsedMs / 1000;
+  const recovery = [
+    [last.retries, "retries"],
+    [last.respawns, "respawns"],
+    [last.isolated, "isolated"],
+    [last.recycled, "recycled"],
+  ].filter(([n]) => n).map(([n, what]) => `, ${thousands(n as number)} ${what}`).join("");
+  for (const warning of last.warnings ?? []) console.error(`crunch: warning: ${warning}`);
+  console.error(
+    `crunch: ${thousands(last.records)} records in, ${thousands(last.results)} results out, ` +
+      `${thousands(last.errors)} errors${recovery}, ${seconds.toFixed(2)} s, ` +
+      `${thousands(seconds > 0 ? last.records / seconds : 0)} records/s`,
+  );
+  return 0;
+}

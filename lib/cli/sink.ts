@@ -1,0 +1,162 @@
+/**
+ * Where the command writes a document (results, or the errors file):
+ * standard output, or a path the user named. A regular file (or a path that
+ * does not exist yet) is written to a temporary file beside it and renamed
+ * into place only when the run succeeds, with the target's mode kept, so it
+ * is written whole or not at all. A symbolic link is written through, to its
+ * target. Anything else the path names (a device such as /dev/null, a FIFO,
+ * a socket) is written to directly, never replaced.
+ *
+ * @module
+ */
+
+import { basename, dirname, resolve } from "node:path";
+import { CrunchError } from "../errors.ts";
+
+/** The part of a file the sink writes to. */
+interface Writable {
+  write(bytes: Uint8Array): Promise<number>;
+  writeSync(bytes: Uint8Array): number;
+  close(): void;
+}
+
+/** What a path given for output turned out to be, checked before the run starts. */
+export interface OutputPlan {
+  /** The path as the user gave it, for messages. */
+  given: string;
+  /** The file that is written in the end (a symbolic link's target). */
+  target: string;
+  /** How it is written. */
+  how: "replace" | "direct";
+  /** The target's permission bits, when it exists. */
+  mode?: number;
+}
+
+/** Checks where `path` leads, before anything is run or written. */
+export async function planOutput(path: string, what: string): Promise<OutputPlan> {
+  let target = resolve(path);
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await Deno.stat(target); // follows a symbolic link to what it points at
+    target = await Deno.realPath(target);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw new CrunchError(`cannot write ${what} ${path}: ${(error as Error).message}`);
+    }
+  }
+  if (info?.isDirectory) {
+    throw new CrunchError(`cannot write ${what} ${path}: it is a directory`);
+  }
+  if (info !== undefined && !info.isFile) return { given: path, target, how: "direct" };
+  const folder = dirname(target);
+  try {
+    const dir = await Deno.stat(folder);
+    if (!dir.isDirectory) throw new Error(`${folder} is not a directory`);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound
+      ? `the folder ${folder} does not exist`
+      : (error as Error).message;
+    throw new CrunchError(`cannot write ${what} ${path}: ${why}`);
+  }
+  const mode = info?.mode === null || info?.mode === undefined ? undefined : info.mode & 0o7777;
+  return { given: path, target, how: "replace", mode };
+}
+
+/** The temporary file a replaced target is written to. */
+export function tempPathOf(target: string): string {
+  return `${dirname(target)}/.${basename(target)}.${Deno.pid}.crunch-tmp`;
+}
+
+/** A document being written. */
+export class Sink {
+  readonly #file: Writable;
+  readonly #plan: OutputPlan | undefined;
+  #temp: string | undefined;
+
+  private constructor(file: Writable, plan?: OutputPlan, temp?: string) {
+    this.#file = file;
+    this.#plan = plan;
+    this.#temp = temp;
+  }
+
+  /** Standard output. */
+  static stdout(): Sink {
+    return new Sink(Deno.stdout);
+  }
+
+  /** Opens the file that `plan` names. */
+  static async open(plan: OutputPlan, what: string): Promise<Sink> {
+    try {
+      if (plan.how === "direct") {
+        return new Sink(await Deno.open(plan.target, { write: true }), plan);
+      }
+      const temp = tempPathOf(plan.target);
+      const file = await Deno.open(temp, {
+        write: true,
+        create: true,
+        truncate: true,
+        mode: plan.mode ?? 0o666,
+      });
+      // The umask narrowed the mode of the new file: the target's own mode is kept exactly.
+      if (plan.mode !== undefined) await Deno.chmod(temp, plan.mode);
+      return new Sink(file, plan, temp);
+    } catch (error) {
+      throw new CrunchError(`cannot write ${what} ${plan.given}: ${(error as Error).message}`);
+    }
+  }
+
+  /** Writes all of `bytes`; a failure names the user's path. */
+  async write(bytes: Uint8Array): Promise<void> {
+    try {
+      let at = 0;
+      while (at < bytes.length) at += await this.#file.write(bytes.subarray(at));
+    } catch (error) {
+      if (this.#plan === undefined) throw error; // standard output: a closed pipe, say
+      throw new CrunchError(`cannot write ${this.#plan.given}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** Writes all of `bytes` at once (for the errors file, written as errors come). */
+  writeSync(bytes: Uint8Array): void {
+    try {
+      for (let at = 0; at < bytes.length;) at += this.#file.writeSync(bytes.subarray(at));
+    } catch (error) {
+      throw new CrunchError(
+        `cannot write ${this.#plan?.given ?? "standard output"}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  /** Keeps the document (renames the temporary file into place). */
+  async commit(): Promise<void> {
+    if (this.#plan === undefined) return;
+    this.#file.close();
+    if (this.#temp !== undefined) {
+      await Deno.rename(this.#temp, this.#plan.target);
+      this.#temp = undefined;
+    }
+  }
+
+  /** Drops a partial document: the temporary file goes, the target is left as it was. */
+  discard(): void {
+    if (this.#plan === undefined) return;
+    try {
+      this.#file.close();
+    } catch {
+      // already closed
+    }
+    if (this.#temp !== undefined) {
+      try {
+        Deno.removeSync(this.#temp);
+      } catch {
+        // already gone
+      }
+      this.#temp = undefined;
+    }
+  }
+}
