@@ -51,3 +51,4 @@ export type {
   Tagged,
 } from "./lib/options.ts";
 export type { WorkerContext } from "./lib/protocol.ts";
+export type { Plugin } from "./lib/plugin.ts";

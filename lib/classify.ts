@@ -5,7 +5,15 @@
  */
 
 import type { Input } from "./input.ts";
-import { type ClassifyOptions, resolveRunOptions, resolveWorkers } from "./options.ts";
+import {
+  checkClassifyKeys,
+  checkPoolOptions,
+  type ClassifyOptions,
+  resolveRunOptions,
+  resolveWorkers,
+  type Tagged,
+} from "./options.ts";
+import type { OutputFormat } from "./protocol.ts";
 import { startBackend } from "./backends/start.ts";
 import { Engine } from "./run/engine.ts";
 import { type Results, RunIterator } from "./run/iterator.ts";
@@ -18,9 +26,13 @@ import { type Results, RunIterator } from "./run/iterator.ts";
  * Each worker imports `module` and calls its `init(spec, context)` once;
  * then every record goes to its `classify(row)`. A result of `undefined`
  * yields nothing. The workers start at the first `next()` and stop when the
- * iteration ends, fails, is broken out of, or `signal` aborts. `R` names the
- * type of what is yielded (crunch cannot check it: it is what the module's
- * classify returns, a `Tagged` with `tagged`, a `Uint8Array` with `encode`).
+ * iteration ends, fails, is broken out of, or `signal` aborts. No more
+ * workers start than the input has chunks for. `R` names the type of what
+ * the module's classify returns (crunch cannot check it); the results are
+ * typed from the options: `Uint8Array` pieces with `encode`, `Tagged<R>`
+ * with `tagged: true`, else `R`. Unknown option keys and values of the wrong
+ * type throw a `TypeError` at once; a spec that cannot be sent to workers, a
+ * `CrunchError` naming where inside it the culprit lies.
  * `.batches()` on the returned iterator yields the same results in arrays,
  * which costs less per result when there are millions of them.
  *
@@ -36,15 +48,54 @@ import { type Results, RunIterator } from "./run/iterator.ts";
  * for await (const hit of hits) console.log(hit); // { index: 0, line: 2, result: { id: "1", hits: 1 } }, ...
  * ```
  */
+export function classify<_R = Uint8Array>(
+  module: string | URL,
+  input: Input,
+  options: ClassifyOptions & { encode: OutputFormat },
+): Results<Uint8Array>;
+/** With `tagged: true` (and no `encode`): {@linkcode Tagged} results `{ index, line, result }`. */
+export function classify<R = unknown>(
+  module: string | URL,
+  input: Input,
+  options: ClassifyOptions & { tagged: true },
+): Results<Tagged<R>>;
+/** Without `tagged` or `encode`: what classify returned, `R`. */
+export function classify<R = unknown>(
+  module: string | URL,
+  input: Input,
+  options?: ClassifyOptions,
+): Results<R>;
 export function classify<R = unknown>(
   module: string | URL,
   input: Input,
   options: ClassifyOptions = {},
 ): Results<R> {
+  return startRun<R>(module, input, options);
+}
+
+/**
+ * {@linkcode classify} with settings the command needs and the library does
+ * not offer: `consoleToStderr` sends the plug-in's console output to
+ * standard error, as standard output holds the results.
+ */
+export function startRun<R>(
+  module: string | URL,
+  input: Input,
+  options: ClassifyOptions,
+  internal: { consoleToStderr?: boolean } = {},
+): Results<R> {
+  checkClassifyKeys(options);
+  checkPoolOptions(options, false);
   const workers = resolveWorkers(options.workers);
-  const engine = new Engine(input, resolveRunOptions(options), {
+  const engine = new Engine(input, resolveRunOptions(options, false), {
     workers,
-    acquire: (signal) => startBackend(module, { ...options, workers }, signal),
+    // No more workers than the input has tasks for (a 4-record file gets one).
+    acquire: (signal, tasks) =>
+      startBackend(
+        module,
+        { ...options, ...internal, workers: Math.min(workers, tasks ?? workers) },
+        signal,
+      ),
     release: (backend, how) => {
       if (how === "done") return backend?.close() ?? Promise.resolve([]);
       backend?.terminate();

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { stripAnsi } from "./checks.ts";
 import { parse, USAGE, UsageError } from "./cli/args.ts";
 import { execute, Interrupted, isBrokenPipe, SIGNALS } from "./cli/execute.ts";
 import { WORKER_OPTIONS_FLAG, workerOptionsEnabled } from "./sandbox.ts";
@@ -44,6 +45,27 @@ async function relaunch(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * Under `deno task crunch`, the task runs in crunch's own folder while the
+ * user's paths (module, input, spec, output) are relative to the folder they
+ * ran it in, which deno task passes as INIT_CWD: go there. Only when this
+ * process runs in crunch's folder, so an INIT_CWD left by an outer npm or
+ * deno task means nothing to a crunch started elsewhere.
+ */
+function fromUserFolder(): void {
+  try {
+    const from = Deno.env.get("INIT_CWD");
+    if (!from || from === Deno.cwd()) return;
+    const home = new URL("..", import.meta.url);
+    if (home.protocol !== "file:" || Deno.realPathSync(Deno.cwd()) !== Deno.realPathSync(home)) {
+      return;
+    }
+    Deno.chdir(from);
+  } catch {
+    // no permission to read the environment, or the folder is gone: stay
+  }
+}
+
 /** The number of a signal, for the shell's exit code (128 + n). */
 function signalNumber(signal: Deno.Signal): number {
   return { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[signal as string] ?? 0;
@@ -64,6 +86,7 @@ function signalNumber(signal: Deno.Signal): number {
  */
 export async function main(args: string[]): Promise<number> {
   let debug = args.includes("--debug");
+  fromUserFolder();
   try {
     const command = await parse(args);
     if (command === null) return 0;
@@ -86,7 +109,7 @@ export async function main(args: string[]): Promise<number> {
       return 128 + signalNumber(error.signal);
     }
     const message = error instanceof Error ? error.message : String(error);
-    console.error(`crunch: error: ${message}`);
+    console.error(`crunch: error: ${Deno.stderr.isTerminal() ? message : stripAnsi(message)}`);
     if (debug && error instanceof Error) {
       console.error(error.stack);
       if (error.cause instanceof Error) console.error("caused by:", error.cause.stack);

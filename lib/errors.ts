@@ -180,6 +180,10 @@ export interface ParsePosition {
   line: number;
   /** 0-based index the record would have had, when known. */
   index?: number;
+  /** Byte offset in the input where the record starts, when known. */
+  byte?: number;
+  /** The record's raw text (its first 1,024 characters), when known. */
+  text?: string;
 }
 
 /**
@@ -200,6 +204,10 @@ export class ParseError extends CrunchError {
   readonly line: number;
   /** 0-based index the record would have had, when known. */
   readonly index?: number;
+  /** Byte offset in the input where the record starts, when known. */
+  readonly byte?: number;
+  /** The record's raw text (its first 1,024 characters), when known. */
+  readonly text?: string;
   /** What is wrong, without the position. */
   readonly reason: string;
 
@@ -210,6 +218,8 @@ export class ParseError extends CrunchError {
     this.file = position.file;
     this.line = position.line;
     this.index = position.index;
+    this.byte = position.byte;
+    this.text = position.text;
     this.reason = reason;
   }
 }

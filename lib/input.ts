@@ -51,6 +51,8 @@ export interface SourceHead {
   columns?: string[];
   /** 1-based line of the first data record (after the header). */
   firstLine: number;
+  /** The most tasks the input can make, when known: no more workers than that are useful. */
+  tasks?: number;
 }
 
 /** A source of tasks for one run. */
@@ -212,7 +214,12 @@ class ByteTaskSource implements TaskSource {
   }
 
   async open(): Promise<SourceHead> {
-    const source = await this.#openSource();
+    let source: ByteSource;
+    try {
+      source = await this.#openSource();
+    } catch (error) {
+      throw openError(this.file, error);
+    }
     if (this.#closed) {
       source.close();
       throw new Error("input closed");
@@ -225,6 +232,7 @@ class ByteTaskSource implements TaskSource {
     this.#reader = new ChunkReader(source, this.#format, chunkBytes, maxRecordBytes);
     if (source instanceof FileSource && source.size !== undefined) this.#fileSource = source;
     const head = await this.#head();
+    if (source.size !== undefined) head.tasks = Math.max(1, Math.ceil(source.size / chunkBytes));
     if (this.#ranges) {
       // The workers read the rest: the main thread keeps only where the records start.
       this.#dataStart = this.#rangeAt = this.#finishedBytes = await this.#reader.position();
@@ -366,9 +374,11 @@ class RowTaskSource implements TaskSource {
   #async: boolean;
   #batchSize: number;
   #done = false;
+  #tasks: number | undefined;
   readonly bytesRead = 0;
 
   constructor(input: Iterable<unknown> | AsyncIterable<unknown>, batchSize: number) {
+    if (Array.isArray(input)) this.#tasks = Math.max(1, Math.ceil(input.length / batchSize));
     this.#async = isAsyncIterable(input);
     this.#iterator = this.#async
       ? (input as AsyncIterable<unknown>)[Symbol.asyncIterator]()
@@ -377,7 +387,7 @@ class RowTaskSource implements TaskSource {
   }
 
   open(): Promise<SourceHead> {
-    return Promise.resolve({ format: "rows", firstLine: 0 });
+    return Promise.resolve({ format: "rows", firstLine: 0, tasks: this.#tasks });
   }
 
   again(task: Task): Promise<Task> {
@@ -409,4 +419,16 @@ class RowTaskSource implements TaskSource {
       // the iterator's own clean-up failed; nothing to add
     }
   }
+}
+
+/** Why an input could not be opened, as an InputError (other errors pass through). */
+function openError(file: string | undefined, error: unknown): unknown {
+  const reason = error instanceof Deno.errors.NotFound
+    ? "no such file"
+    : error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable
+    ? `not allowed to read it (${(error as Error).message}); run with --allow-read`
+    : error instanceof Deno.errors.IsADirectory
+    ? "it is a directory, not a file"
+    : undefined;
+  return reason === undefined ? error : new InputError(file, reason, { cause: error });
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkKeys, checkSpec, describe } from "./checks.ts";
 import type { ParseError, RecordError } from "./errors.ts";
 import type { Format, OutputFormat } from "./protocol.ts";
 
@@ -192,51 +193,116 @@ export const DEFAULT_CHUNK_BYTES = 512 << 10;
 const OUTPUTS: readonly OutputFormat[] = ["ndjson", "csv", "json"];
 const FORMATS: readonly Format[] = ["csv", "tsv", "ndjson"];
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+/** Every key of {@linkcode PoolOptions}. */
+export const POOL_KEYS: readonly (keyof PoolOptions)[] = [
+  "spec",
+  "workers",
+  "permissions",
+  "isolation",
+  "maxWorkerMemory",
+];
+
+/** Every key of {@linkcode RunOptions}. */
+export const RUN_KEYS: readonly (keyof RunOptions)[] = [
+  "ordered",
+  "format",
+  "chunkBytes",
+  "batchSize",
+  "maxRecordBytes",
+  "onError",
+  "signal",
+  "onProgress",
+  "tagged",
+  "encode",
+  "timeout",
+  "maxRespawns",
+  "maxChunksPerWorker",
+  "reader",
+];
+
+function positiveInteger(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`option ${name} must be a positive integer, got ${String(value)}`);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw new (typeof value === "number" ? RangeError : TypeError)(
+      `option ${name} must be a positive integer, got ${describe(value)}`,
+    );
   }
   return value;
 }
 
+function oneOf<T>(name: string, value: unknown, allowed: readonly T[]): T | undefined {
+  if (value === undefined || allowed.includes(value as T)) return value as T | undefined;
+  throw new TypeError(
+    `option ${name} must be ${
+      allowed.map((a) => JSON.stringify(a)).join(", ").replace(/, ([^,]*)$/, " or $1")
+    }, got ${describe(value)}`,
+  );
+}
+
 /** Returns the worker count to use, checking the option. */
-export function resolveWorkers(workers: number | undefined): number {
+export function resolveWorkers(workers: unknown): number {
   return positiveInteger("workers", workers, navigator.hardwareConcurrency || 1);
 }
 
-/** Checks the options of a pool that are not the worker count. */
-export function checkPoolOptions(options: PoolOptions): void {
-  const { isolation, maxWorkerMemory } = options;
-  if (isolation !== undefined && isolation !== "thread" && isolation !== "process") {
-    throw new TypeError(`option isolation must be "thread" or "process", got ${String(isolation)}`);
+/**
+ * Checks the options of a pool (keys, values and that the spec can be sent);
+ * `keys: false` when the caller checked the keys already.
+ */
+export function checkPoolOptions(options: PoolOptions, keys = true): void {
+  if (keys) {
+    checkKeys(
+      "Pool.start() options",
+      options,
+      POOL_KEYS,
+      Object.fromEntries(
+        RUN_KEYS.map((
+          key,
+        ) => [key, `is an option of a run: pass it to pool.classify(input, { ${key} })`]),
+      ),
+    );
   }
-  if (maxWorkerMemory !== undefined) positiveInteger("maxWorkerMemory", maxWorkerMemory, 0);
+  resolveWorkers(options.workers);
+  oneOf("isolation", options.isolation, ["thread", "process"]);
+  positiveInteger("maxWorkerMemory", options.maxWorkerMemory, 0);
+  checkSpec(options.spec);
+}
+
+/** Checks the keys of {@linkcode classify}'s options, which are a pool's and a run's. */
+export function checkClassifyKeys(options: ClassifyOptions): void {
+  checkKeys("classify() options", options, [...POOL_KEYS, ...RUN_KEYS]);
 }
 
 /** Applies defaults to run options and checks them, throwing a TypeError or RangeError. */
-export function resolveRunOptions(options: RunOptions = {}): ResolvedRunOptions {
-  const { format, onError = "fail", onProgress } = options;
-  if (format !== undefined && !FORMATS.includes(format)) {
-    throw new TypeError(
-      `option format must be one of ${FORMATS.join(", ")}, got ${String(format)}`,
+export function resolveRunOptions(options: RunOptions = {}, keys = true): ResolvedRunOptions {
+  if (keys) {
+    checkKeys(
+      "pool.classify() options",
+      options,
+      RUN_KEYS,
+      Object.fromEntries(
+        POOL_KEYS.map((key) => [key, "is an option of the pool: pass it to Pool.start()"]),
+      ),
     );
   }
+  const { format, onError = "fail", onProgress } = options;
+  oneOf("format", format, FORMATS);
   if (onError !== "fail" && onError !== "skip" && typeof onError !== "function") {
     throw new TypeError(
-      `option onError must be "fail", "skip" or a function, got ${String(onError)}`,
+      `option onError must be "fail", "skip" or a function, got ${describe(onError)}`,
     );
   }
-  if (options.encode !== undefined && !OUTPUTS.includes(options.encode)) {
-    throw new TypeError(
-      `option encode must be one of ${OUTPUTS.join(", ")}, got ${String(options.encode)}`,
-    );
+  oneOf("encode", options.encode, OUTPUTS);
+  oneOf("reader", options.reader, ["workers", "main"]);
+  for (const key of ["ordered", "tagged"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "boolean") {
+      throw new TypeError(`option ${key} must be true or false, got ${describe(options[key])}`);
+    }
   }
-  if (options.reader !== undefined && options.reader !== "workers" && options.reader !== "main") {
-    throw new TypeError(`option reader must be "workers" or "main", got ${String(options.reader)}`);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError(`option signal must be an AbortSignal, got ${describe(options.signal)}`);
   }
   if (onProgress !== undefined && typeof onProgress !== "function") {
-    throw new TypeError("option onProgress must be a function");
+    throw new TypeError(`option onProgress must be a function, got ${describe(onProgress)}`);
   }
   return {
     ordered: options.ordered ?? false,

@@ -7,7 +7,15 @@
 
 import { CrunchError } from "./errors.ts";
 import type { Input } from "./input.ts";
-import { type PoolOptions, resolveRunOptions, resolveWorkers, type RunOptions } from "./options.ts";
+import {
+  checkPoolOptions,
+  type PoolOptions,
+  resolveRunOptions,
+  resolveWorkers,
+  type RunOptions,
+  type Tagged,
+} from "./options.ts";
+import type { OutputFormat } from "./protocol.ts";
 import type { Backend } from "./backends/backend.ts";
 import { startBackend } from "./backends/start.ts";
 import { Engine } from "./run/engine.ts";
@@ -49,6 +57,7 @@ export class Pool {
    * ```
    */
   static async start(module: string | URL, options: PoolOptions = {}): Promise<Pool> {
+    checkPoolOptions(options);
     const workers = resolveWorkers(options.workers);
     return new Pool(await startBackend(module, { ...options, workers }));
   }
@@ -71,6 +80,14 @@ export class Pool {
    * for await (const r of pool.classify(rows, { ordered: true })) console.log(r); // { id: "1", hits: 2 }
    * ```
    */
+  classify<_R = Uint8Array>(
+    input: Input,
+    options: RunOptions & { encode: OutputFormat },
+  ): Results<Uint8Array>;
+  /** With `tagged: true` (and no `encode`): {@linkcode Tagged} results `{ index, line, result }`. */
+  classify<R = unknown>(input: Input, options: RunOptions & { tagged: true }): Results<Tagged<R>>;
+  /** Without `tagged` or `encode`: what classify returned, `R`. */
+  classify<R = unknown>(input: Input, options?: RunOptions): Results<R>;
   classify<R = unknown>(input: Input, options: RunOptions = {}): Results<R> {
     if (this.#closing) throw new CrunchError("the pool is closed");
     if (this.#busy) {

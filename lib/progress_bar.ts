@@ -13,6 +13,11 @@ export function thousands(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
 
+/** `n` and `noun`, in the plural unless n is 1 ("1 record", "2 records", "1,000 errors"). */
+export function count(n: number, noun: string): string {
+  return `${thousands(n)} ${Math.round(n) === 1 ? noun : noun + "s"}`;
+}
+
 function megabytes(bytes: number): string {
   return (bytes / 1e6).toFixed(1);
 }
@@ -26,29 +31,63 @@ function clock(seconds: number): string {
   return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
 }
 
-/** One progress line: bar and percentage when the size is known, rate, errors, ETA. */
-export function progressLine(p: Progress): string {
+/**
+ * One progress line: bar and percentage when the size is known, rate,
+ * errors, ETA; no wider than `width` columns. As the width shrinks, fields
+ * go in this order: the "crunch" label, megabytes, respawns, rate, the bar
+ * (after shrinking it to 10 cells), errors (when there are none), records;
+ * the percentage (or records, for a stream) and the ETA stay longest.
+ */
+export function progressLine(p: Progress, width = Infinity): string {
   const seconds = p.elapsedMs / 1000;
   const rate = seconds > 0 ? p.records / seconds : 0;
-  const parts = ["crunch"];
+  // [text, priority]: the lowest priority goes first when the line is too wide.
+  const parts: [string, number][] = [["crunch", 1]];
+  let bar = -1;
+  let fraction = 0;
   if (p.bytesTotal) {
-    const fraction = Math.min(1, p.bytesRead / p.bytesTotal);
-    const filled = Math.round(fraction * WIDTH);
-    parts.push(`[${"█".repeat(filled)}${"░".repeat(WIDTH - filled)}]`);
-    parts.push(`${String(Math.floor(fraction * 100)).padStart(3)}%`);
-    parts.push(`${megabytes(p.bytesRead)}/${megabytes(p.bytesTotal)} MB`);
+    fraction = Math.min(1, p.bytesRead / p.bytesTotal);
+    bar = parts.push(["", 5]) - 1;
+    parts.push([`${String(Math.floor(fraction * 100)).padStart(3)}%`, 10]);
+    parts.push([`${megabytes(p.bytesRead)}/${megabytes(p.bytesTotal)} MB`, 2]);
   } else if (p.bytesRead) {
-    parts.push(`${megabytes(p.bytesRead)} MB`);
+    parts.push([`${megabytes(p.bytesRead)} MB`, 2]);
   }
-  parts.push(`${thousands(p.records)} records`);
-  parts.push(`${thousands(rate)} rec/s`);
-  parts.push(`${thousands(p.errors)} errors`);
-  if (p.respawns) parts.push(`${thousands(p.respawns)} respawns`);
+  parts.push([count(p.records, "record"), p.bytesTotal ? 7 : 10]);
+  parts.push([`${thousands(rate)} rec/s`, 4]);
+  parts.push([count(p.errors, "error"), p.errors ? 8 : 6]);
+  if (p.respawns) parts.push([count(p.respawns, "respawn"), 3]);
   if (p.bytesTotal && p.bytesRead > 0) {
     const eta = seconds * (p.bytesTotal / p.bytesRead - 1);
-    parts.push(`ETA ${clock(eta)}`);
+    parts.push([`ETA ${clock(eta)}`, 9]);
   }
-  return parts.join("  ");
+  const drawBar = (cells: number) => {
+    const filled = Math.round(fraction * cells);
+    return `[${"█".repeat(filled)}${"░".repeat(cells - filled)}]`;
+  };
+  if (bar >= 0) parts[bar][0] = drawBar(WIDTH);
+  const length = () => parts.reduce((sum, [text]) => sum + text.length, 0) + 2 * (parts.length - 1);
+  while (parts.length > 1 && length() > width) {
+    let lowest = 0;
+    for (let k = 1; k < parts.length; k++) if (parts[k][1] < parts[lowest][1]) lowest = k;
+    if (lowest === bar && parts[bar][0].length > 12) {
+      parts[bar][0] = drawBar(Math.max(10, parts[bar][0].length - 2 - (length() - width)));
+      continue;
+    }
+    if (lowest === bar) bar = -1;
+    else if (lowest < bar) bar--;
+    parts.splice(lowest, 1);
+  }
+  return parts.map(([text]) => text).join("  ").trimStart();
+}
+
+/** The width of the terminal, or no limit when there is none (standard error is a file). */
+function terminalWidth(): number {
+  try {
+    return Deno.stderr.isTerminal() ? Deno.consoleSize().columns : Infinity;
+  } catch {
+    return 80;
+  }
 }
 
 /** Redraws one line on a terminal, at most ten times a second. */
@@ -58,9 +97,18 @@ export class ProgressBar {
   #shown = false;
   #encoder = new TextEncoder();
 
-  /** Draws on `out` (standard error by default). */
-  constructor(out: { writeSync(bytes: Uint8Array): number } = Deno.stderr) {
+  #width: () => number;
+
+  /**
+   * Draws on `out` (standard error by default), no wider than `width()`
+   * columns less one (by default the terminal's), so the line never wraps.
+   */
+  constructor(
+    out: { writeSync(bytes: Uint8Array): number } = Deno.stderr,
+    width: () => number = terminalWidth,
+  ) {
     this.#out = out;
+    this.#width = width;
   }
 
   /** Shows `progress`, unless the line was drawn less than 100 ms ago. */
@@ -69,7 +117,7 @@ export class ProgressBar {
     if (now - this.#last < 100) return;
     this.#last = now;
     this.#shown = true;
-    this.#write(`\r\x1b[2K${progressLine(progress)}`);
+    this.#write(`\r\x1b[2K${progressLine(progress, this.#width() - 1)}`);
   }
 
   /** Erases the line, so what follows starts clean. */

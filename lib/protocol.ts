@@ -45,15 +45,21 @@ export interface SerializedError {
   stack?: string;
 }
 
-/** What `init(spec, context)` receives as `context`. */
-export interface WorkerContext {
+/**
+ * What `init(spec, context)` receives as `context`; `Shared` is what the
+ * module's `prepare(spec)` returns.
+ */
+export interface WorkerContext<Shared = unknown> {
   /** 0-based index of this worker in its pool. */
   workerIndex: number;
   /** Number of workers in the pool. */
   workers: number;
   /** What the module's `prepare(spec)` returned on the main thread (SharedArrayBuffers shared, not copied). */
-  shared?: unknown;
+  shared?: Shared;
 }
+
+/** How much of a malformed record's raw text its ParseError carries. */
+export const RAW_TEXT_CHARS = 1024;
 
 /** main → worker: import the plug-in module and report its exports. */
 export interface LoadMessage {
@@ -103,6 +109,8 @@ export interface ChunkMessage {
   buffer: ArrayBuffer;
   start: number;
   end: number;
+  /** Byte offset of `buffer[start]` in the input, for the positions of malformed records. */
+  offset?: number;
   /** Classify only records `[from, to)` of the chunk (a retry after a crash). */
   from?: number;
   to?: number;
@@ -209,6 +217,10 @@ export interface Failure {
   line: number;
   /** The parsed record (classify failures only). */
   record?: unknown;
+  /** Parse failures: the record's raw text (at most {@linkcode RAW_TEXT_CHARS} characters). */
+  text?: string;
+  /** Parse failures: the byte offset in the input where the record starts, when known. */
+  byte?: number;
   error: SerializedError;
   /** The run cannot go on past this record, whatever onError says. */
   fatal?: boolean;

@@ -94,3 +94,18 @@ Deno.test("reading pauses while the consumer is not pulling (bounded memory)", a
   assert.equal(pulled, afterPause, "nothing read while the consumer is idle");
   await it.return!();
 });
+
+Deno.test("after abort(), the very next next() rejects: no buffered results come first", async () => {
+  const path = await tempFile("abort.csv", numberedCsv(50_000));
+  const controller = new AbortController();
+  const it = classify(fixture("identity.ts"), path, {
+    workers: 2,
+    chunkBytes: 64 << 10,
+    signal: controller.signal,
+  });
+  for (let k = 0; k < 10; k++) assert.equal((await it.next()).done, false);
+  const reason = new Error("stop now");
+  controller.abort(reason);
+  await assert.rejects(() => it.next(), (e) => e === reason);
+  assert.equal((await it.next()).done, true);
+});

@@ -203,7 +203,11 @@ Deno.test("a Pool serves several inputs without running init again", async () =>
 
 Deno.test("close() runs once per worker when a run completes", async () => {
   const dir = await Deno.makeTempDir();
-  await collect(classify(fixture("close_marker.ts"), [1, 2, 3], { workers: 2, spec: { dir } }));
+  // Two batches of rows: two workers start.
+  const rows = [1, 2, 3];
+  await collect(
+    classify(fixture("close_marker.ts"), rows, { workers: 2, batchSize: 2, spec: { dir } }),
+  );
   assert.equal(await Deno.readTextFile(`${dir}/closed-0`), "1");
   assert.equal(await Deno.readTextFile(`${dir}/closed-1`), "1");
 });

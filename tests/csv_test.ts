@@ -49,8 +49,8 @@ Deno.test("a record with the wrong field count is a bad record in place", () => 
   const out = parseDelimited("1,a\n2\n3,c,extra\n4,d\n", ",", ["id", "text"]);
   assert.equal(out.rows.length, 4);
   assert.deepEqual([...out.bad.entries()], [
-    [1, { line: 2, reason: "expected 2 fields (as in the header), found 1" }],
-    [2, { line: 3, reason: "expected 2 fields (as in the header), found 3" }],
+    [1, { line: 2, reason: "expected 2 fields (as in the header), found 1", from: 4, to: 6 }],
+    [2, { line: 3, reason: "expected 2 fields (as in the header), found 3", from: 6, to: 16 }],
   ]);
   assert.deepEqual(out.rows[3], { id: "4", text: "d" });
 });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ParseError, Pool, type Progress, RecordError, type Tagged } from "../mod.ts";
+import { ParseError, Pool, type Progress, RecordError } from "../mod.ts";
 import { RangeReader } from "../workers/range.ts";
 import { collect, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 
@@ -99,7 +99,7 @@ Deno.test("a file without quoted newlines is read by the workers to the end", as
   await using pool = await Pool.start(identity, { workers: 2 });
   let last: Progress | undefined;
   const rows = await collect(
-    pool.classify<Tagged<{ id: string }>>(path, {
+    pool.classify<{ id: string }>(path, {
       chunkBytes: 4096,
       tagged: true,
       onProgress: (p) => last = p,

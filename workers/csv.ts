@@ -129,7 +129,7 @@ function parseRecords(
   delimiter: number,
   out: ParsedChunk,
   unquoted: (line: string) => unknown | undefined,
-  quoted: (fields: string[], line: number) => void,
+  quoted: (fields: string[], line: number, from: number, to: number) => void,
 ): void {
   const n = text.length;
   let pos = 0;
@@ -144,8 +144,8 @@ function parseRecords(
       if (row === undefined) {
         const record = parseQuotedRecord(text, pos, delimiter);
         if (record.open) out.openQuote = true;
-        if (record.error !== undefined) out.fail(line, record.error);
-        else quoted(record.fields, line);
+        if (record.error !== undefined) out.fail(line, record.error, pos, record.next);
+        else quoted(record.fields, line, pos, record.next);
         // Most records end at the first LF; one with a quoted line break ends later.
         const newlines = record.next <= nl + 1
           ? (nl < n ? 1 : 0)
@@ -228,9 +228,12 @@ export function parseDelimited(
   const out = new ParsedChunk();
   const width = columns.length;
   const { line, fields } = parsers;
-  parseRecords(text, delimiter.charCodeAt(0), out, line, (values, at) => {
+  parseRecords(text, delimiter.charCodeAt(0), out, line, (values, at, from, to) => {
     if (values.length === width) out.push(fields(values), at);
-    else out.fail(at, `expected ${width} fields (as in the header), found ${values.length}`);
+    else {
+      const expected = `${width} field${width === 1 ? "" : "s"}`;
+      out.fail(at, `expected ${expected} (as in the header), found ${values.length}`, from, to);
+    }
   });
   return out;
 }

@@ -6,6 +6,83 @@
  */
 
 import type { OutputFormat } from "../lib/protocol.ts";
+import { jsonSafe } from "./json_safe.ts";
+
+/** Built-ins that JSON writes as `{}` (or drops), losing what they hold. */
+const LOSSY: [abstract new (...args: never[]) => unknown, string][] = [
+  [Map, "a Map"],
+  [Set, "a Set"],
+  [WeakMap, "a WeakMap"],
+  [WeakSet, "a WeakSet"],
+  [RegExp, "a RegExp"],
+  [Error, "an Error"],
+  [ArrayBuffer, "an ArrayBuffer"],
+  [Promise, "a Promise (return the value, or make classify async and await it)"],
+];
+
+/**
+ * Where JSON would silently lose or change part of `value`, as a message
+ * (`result.tags is a Set ...`), or undefined when its JSON form is faithful.
+ * Dates (written as ISO strings by their toJSON), -0 (written as 0) and
+ * properties whose value is undefined (left out) are accepted as JSON users
+ * expect them; Maps, Sets, typed arrays, NaN and the infinities, functions
+ * and symbols inside arrays are not.
+ */
+export function jsonLoss(value: unknown, path = "result", depth = 0): string | undefined {
+  if (depth === 0 && jsonSafe(value)) return undefined; // the common case, checked fast
+  switch (typeof value) {
+    case "number":
+      return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON writes as null`;
+    case "bigint":
+      return `${path} is a bigint, which JSON cannot hold (convert it to a string)`;
+    case "function":
+    case "symbol":
+      return `${path} is a ${typeof value}, which JSON drops`;
+    case "object": {
+      if (value === null || depth > 64) return undefined;
+      if (ArrayBuffer.isView(value)) {
+        return `${path} is a ${value.constructor.name}, which JSON writes as an object of ` +
+          "indices (convert it with Array.from)";
+      }
+      for (const [type, name] of LOSSY) {
+        if (value instanceof type) {
+          return `${path} is ${name}, which JSON writes as {}` +
+            (type === Map
+              ? " (convert it with Object.fromEntries)"
+              : type === Set
+              ? " (convert it with [...set])"
+              : "");
+        }
+      }
+      if (typeof (value as { toJSON?: unknown }).toJSON === "function") return undefined;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const inner = value[i];
+          if (inner === undefined || typeof inner === "function" || typeof inner === "symbol") {
+            return `${path}[${i}] is ${
+              inner === undefined ? "undefined" : `a ${typeof inner}`
+            }, which JSON writes as null`;
+          }
+          const loss = jsonLoss(inner, `${path}[${i}]`, depth + 1);
+          if (loss) return loss;
+        }
+        return undefined;
+      }
+      for (const [key, inner] of Object.entries(value)) {
+        if (inner === undefined) continue;
+        const loss = jsonLoss(
+          inner,
+          /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`,
+          depth + 1,
+        );
+        if (loss) return loss;
+      }
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
 
 /** The CSV columns a result implies: its own keys for a plain object, else one `result` column. */
 export function columnsOf(value: unknown): string[] {
@@ -32,13 +109,16 @@ export function csvCell(value: unknown): string {
 /**
  * Encodes one result as a line of `format` (without the line end).
  *
- * @throws {Error} when the value has no JSON form, or for CSV when it has keys outside `columns`.
+ * @throws {Error} when the value has no faithful JSON form (see
+ * {@linkcode jsonLoss}), or for CSV when it has keys outside `columns`.
  */
 export function encodeResult(
   format: OutputFormat,
   value: unknown,
   columns: readonly string[],
 ): string {
+  const loss = jsonLoss(value);
+  if (loss) throw new TypeError(loss);
   if (format !== "csv") {
     const text = JSON.stringify(value);
     if (text === undefined) throw new TypeError(`a ${typeof value} has no JSON form`);

@@ -23,7 +23,7 @@ import type {
   RunMessage,
   ToWorker,
 } from "../lib/protocol.ts";
-import { delimiterOf, serializeError } from "../lib/protocol.ts";
+import { delimiterOf, RAW_TEXT_CHARS, serializeError } from "../lib/protocol.ts";
 import { parseDelimited, type RecordParsers, recordParsers } from "./csv.ts";
 import { parseNdjson } from "./ndjson.ts";
 import type { ParsedChunk } from "./parsed_chunk.ts";
@@ -122,6 +122,11 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
   let lines: number[] | undefined;
   let bad: ParsedChunk["bad"] | undefined;
   let newlines = 0;
+  /** The chunk's text and the input's byte offset where it starts, for malformed records. */
+  let source = "";
+  let sourceByte: number | undefined;
+  /** Where the last malformed record's bytes were counted to: records come in order. */
+  let countedTo = 0;
   /** Ranges: where this worker cut, and whether the cut proved right. */
   let cut: { start?: number; end?: number; clean: boolean; changed?: string } | undefined;
   if (message.type === "batch") {
@@ -170,13 +175,18 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
       );
       if (stretched === undefined) cut.clean = false;
       else {
-        parsed = parse(decoder.decode(stretched), current);
+        text = decoder.decode(stretched);
+        parsed = parse(text, current);
         cut.end = cut.start! + stretched.length;
       }
     }
     rows = parsed.rows;
     lines = parsed.lines;
     bad = parsed.bad.size ? parsed.bad : undefined;
+    if (bad) {
+      source = text;
+      sourceByte = message.type === "chunk" ? message.offset : cut?.start;
+    }
     newlines = parsed.newlines;
     if (cut && parsed.openQuote) cut.clean = false;
   }
@@ -212,10 +222,16 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
   for (; i < to; i++) {
     const problem = bad?.get(i);
     if (problem !== undefined) {
+      const raw = source.slice(problem.from, Math.min(problem.to, problem.from + RAW_TEXT_CHARS));
       piece.failures.push({
         kind: "parse",
         offset: i,
         line: problem.line,
+        text: raw.replace(/\r?\n$/, ""),
+        byte: sourceByte === undefined
+          ? undefined
+          : (sourceByte +=
+            encoder.encode(source.slice(countedTo, countedTo = problem.from)).length),
         error: { name: "ParseError", message: problem.reason },
       });
       if (stopOnError) break;
@@ -324,13 +340,29 @@ class Piece {
     const texts: string[] = [];
     const results = this.results;
     let rejected = false;
+    // Tagged CSV puts index and line columns first: a result's own would make a duplicate header.
+    const clash = format === "csv" && current.tagged
+      ? columns.find((c) => c === "index" || c === "line")
+      : undefined;
     for (let k = 0; k < results.length; k++) {
       try {
+        if (clash) {
+          throw new TypeError(
+            `result has its own key "${clash}", a column that tagged CSV adds: rename it`,
+          );
+        }
         texts.push(encodeResult(format, results[k], columns));
       } catch (error) {
         const { name, message } = serializeError(error);
+        const offset = this.offsets[k];
         this.#reject(k, rows, lines, name, `the result cannot be written as ${format}: ${message}`);
         rejected = true;
+        if (current.stopOnError) {
+          // The run ends at this record, as for a classify error: nothing after it goes out.
+          this.results.length = this.offsets.length = k + 1;
+          this.failures = this.failures.filter((f) => f.offset <= offset);
+          break;
+        }
       }
     }
     if (rejected) this.#compact();

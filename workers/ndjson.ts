@@ -22,7 +22,7 @@ export function parseNdjson(text: string): ParsedChunk {
       out.push(JSON.parse(source), line);
     } catch (error) {
       if (source.trim() !== "") {
-        out.fail(line, `not valid JSON: ${(error as Error).message}`);
+        out.fail(line, `not valid JSON: ${(error as Error).message}`, pos, nl);
       }
     }
     pos = nl + 1;

@@ -10,6 +10,9 @@ export interface BadRecord {
   line: number;
   /** What is wrong. */
   reason: string;
+  /** Where the record's text starts in the chunk's text, and where it ends. */
+  from: number;
+  to: number;
 }
 
 /** The records of one chunk, in order. */
@@ -31,9 +34,9 @@ export class ParsedChunk {
     this.lines.push(line);
   }
 
-  /** Appends a malformed record. */
-  fail(line: number, reason: string): void {
-    this.bad.set(this.rows.length, { line, reason });
+  /** Appends a malformed record, whose text is `[from, to)` of the chunk's text. */
+  fail(line: number, reason: string, from: number, to: number): void {
+    this.bad.set(this.rows.length, { line, reason, from, to });
     this.rows.push(undefined);
     this.lines.push(line);
   }

@@ -4,14 +4,19 @@
  * @module
  */
 
-import type { SerializedError, WorkerContext } from "../lib/protocol.ts";
+import type { Plugin as Contract } from "../lib/plugin.ts";
+import type { SerializedError } from "../lib/protocol.ts";
 import { serializeError } from "../lib/protocol.ts";
 
-/** The contract a classifier module fulfils. */
-export interface Plugin {
-  init?: (spec: unknown, context: WorkerContext) => unknown;
-  classify: (row: unknown) => unknown;
-  close?: () => unknown;
+/** The contract a classifier module fulfils, as the worker calls it. */
+export type Plugin = Contract<unknown, unknown, unknown, unknown>;
+
+/** What kind of thing an export is, for messages. */
+function kind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  const type = typeof value;
+  return type === "object" ? "an object" : /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 
 /** The outcome of loading: the plug-in, or why it cannot be used. */
@@ -35,11 +40,21 @@ export async function loadPlugin(url: string): Promise<Loaded> {
     exports,
   });
   if (typeof module.classify !== "function") {
+    if ("classify" in module) {
+      return problem(`exports classify, but it is ${kind(module.classify)}, not a function`);
+    }
+    const fallback = module.default as Record<string, unknown> | undefined;
+    if (typeof fallback === "function" || typeof fallback?.classify === "function") {
+      return problem(
+        "has no classify export, only a default export: crunch calls named exports, so write " +
+          "`export function classify(row) { ... }` (and `export function init(spec) { ... }`)",
+      );
+    }
     return problem("has no classify function export");
   }
   for (const name of ["init", "close", "prepare"]) {
     if (module[name] !== undefined && typeof module[name] !== "function") {
-      return problem(`exports ${name} but it is not a function`);
+      return problem(`exports ${name}, but it is ${kind(module[name])}, not a function`);
     }
   }
   return { ok: true, plugin: module as unknown as Plugin, exports };

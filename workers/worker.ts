@@ -15,6 +15,11 @@
 import type { FromWorker, ToWorker } from "../lib/protocol.ts";
 import { fatal, workLoop } from "./loop.ts";
 
+// The command's standard output holds results: there the plug-in's console goes to standard error.
+if (new URL(import.meta.url).searchParams.get("console") === "stderr") {
+  for (const name of ["log", "info", "debug"] as const) console[name] = console.error;
+}
+
 const realClose = self.close.bind(self);
 const realExit = Deno.exit;
 

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { stripAnsi } from "../checks.ts";
 import { CrunchError, InitError, ModuleError, reviveError, WorkerCrashError } from "../errors.ts";
 import type { FromWorker, SerializedError, WorkerContext } from "../protocol.ts";
 import { runPrepare } from "../prepare.ts";
@@ -239,8 +240,10 @@ export class LocalBackend implements Backend {
         } else if (message.type === "ready") resolve();
         else if (message.type === "load-failed") {
           const { error, exports } = message;
+          // An import's syntax error comes as a TypeError whose message names it already.
+          const named = /^\w*Error: /.test(error.message) ? "" : `${error.name}: `;
           const problem = message.stage === "load"
-            ? `could not be loaded: ${error.name}: ${error.message}`
+            ? `could not be loaded: ${named}${stripAnsi(error.message)}`
             : error.message;
           const found = message.stage === "load" ? undefined : exports;
           reject(new ModuleError(module, problem, found, { cause: reviveError(error) }));

@@ -5,24 +5,26 @@
  */
 
 import { resolveModule } from "../module_url.ts";
-import { checkPoolOptions, type PoolOptions } from "../options.ts";
+import type { PoolOptions } from "../options.ts";
 import { sandboxPermissions } from "../sandbox.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local.ts";
 import { processLinks } from "./process_link.ts";
 import { threadLinks } from "./thread_link.ts";
 
-/** Starts `options.workers` workers with `module` loaded and initialised. */
+/** Starts `options.workers` workers with `module` loaded and initialised (options checked). */
 export async function startBackend(
   module: string | URL,
-  options: PoolOptions & { workers: number },
+  options: PoolOptions & { workers: number; consoleToStderr?: boolean },
   signal?: AbortSignal,
 ): Promise<Backend> {
-  checkPoolOptions(options);
   const url = await resolveModule(module);
   const { permissions, maxWorkerMemory } = options;
   const links = options.isolation === "process"
     ? processLinks({ module: url, permissions, maxWorkerMemory })
-    : threadLinks(permissions === undefined ? undefined : sandboxPermissions(url, permissions));
+    : threadLinks(
+      permissions === undefined ? undefined : sandboxPermissions(url, permissions),
+      options.consoleToStderr,
+    );
   return LocalBackend.start(url, options.spec, options.workers, links, signal, maxWorkerMemory);
 }

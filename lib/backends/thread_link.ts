@@ -12,22 +12,36 @@ import type { LinkEvents, LinkFactory, WorkerLink } from "./link.ts";
 
 const WORKER_URL = new URL("../../workers/worker.ts", import.meta.url);
 
-/** Links to Web Workers, with `permissions` when given (a sandbox). */
-export function threadLinks(permissions?: Deno.PermissionOptions): LinkFactory {
-  return (index, events) => new ThreadLink(index, events, permissions);
+/**
+ * Links to Web Workers, with `permissions` when given (a sandbox);
+ * `consoleToStderr` sends the plug-in's console.log, info and debug to
+ * standard error (the command, whose standard output holds the results).
+ */
+export function threadLinks(
+  permissions?: Deno.PermissionOptions,
+  consoleToStderr = false,
+): LinkFactory {
+  const url = new URL(WORKER_URL);
+  if (consoleToStderr) url.searchParams.set("console", "stderr");
+  return (index, events) => new ThreadLink(url, index, events, permissions);
 }
 
 class ThreadLink implements WorkerLink {
   readonly #worker: Worker;
   #terminated = false;
 
-  constructor(index: number, events: LinkEvents, permissions?: Deno.PermissionOptions) {
+  constructor(
+    url: URL,
+    index: number,
+    events: LinkEvents,
+    permissions?: Deno.PermissionOptions,
+  ) {
     const options: WorkerOptions & { deno?: { permissions: Deno.PermissionOptions } } = {
       type: "module",
       name: `crunch-${index}`,
     };
     if (permissions !== undefined) options.deno = { permissions };
-    this.#worker = new Worker(WORKER_URL, options);
+    this.#worker = new Worker(url, options);
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => events.message(event.data);
     this.#worker.onerror = (event: ErrorEvent) => {
       // Without preventDefault the error would end the main thread too.

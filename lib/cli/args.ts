@@ -6,6 +6,7 @@
 
 import { parseArgs } from "node:util";
 import denoConfig from "../../deno.json" with { type: "json" };
+import { nearest } from "../checks.ts";
 import { formatFromName } from "../input.ts";
 import type { Format, OutputFormat } from "../options.ts";
 
@@ -23,27 +24,34 @@ options:
   -s, --spec <json|@file>   the spec passed to init(spec), as JSON text or @path to a JSON file
   -w, --workers <n>         number of workers (default: ${navigator.hardwareConcurrency}, the cores)
       --ordered             write results in input order (default: as they complete)
-      --format <f>          input format: csv, tsv or ndjson (default: from the extension; csv for stdin)
+      --format <f>          input format: csv, tsv or ndjson (default: from the extension; csv for
+                            standard input)
       --chunk-bytes <n>     bytes per chunk sent to a worker, e.g. 262144 or 4M (default 512K)
       --reader <who>        workers (default for files: each reads byte ranges itself) or main (the
                             main thread reads and cuts; always so for stdin, FIFOs and --sandbox)
-  -o, --output <file>       write results to <file> (default: standard output); written whole or not at all
+  -o, --output <file>       write results to <file> (default: standard output); a regular file is
+                            written whole or not at all (through a temporary file, then renamed)
   -t, --to <f>              output format: ndjson (default), csv (columns from the first result) or json
       --tagged              add each record's index and line to its result
       --on-error <mode>     fail (default) or skip records whose parsing or classify fails
-      --errors <file>       write each failed record to <file> as an NDJSON line; implies --on-error skip
-      --timeout <ms>        longest a chunk may take; past it its worker is replaced and the chunk re-run
-      --max-respawns <n>    worker deaths in a row (no record finished between) before giving up (default 16)
+      --errors <file>       write each failed record to <file> as an NDJSON line (implies skipping
+                            them; contradicts --on-error fail)
+      --timeout <ms>        longest a worker may go without finishing a record; past it the worker
+                            is replaced, its chunk re-run, and a record that hangs alone isolated
+      --max-respawns <n>    worker deaths in a row (no record finished between) before giving up
+                            (default 16)
       --max-chunks-per-worker <n>  replace each worker after n chunks (for classifiers that leak memory)
       --isolation <how>     thread (default: Web Workers in this process) or process (a deno process
                             per worker: an out-of-memory or a hang ends only that worker)
-      --max-worker-memory <MB>  heap limit of each worker process (with --isolation process)
+      --max-worker-memory <MB>  heap limit of each worker: a process's hard limit (an out-of-memory
+                            isolates the record); a thread is replaced between chunks past it
       --sandbox             run the classifier without write, net, env, run, ffi or sys access, and read
                             access to its own folder only (for modules someone else wrote)
       --allow-read <paths>  with --sandbox: also let the classifier read these (comma-separated)
       --allow-write <paths> with --sandbox: let it write these
       --allow-net <hosts>   with --sandbox: let it reach these hosts
-      --progress            show a progress bar on standard error (default when it is a terminal)
+      --progress            show a progress bar on standard error (default when it is a terminal
+                            and the results do not go to the same screen)
       --no-progress         never show it
       --debug               print stack traces of errors
   -h, --help                this help
@@ -117,9 +125,41 @@ async function readSpec(text: string): Promise<unknown> {
   try {
     return JSON.parse(source);
   } catch (error) {
-    throw new UsageError(`${where} is not valid JSON: ${(error as Error).message}`);
+    const hint =
+      where === "--spec" && /^[\w./~-]+$/.test(text) && !/^(true|false|null|[\d.+-]+)$/.test(text)
+        ? ` (to read the spec from the file ${text}, write @${text})`
+        : "";
+    throw new UsageError(`${where} is not valid JSON: ${(error as Error).message}${hint}`);
   }
 }
+
+const OPTIONS = {
+  spec: { type: "string", short: "s" },
+  workers: { type: "string", short: "w" },
+  ordered: { type: "boolean" },
+  format: { type: "string" },
+  "chunk-bytes": { type: "string" },
+  reader: { type: "string" },
+  output: { type: "string", short: "o" },
+  to: { type: "string", short: "t" },
+  tagged: { type: "boolean" },
+  "on-error": { type: "string" },
+  errors: { type: "string" },
+  timeout: { type: "string" },
+  "max-respawns": { type: "string" },
+  "max-chunks-per-worker": { type: "string" },
+  isolation: { type: "string" },
+  "max-worker-memory": { type: "string" },
+  sandbox: { type: "boolean" },
+  "allow-read": { type: "string" },
+  "allow-write": { type: "string" },
+  "allow-net": { type: "string" },
+  progress: { type: "boolean" },
+  "no-progress": { type: "boolean" },
+  debug: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const;
 
 /** Parses the command line; throws UsageError. Resolves null for --help / --version (already printed). */
 export async function parse(args: string[]): Promise<Command | null> {
@@ -129,36 +169,16 @@ export async function parse(args: string[]): Promise<Command | null> {
       args,
       allowPositionals: true,
       strict: true,
-      options: {
-        spec: { type: "string", short: "s" },
-        workers: { type: "string", short: "w" },
-        ordered: { type: "boolean" },
-        format: { type: "string" },
-        "chunk-bytes": { type: "string" },
-        reader: { type: "string" },
-        output: { type: "string", short: "o" },
-        to: { type: "string", short: "t" },
-        tagged: { type: "boolean" },
-        "on-error": { type: "string" },
-        errors: { type: "string" },
-        timeout: { type: "string" },
-        "max-respawns": { type: "string" },
-        "max-chunks-per-worker": { type: "string" },
-        isolation: { type: "string" },
-        "max-worker-memory": { type: "string" },
-        sandbox: { type: "boolean" },
-        "allow-read": { type: "string" },
-        "allow-write": { type: "string" },
-        "allow-net": { type: "string" },
-        progress: { type: "boolean" },
-        "no-progress": { type: "boolean" },
-        debug: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-      },
+      options: OPTIONS,
     });
   } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional.*$/s, ""));
+    let message = (error as Error).message.replace(/\. To specify a positional.*$/s, "");
+    const unknown = message.match(/^Unknown option '(--?[\w-]+)'/)?.[1];
+    if (unknown) {
+      const guess = nearest(unknown.replace(/^-+/, ""), Object.keys(OPTIONS));
+      if (guess) message += ` (did you mean --${guess}?)`;
+    }
+    throw new UsageError(message);
   }
   const { values, positionals } = parsed;
   if (values.help) {
@@ -184,6 +204,12 @@ export async function parse(args: string[]): Promise<Command | null> {
   if (input !== undefined && format === undefined && formatFromName(input) === undefined) {
     throw new UsageError(
       `cannot tell the format of ${input} from its extension: add --format csv, tsv or ndjson`,
+    );
+  }
+  if (values.errors !== undefined && values["on-error"] === "fail") {
+    throw new UsageError(
+      "--errors with --on-error fail contradict each other: the first error ends the run, so " +
+        "no errors file would be written; drop one",
     );
   }
   const onError = values["on-error"] === undefined
@@ -241,7 +267,12 @@ export async function parse(args: string[]): Promise<Command | null> {
     maxWorkerMemory: values["max-worker-memory"] === undefined
       ? undefined
       : positive("max-worker-memory", values["max-worker-memory"]),
-    progress: values.progress ?? (values["no-progress"] ? false : Deno.stderr.isTerminal()),
+    // By default only where it cannot mix with results: standard error a terminal, and the
+    // results not going to that same screen.
+    progress: values.progress ??
+      (values["no-progress"]
+        ? false
+        : Deno.stderr.isTerminal() && (values.output !== undefined || !Deno.stdout.isTerminal())),
     debug: values.debug ?? false,
   };
 }

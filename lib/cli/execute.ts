@@ -6,11 +6,11 @@
  * @module
  */
 
-import { classify } from "../classify.ts";
+import { startRun } from "../classify.ts";
 import { CrunchError, ParseError, type RecordError } from "../errors.ts";
 import type { Input } from "../input.ts";
 import type { Progress } from "../options.ts";
-import { ProgressBar, thousands } from "../progress_bar.ts";
+import { count, ProgressBar, thousands } from "../progress_bar.ts";
 import type { Command } from "./args.ts";
 import { planOutput, Sink } from "./sink.ts";
 
@@ -19,9 +19,16 @@ function errorLine(error: RecordError | ParseError): string {
   const cause = error instanceof ParseError
     ? { name: "ParseError", message: error.reason, stack: undefined }
     : { name: error.cause.name, message: error.cause.message, stack: error.cause.stack };
-  const record = error instanceof ParseError ? null : error.record;
-  return JSON.stringify({ index: error.index, line: error.line ?? null, record, error: cause }) +
-    "\n";
+  if (error instanceof ParseError) {
+    const { index, line, byte, text } = error;
+    return JSON.stringify({ index, line, byte, text, record: null, error: cause }) + "\n";
+  }
+  return JSON.stringify({
+    index: error.index,
+    line: error.line ?? null,
+    record: error.record,
+    error: cause,
+  }) + "\n";
 }
 
 /** True for the error of writing to a pipe whose reader is gone. */
@@ -121,7 +128,7 @@ async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): 
   };
   const encoder = new TextEncoder();
   const input: Input = command.input ?? Deno.stdin.readable;
-  const results = classify<Uint8Array>(command.module, input, {
+  const results = startRun<Uint8Array>(command.module, input, {
     spec: command.spec,
     workers: command.workers,
     ordered: command.ordered,
@@ -145,12 +152,16 @@ async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): 
       last = progress;
       bar?.update(progress);
     },
-  });
+  }, { consoleToStderr: true });
   let failed: unknown;
   let piped = false;
   try {
+    // Results on the terminal that shows the bar: each write starts on a clean line.
+    const sameScreen = bar !== undefined && command.output === undefined &&
+      Deno.stdout.isTerminal();
     for await (const bytes of results) {
       try {
+        if (sameScreen) bar.clear();
         await sink.write(bytes);
       } catch (error) {
         if (!isBrokenPipe(error)) throw error;
@@ -171,15 +182,16 @@ async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): 
   if (piped) return 0;
   const seconds = last.elapsedMs / 1000;
   const recovery = [
-    [last.retries, "retries"],
-    [last.respawns, "respawns"],
+    [last.retries, last.retries === 1 ? "retry" : "retries"],
+    [last.respawns, last.respawns === 1 ? "respawn" : "respawns"],
     [last.isolated, "isolated"],
     [last.recycled, "recycled"],
+    [last.reruns, last.reruns === 1 ? "range rerun" : "ranges rerun"],
   ].filter(([n]) => n).map(([n, what]) => `, ${thousands(n as number)} ${what}`).join("");
   for (const warning of last.warnings ?? []) console.error(`crunch: warning: ${warning}`);
   console.error(
-    `crunch: ${thousands(last.records)} records in, ${thousands(last.results)} results out, ` +
-      `${thousands(last.errors)} errors${recovery}, ${seconds.toFixed(2)} s, ` +
+    `crunch: ${count(last.records, "record")} in, ${count(last.results, "result")} out, ` +
+      `${count(last.errors, "error")}${recovery}, ${seconds.toFixed(2)} s, ` +
       `${thousands(seconds > 0 ? last.records / seconds : 0)} records/s`,
   );
   return 0;

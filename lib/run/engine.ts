@@ -31,9 +31,11 @@ export interface Lease {
   /**
    * Resolves with started workers; rejects with ModuleError, InitError, ...,
    * or with `signal`'s reason as soon as it aborts (the run ended while the
-   * workers were loading the module or running init).
+   * workers were loading the module or running init). `tasks` is the most
+   * tasks the input can make, when known: a lease that starts workers for
+   * the run starts no more than that.
    */
-  acquire(signal: AbortSignal): Promise<Backend>;
+  acquire(signal: AbortSignal, tasks?: number): Promise<Backend>;
   /**
    * Called once when the run ends: "done" after a complete run, "abort"
    * after an early end. `backend` is undefined when it was never acquired.
@@ -75,7 +77,11 @@ export class Engine implements BackendListener {
   #wake: (() => void) | undefined;
   /** Stops a dispatch that waits for a read, when events come in. */
   #interrupt: (() => void) | undefined;
-  #onAbort = () => this.#fail(this.#options.signal?.reason);
+  /** An abort ends the run at once: results not yet taken are dropped, the next `next()` rejects. */
+  #onAbort = () => {
+    this.#outbox.clear();
+    this.#fail(this.#options.signal?.reason);
+  };
   /** Aborts the workers' start when the run ends before they are ready. */
   #starting = new AbortController();
 
@@ -199,7 +205,7 @@ export class Engine implements BackendListener {
       this.#document,
       (seq) => this.#cuts.held(seq),
     );
-    this.#acquiring = this.#lease.acquire(this.#starting.signal);
+    this.#acquiring = this.#lease.acquire(this.#starting.signal, head.tasks);
     const backend = await this.#acquiring;
     if (this.#state !== "running") return; // ended while starting; #giveBack releases it
     this.#scheduler = new Scheduler(this.#source, this.#release, this.#cuts, this.#stats, {

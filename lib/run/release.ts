@@ -213,7 +213,8 @@ export class Release {
     const file = this.#options.file;
     const line = failure.line > 0 ? base.line + failure.line - 1 : undefined;
     if (failure.kind === "parse") {
-      return new ParseError(failure.error.message, { file, line: line ?? 0, index });
+      const { byte, text } = failure;
+      return new ParseError(failure.error.message, { file, line: line ?? 0, index, byte, text });
     }
     return new RecordError({ index, line, file }, failure.record, failure.error);
   }

@@ -152,8 +152,8 @@ export class Scheduler {
     const run = this.#options.run;
     flight.sent = true;
     if (task.kind === "chunk") {
-      const { buffer, start, end } = task.chunk;
-      backend.send({ type: "chunk", run, seq, buffer, start, end, ...range }, [buffer]);
+      const { buffer, start, end, offset } = task.chunk;
+      backend.send({ type: "chunk", run, seq, buffer, start, end, offset, ...range }, [buffer]);
     } else if (task.kind === "range") {
       const { path, offset, end, exact } = task;
       const { maxRecordBytes } = this.#options;

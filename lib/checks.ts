@@ -1,0 +1,140 @@
+/**
+ * Checks of what a user passes in: option keys (with the nearest valid key
+ * suggested), a value's description for messages, and a spec that cannot be
+ * sent to a worker.
+ *
+ * @module
+ */
+
+import { CrunchError } from "./errors.ts";
+
+/** Edit distance between two short strings (case-insensitive). */
+function distance(a: string, b: string): number {
+  a = a.toLowerCase();
+  b = b.toLowerCase();
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost);
+    }
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+/** The candidate nearest to `word`, when it is near enough to be a likely typo. */
+export function nearest(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = distance(word, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** A value as a message shows it: its kind, and the value where short. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  switch (typeof value) {
+    case "string":
+      return `a string (${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "..." : value)})`;
+    case "number":
+    case "bigint":
+    case "boolean":
+      return `${typeof value} ${String(value)}`;
+    case "function":
+      return "a function";
+    case "symbol":
+      return "a symbol";
+  }
+  if (Array.isArray(value)) return "an array";
+  const name = Object.getPrototypeOf(value)?.constructor?.name;
+  return name && name !== "Object" ? `a ${name}` : "an object";
+}
+
+/**
+ * Throws a TypeError naming the first key of `options` that is not in
+ * `known`, with the nearest known key as a suggestion. `elsewhere` maps keys
+ * that belong to another call to a hint saying where they go.
+ */
+export function checkKeys(
+  what: string,
+  options: object,
+  known: readonly string[],
+  elsewhere: Record<string, string> = {},
+): void {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${what} must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    if (key in elsewhere) throw new TypeError(`${what}: ${key} ${elsewhere[key]}`);
+    const guess = nearest(key, [...known, ...Object.keys(elsewhere)]);
+    throw new TypeError(
+      `${what}: unknown option ${key}` + (guess ? ` (did you mean ${guess}?)` : "") +
+        `; the options are ${known.join(", ")}`,
+    );
+  }
+}
+
+/** Where inside `value` the first thing that structured clone refuses lies, and what it is. */
+function uncloneable(
+  value: unknown,
+  path: string,
+  seen: Set<unknown>,
+): { path: string; value: unknown } | undefined {
+  if (typeof value === "function" || typeof value === "symbol") return { path, value };
+  if (value === null || typeof value !== "object" || seen.has(value)) return undefined;
+  seen.add(value);
+  try {
+    structuredClone(value);
+    return undefined;
+  } catch {
+    // Look for a part that fails on its own; the value itself when none does.
+  }
+  const entries: [string, unknown][] = value instanceof Map
+    ? [...value].map(([k, v]) => [`${path}.get(${JSON.stringify(k) ?? String(k)})`, v])
+    : value instanceof Set
+    ? [...value].map((v, i) => [`${path} (Set item ${i})`, v])
+    : Object.entries(value).map(([k, v]) => [
+      Array.isArray(value)
+        ? `${path}[${k}]`
+        : /^[A-Za-z_$][\w$]*$/.test(k)
+        ? `${path}.${k}`
+        : `${path}[${JSON.stringify(k)}]`,
+      v,
+    ]);
+  for (const [inner, v] of entries) {
+    const found = uncloneable(v, inner, seen);
+    if (found) return found;
+  }
+  return { path, value };
+}
+
+/**
+ * Throws a CrunchError when `spec` cannot be structured-cloned to the
+ * workers, naming where inside it the culprit lies (`spec.model.predict`).
+ */
+export function checkSpec(spec: unknown): void {
+  try {
+    structuredClone(spec);
+  } catch (error) {
+    const found = uncloneable(spec, "spec", new Set()) ?? { path: "spec", value: spec };
+    throw new CrunchError(
+      `the spec cannot be sent to the workers: ${found.path} is ${describe(found.value)}, ` +
+        "which structured clone cannot copy. Send plain data (paths, URLs, numbers, strings, " +
+        "arrays, objects) and build the rest in init()",
+      { cause: error },
+    );
+  }
+}
+
+/** `text` without terminal colour codes (Deno colours some error messages). */
+export function stripAnsi(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}

@@ -1,0 +1,63 @@
+/**
+ * The plug-in contract as a type, for plug-in authors.
+ *
+ * @module
+ */
+
+import type { WorkerContext } from "./protocol.ts";
+
+/**
+ * What a plug-in module exports: `classify` (required), and optionally
+ * `init`, `prepare` and `close`. Check a module against it with
+ * `satisfies`, or type each export from it:
+ *
+ * - `prepare(spec)` runs once on the main thread, before the workers start;
+ *   what it returns reaches every worker's `init` as `context.shared`
+ *   (SharedArrayBuffers and {@linkcode SharedTable}s are shared, the rest
+ *   copied).
+ * - `init(spec, context)` runs once in each worker: build the read-only
+ *   structure here (a lexicon, a model, a WebAssembly instance).
+ * - `classify(row)` runs for each record; it returns the result (or a promise
+ *   of it), or `undefined` to drop the record.
+ * - `close()` runs in each worker when the pool closes.
+ *
+ * `Spec` is what `spec` holds (structured-cloneable), `Row` a record (for
+ * CSV and TSV, an object of strings keyed by the header), `Result` what
+ * classify returns, `Shared` what prepare returns.
+ *
+ * @example
+ * ```ts
+ * import type { Plugin, WorkerContext } from "@crunch/crunch";
+ *
+ * type Spec = { words: string[] };
+ * type Row = { id: string; text: string };
+ * let words = new Set<string>();
+ *
+ * const plugin = {
+ *   init(spec: Spec, _context: WorkerContext) {
+ *     words = new Set(spec.words);
+ *   },
+ *   classify(row: Row) {
+ *     return { id: row.id, hits: row.text.split(" ").filter((w) => words.has(w)).length };
+ *   },
+ * } satisfies Plugin<Spec, Row, { id: string; hits: number }>;
+ *
+ * plugin.init({ words: ["good"] }, { workerIndex: 0, workers: 1 });
+ * console.log(plugin.classify({ id: "1", text: "good good bad" })); // { id: "1", hits: 2 }
+ * ```
+ */
+export interface Plugin<
+  Spec = unknown,
+  Row = Record<string, string>,
+  Result = unknown,
+  Shared = unknown,
+> {
+  /** Runs once on the main thread; its result reaches each `init` as `context.shared`. */
+  prepare?(spec: Spec): Shared | Promise<Shared>;
+  /** Runs once in each worker before any record. */
+  init?(spec: Spec, context: WorkerContext<Shared>): void | Promise<void>;
+  /** Classifies one record; `undefined` drops it. */
+  classify(row: Row): Result | undefined | Promise<Result | undefined>;
+  /** Runs in each worker when the pool closes. */
+  close?(): void | Promise<void>;
+}
