@@ -8,7 +8,7 @@
  * a ratio meet the same machine noise. Data sets are generated once (seeded)
  * into .cache/bench/.
  *
- * Usage: `deno task bench [--quick] [--only=1,2,8]` (prints Markdown tables,
+ * Usage: `deno task bench [--quick] [--only=1,2,9]` (prints Markdown tables,
  * writes bench/results.json after a full run)
  *
  * @module
@@ -22,6 +22,7 @@ import { shapes } from "./cases/shapes.ts";
 import { iterable, memory, startup } from "./cases/misc.ts";
 import { sharedTable } from "./cases/shared_table.ts";
 import { parsing } from "./cases/parsing.ts";
+import { compressedInput } from "./cases/compressed.ts";
 
 const quick = Deno.args.includes("--quick");
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
@@ -47,6 +48,7 @@ const cases: [string, (ctx: Context) => Promise<void>][] = [
   ["5", startup],
   ["7", sharedTable],
   ["8", parsing],
+  ["9", compressedInput],
 ];
 const started = performance.now();
 for (const [id, run] of cases) {

@@ -60,6 +60,11 @@ export class FileSource implements ByteSource {
     return this.#file.read(into);
   }
 
+  /** Moves the read position back by `bytes` (after a look at the first bytes). */
+  async rewind(bytes: number): Promise<void> {
+    await this.#file.seek(-bytes, Deno.SeekMode.Current);
+  }
+
   /** What the file looks like now (a regular file only). */
   fingerprint(): Fingerprint {
     return fingerprintOf(this.#file);

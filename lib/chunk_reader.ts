@@ -77,11 +77,12 @@ export class ChunkReader {
     chunkBytes: number,
     maxRecordBytes: number,
     at = 0,
+    delimiter?: string,
   ) {
     this.#source = source;
     this.#bufOffset = at;
     this.#first = at === 0;
-    this.#cutter = cutterFor(format);
+    this.#cutter = cutterFor(format, delimiter);
     this.#chunkBytes = chunkBytes;
     this.#maxRecordBytes = maxRecordBytes;
     this.#buf = new Uint8Array(Math.max(chunkBytes, 4)); // room for a byte order mark at least
@@ -152,21 +153,24 @@ export class ChunkReader {
 
   /**
    * Reads the first record (the CSV header). Resolves with null for an empty
-   * input. Call before {@linkcode ChunkReader.next}.
+   * input. Call before {@linkcode ChunkReader.next}. With `consume: false`
+   * it only looks: the record stays to be read as data.
    */
-  async header(): Promise<HeaderBytes | null> {
+  async header(consume = true): Promise<HeaderBytes | null> {
     await this.#skipBom();
     for (;;) {
       const lf = this.#cutter.first(this.#buf, this.#scanned, this.#filled);
       if (lf !== -1) {
         const bytes = this.#buf.slice(this.#start, lf + 1);
-        this.#start = this.#scanned = lf + 1;
+        if (consume) this.#start = this.#scanned = lf + 1;
+        else this.#scanned = this.#start; // a look only: the record is read again as data
         return { bytes, newlines: countByte(bytes, 10) };
       }
       this.#scanned = this.#filled;
       if (this.#eof) {
         const bytes = this.#buf.slice(this.#start, this.#filled);
-        this.#start = this.#filled;
+        if (consume) this.#start = this.#filled;
+        else this.#scanned = this.#start;
         return bytes.length ? { bytes, newlines: countByte(bytes, 10) } : null;
       }
       if (this.#filled === this.#buf.length) this.#renew(this.#buf.length * 2);

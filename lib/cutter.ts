@@ -170,9 +170,9 @@ class DelimitedCutter implements Cutter {
   }
 }
 
-/** Returns the cutter for `format`. */
-export function cutterFor(format: Format): Cutter {
+/** Returns the cutter for `format` (with `delimiter` instead of the format's own, if given). */
+export function cutterFor(format: Format, delimiter?: string): Cutter {
   return format === "ndjson"
     ? new LineCutter()
-    : new DelimitedCutter(delimiterOf(format).charCodeAt(0));
+    : new DelimitedCutter(delimiterOf(format, delimiter).charCodeAt(0));
 }

@@ -9,6 +9,8 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ByteSource, FileSource, sizeOf, StreamSource } from "./byte_source.ts";
+import { withoutCompression } from "./compression.ts";
+import { decodedIfCompressed, DecodedSource } from "./decoded_source.ts";
 import { type Chunk, ChunkReader, RecordTooLong } from "./chunk_reader.ts";
 import { InputError, ParseError } from "./errors.ts";
 import type { Fingerprint } from "./fingerprint.ts";
@@ -51,6 +53,8 @@ export interface SourceHead {
   columns?: string[];
   /** 1-based line of the first data record (after the header). */
   firstLine: number;
+  /** The field delimiter, when not the format's own. */
+  delimiter?: string;
   /** The most tasks the input can make, when known: no more workers than that are useful. */
   tasks?: number;
 }
@@ -95,8 +99,9 @@ const EXTENSIONS: Record<string, Format> = {
 
 /** Returns the format a file name's extension implies, if any. */
 export function formatFromName(name: string): Format | undefined {
-  const dot = name.lastIndexOf(".");
-  return dot === -1 ? undefined : EXTENSIONS[name.slice(dot).toLowerCase()];
+  const plain = withoutCompression(name); // reviews.csv.gz holds CSV
+  const dot = plain.lastIndexOf(".");
+  return dot === -1 ? undefined : EXTENSIONS[plain.slice(dot).toLowerCase()];
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -114,7 +119,8 @@ export function taskSource(input: Input, options: ResolvedRunOptions): TaskSourc
     const format = options.format ?? formatFromName(path);
     if (format === undefined) {
       throw new TypeError(
-        `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl): pass the format option`,
+        `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl, ` +
+          "each optionally .gz or .zst): pass the format option",
       );
     }
     return new ByteTaskSource(
@@ -176,6 +182,8 @@ class ByteTaskSource implements TaskSource {
    * finds no reader).
    */
   #readerBase = 0;
+  /** A compressed input: progress counts its compressed bytes. */
+  #decoded: DecodedSource | undefined;
   /** A regular file's size and first bytes at open, to notice it changing under the run. */
   #fingerprint: Fingerprint | undefined;
   /** The file source the main thread reads now, if it reads one. */
@@ -209,6 +217,7 @@ class ByteTaskSource implements TaskSource {
   }
 
   get bytesRead(): number {
+    if (this.#decoded) return this.#decoded.compressedRead;
     if (this.#rangeAt !== undefined) return this.#finishedBytes;
     return this.#readerBase + (this.#reader?.bytesRead ?? 0);
   }
@@ -220,16 +229,32 @@ class ByteTaskSource implements TaskSource {
     } catch (error) {
       throw openError(this.file, error);
     }
+    // gzip and zstd are told by their first bytes, whatever the name says.
+    const inner = source;
+    const sniffed = await decodedIfCompressed(
+      source,
+      this.file,
+      inner instanceof FileSource ? (bytes) => inner.rewind(bytes) : undefined,
+    );
+    source = sniffed.source;
+    if (source instanceof DecodedSource) this.#decoded = source;
     if (this.#closed) {
       source.close();
       throw new Error("input closed");
     }
-    this.bytesTotal = source.size;
+    this.bytesTotal = source.size ?? this.#decoded?.compressedSize;
     // A FIFO or process substitution (<(zcat f.gz)): read once, in order, by the main thread.
     if (source.size === undefined) this.#rereadable = this.#ranges = false;
     else if (source instanceof FileSource) this.#fingerprint = source.fingerprint();
     const { chunkBytes, maxRecordBytes } = this.#options;
-    this.#reader = new ChunkReader(source, this.#format, chunkBytes, maxRecordBytes);
+    this.#reader = new ChunkReader(
+      source,
+      this.#format,
+      chunkBytes,
+      maxRecordBytes,
+      0,
+      this.#options.delimiter,
+    );
     if (source instanceof FileSource && source.size !== undefined) this.#fileSource = source;
     const head = await this.#head();
     if (source.size !== undefined) head.tasks = Math.max(1, Math.ceil(source.size / chunkBytes));
@@ -248,9 +273,11 @@ class ByteTaskSource implements TaskSource {
     if (this.#format === "ndjson") return { format: "ndjson", firstLine: 1 };
     let line = 1;
     for (;;) {
+      const { header: named = true, columns: given, delimiter } = this.#options;
       let header;
       try {
-        header = await this.#reader!.header();
+        // Without a header row the first record is only looked at: it is data.
+        header = await this.#reader!.header(false);
       } catch (error) {
         if (!(error instanceof RecordTooLong)) throw error;
         throw new ParseError(
@@ -258,9 +285,12 @@ class ByteTaskSource implements TaskSource {
           { file: this.file, line },
         );
       }
-      if (header === null) return { format: this.#format, columns: [], firstLine: line };
+      if (header === null) {
+        return { format: this.#format, columns: given ?? [], firstLine: line, delimiter };
+      }
       const text = new TextDecoder().decode(header.bytes);
       if (text.trim() === "") {
+        await this.#reader!.header(); // a blank line before the first record: skip it
         line += header.newlines;
         continue;
       }
@@ -273,8 +303,34 @@ class ByteTaskSource implements TaskSource {
           { file: this.file, line },
         );
       }
-      const columns = this.#parseHeader(text, line);
-      return { format: this.#format, columns, firstLine: line + header.newlines };
+      const fields = this.#parseHeader(text, line);
+      if (!named) {
+        // Numbered columns (c1, c2, ...) as many as the first record has, unless given.
+        const columns = given ?? fields.map((_, i) => `c${i + 1}`);
+        return { format: this.#format, columns, firstLine: line, delimiter };
+      }
+      await this.#reader!.header();
+      if (delimiter === undefined && fields.length === 1) {
+        const own = delimiterOf(this.#format);
+        const [other] = [";", "|", "\t", ","].filter((d) => d !== own && text.includes(d));
+        if (other !== undefined) {
+          const name = other === "\t" ? "tab" : other;
+          throw new ParseError(
+            `the header has one column, ${JSON.stringify(fields[0])}, holding ${
+              JSON.stringify(other)
+            }: if the fields are separated by ${name}, pass --delimiter '${
+              other === "\t" ? "\\t" : other
+            }' (the delimiter option); to read it as one column, pass --delimiter ','`,
+            { file: this.file, line },
+          );
+        }
+      }
+      return {
+        format: this.#format,
+        columns: fields,
+        firstLine: line + header.newlines,
+        delimiter,
+      };
     }
   }
 
@@ -282,7 +338,7 @@ class ByteTaskSource implements TaskSource {
     const where = { file: this.file, line };
     let rows: string[][];
     try {
-      rows = parseDelimitedRows(text, delimiterOf(this.#format));
+      rows = parseDelimitedRows(text, delimiterOf(this.#format, this.#options.delimiter));
     } catch (error) {
       throw new ParseError(`bad header row: ${(error as Error).message}`, where);
     }
@@ -323,7 +379,14 @@ class ByteTaskSource implements TaskSource {
       const { chunkBytes, maxRecordBytes } = this.#options;
       const source = new FileSource(file, true, this.bytesTotal);
       this.#fileSource = source;
-      this.#reader = new ChunkReader(source, this.#format, chunkBytes, maxRecordBytes, start);
+      this.#reader = new ChunkReader(
+        source,
+        this.#format,
+        chunkBytes,
+        maxRecordBytes,
+        start,
+        this.#options.delimiter,
+      );
     }
     const chunk = await this.#reader!.next();
     if (chunk === null) {

@@ -164,6 +164,22 @@ export interface RunOptions {
    * this way).
    */
   reader?: "workers" | "main";
+  /**
+   * The field delimiter of CSV (and TSV), when it is not the format's own:
+   * `";"`, `"|"`, any single ASCII character but a quote or a line end.
+   * A CSV header of one column that holds `;`, `|` or a tab is a ParseError
+   * unless the delimiter is given, so a semicolon-separated file never
+   * becomes one silent column.
+   */
+  delimiter?: string;
+  /**
+   * Whether the first record of a CSV or TSV input is a header row (default
+   * true). With false, the records are keyed by `columns`, or by `c1`, `c2`,
+   * ... as many as the first record has fields.
+   */
+  header?: boolean;
+  /** Column names for an input without a header row (`header: false`). */
+  columns?: string[];
 }
 
 /** Options of {@linkcode classify}: those of the pool and those of the run. */
@@ -185,6 +201,9 @@ export interface ResolvedRunOptions {
   maxRespawns: number;
   maxChunksPerWorker?: number;
   reader?: "workers" | "main";
+  delimiter?: string;
+  header: boolean;
+  columns?: string[];
 }
 
 /** The default `chunkBytes`. */
@@ -218,6 +237,9 @@ export const RUN_KEYS: readonly (keyof RunOptions)[] = [
   "maxRespawns",
   "maxChunksPerWorker",
   "reader",
+  "delimiter",
+  "header",
+  "columns",
 ];
 
 function positiveInteger(name: string, value: unknown, fallback: number): number {
@@ -325,5 +347,41 @@ export function resolveRunOptions(options: RunOptions = {}, keys = true): Resolv
       ? undefined
       : positiveInteger("maxChunksPerWorker", options.maxChunksPerWorker, 0),
     reader: options.reader,
+    ...dialect(options),
   };
+}
+
+/** The delimiter, header and columns options, checked. */
+function dialect(
+  options: RunOptions,
+): Pick<ResolvedRunOptions, "delimiter" | "header" | "columns"> {
+  const { delimiter, header = true, columns } = options;
+  if (
+    delimiter !== undefined &&
+    (typeof delimiter !== "string" || delimiter.length !== 1 || delimiter.charCodeAt(0) > 127 ||
+      /["\r\n]/.test(delimiter))
+  ) {
+    throw new TypeError(
+      `option delimiter must be one ASCII character other than a quote or a line end, got ${
+        describe(delimiter)
+      }`,
+    );
+  }
+  if (typeof header !== "boolean") {
+    throw new TypeError(`option header must be true or false, got ${describe(header)}`);
+  }
+  if (columns !== undefined) {
+    if (!Array.isArray(columns) || columns.some((c) => typeof c !== "string") || !columns.length) {
+      throw new TypeError(`option columns must be an array of names, got ${describe(columns)}`);
+    }
+    if (header) {
+      throw new TypeError(
+        "option columns names the columns of a file without a header row: add header: false",
+      );
+    }
+    if (new Set(columns).size !== columns.length) {
+      throw new TypeError("option columns names a column twice");
+    }
+  }
+  return { delimiter, header, columns };
 }

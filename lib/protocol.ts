@@ -30,9 +30,9 @@ import type { Fingerprint } from "./fingerprint.ts";
 /** Record formats crunch reads from bytes. */
 export type Format = "csv" | "tsv" | "ndjson";
 
-/** The field delimiter of a delimited format (tab for TSV, comma otherwise). */
-export function delimiterOf(format: Format | "rows"): string {
-  return format === "tsv" ? "\t" : ",";
+/** The field delimiter of a delimited format: `chosen`, else tab for TSV and comma otherwise. */
+export function delimiterOf(format: Format | "rows", chosen?: string): string {
+  return chosen ?? (format === "tsv" ? "\t" : ",");
 }
 
 /** Formats results can be serialized to inside the workers. */
@@ -80,6 +80,8 @@ export interface RunMessage {
   run: number;
   /** "rows" means batches of ready-made rows; the others mean bytes to parse. */
   format: Format | "rows";
+  /** The field delimiter of CSV and TSV, when not the format's own (`;`, `|`). */
+  delimiter?: string;
   /** CSV/TSV column names from the header row. */
   columns?: string[];
   /** Report each result's record offset and line, for tagged output. */

@@ -87,7 +87,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function parse(text: string, current: CurrentRun): ParsedChunk {
   if (current.format === "ndjson") return parseNdjson(text);
-  const delimiter = delimiterOf(current.format);
+  const delimiter = delimiterOf(current.format, current.delimiter);
   current.parsers ??= recordParsers(current.columns ?? [], delimiter);
   return parseDelimited(text, delimiter, current.columns ?? [], current.parsers);
 }
@@ -172,6 +172,7 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
         cut.end! - cut.start!,
         Math.min(message.maxRecordBytes, STRETCH_RANGES * (message.end - message.offset)),
         format,
+        current.delimiter,
       );
       if (stretched === undefined) cut.clean = false;
       else {

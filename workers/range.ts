@@ -107,9 +107,10 @@ export class RangeReader {
     known: number,
     limit: number,
     format: Format,
+    delimiter?: string,
   ): Uint8Array | undefined {
     const file = this.#open(run, path);
-    const cutter = cutterFor(format);
+    const cutter = cutterFor(format, delimiter);
     let scanned = known - 1;
     let want = known * 2;
     for (;;) {

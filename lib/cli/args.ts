@@ -26,6 +26,9 @@ options:
       --ordered             write results in input order (default: as they complete)
       --format <f>          input format: csv, tsv or ndjson (default: from the extension; csv for
                             standard input)
+  -d, --delimiter <c>       the field delimiter of CSV or TSV: ; | or any one character (\t: tab)
+      --no-header           the first record is data: fields are named c1, c2, ... (or --columns)
+      --columns <a,b,...>   names of the columns of a file without a header row (with --no-header)
       --chunk-bytes <n>     bytes per chunk sent to a worker, e.g. 262144 or 4M (default 512K)
       --reader <who>        workers (default for files: each reads byte ranges itself) or main (the
                             main thread reads and cuts; always so for stdin, FIFOs and --sandbox)
@@ -91,6 +94,12 @@ export interface Command {
   maxWorkerMemory?: number;
   permissions?: Deno.PermissionOptionsObject;
   progress: boolean;
+  /** The field delimiter, when given. */
+  delimiter?: string;
+  /** False with --no-header. */
+  header: boolean;
+  /** --columns. */
+  columns?: string[];
   debug: boolean;
 }
 
@@ -154,12 +163,40 @@ const OPTIONS = {
   "allow-read": { type: "string" },
   "allow-write": { type: "string" },
   "allow-net": { type: "string" },
+  delimiter: { type: "string", short: "d" },
+  "no-header": { type: "boolean" },
+  columns: { type: "string" },
   progress: { type: "boolean" },
   "no-progress": { type: "boolean" },
   debug: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
+
+/** A --delimiter value: one character, with \t and "tab" for a tab. */
+function delimiterArg(text: string): string {
+  const delimiter = text === "\\t" || text === "tab" ? "\t" : text;
+  if (delimiter.length !== 1 || delimiter.charCodeAt(0) > 127 || /["\r\n]/.test(delimiter)) {
+    throw new UsageError(
+      `--delimiter must be one ASCII character other than a quote or a line end (\\t for a tab), got "${text}"`,
+    );
+  }
+  return delimiter;
+}
+
+/** A --columns value: comma-separated names, only with --no-header. */
+function columnsArg(text: string, noHeader: boolean | undefined): string[] {
+  if (!noHeader) {
+    throw new UsageError(
+      "--columns names the columns of a file without a header row: add --no-header",
+    );
+  }
+  const names = text.split(",").map((s) => s.trim());
+  if (names.some((n) => n === "") || new Set(names).size !== names.length) {
+    throw new UsageError(`--columns must be distinct, non-empty names, got "${text}"`);
+  }
+  return names;
+}
 
 /** Parses the command line; throws UsageError. Resolves null for --help / --version (already printed). */
 export async function parse(args: string[]): Promise<Command | null> {
@@ -267,6 +304,11 @@ export async function parse(args: string[]): Promise<Command | null> {
     maxWorkerMemory: values["max-worker-memory"] === undefined
       ? undefined
       : positive("max-worker-memory", values["max-worker-memory"]),
+    delimiter: values.delimiter === undefined ? undefined : delimiterArg(values.delimiter),
+    header: !values["no-header"],
+    columns: values.columns === undefined
+      ? undefined
+      : columnsArg(values.columns, values["no-header"]),
     // By default only where it cannot mix with results: standard error a terminal, and the
     // results not going to that same screen.
     progress: values.progress ??

@@ -219,6 +219,7 @@ export class Engine implements BackendListener {
       {
         run: this.#runId,
         format: head.format,
+        delimiter: head.delimiter,
         columns: head.columns,
         tagged: options.tagged,
         stopOnError: options.onError === "fail",
