@@ -25,6 +25,7 @@
 
 export { classify } from "./lib/classify.ts";
 export { Pool } from "./lib/pool.ts";
+export { Files, files } from "./lib/files.ts";
 export { SharedTable, type TableValue } from "./lib/shared_table.ts";
 export {
   CrunchError,

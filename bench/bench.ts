@@ -23,6 +23,7 @@ import { iterable, memory, startup } from "./cases/misc.ts";
 import { sharedTable } from "./cases/shared_table.ts";
 import { parsing } from "./cases/parsing.ts";
 import { compressedInput } from "./cases/compressed.ts";
+import { manyFiles } from "./cases/many_files.ts";
 
 const quick = Deno.args.includes("--quick");
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
@@ -49,6 +50,7 @@ const cases: [string, (ctx: Context) => Promise<void>][] = [
   ["7", sharedTable],
   ["8", parsing],
   ["9", compressedInput],
+  ["10", manyFiles],
 ];
 const started = performance.now();
 for (const [id, run] of cases) {

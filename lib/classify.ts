@@ -15,7 +15,9 @@ import {
 } from "./options.ts";
 import type { OutputFormat } from "./protocol.ts";
 import { startBackend } from "./backends/start.ts";
-import { Engine } from "./run/engine.ts";
+import { Engine, type Lease } from "./run/engine.ts";
+import { FilesEngine } from "./run/files_engine.ts";
+import { Files } from "./files.ts";
 import { type Results, RunIterator } from "./run/iterator.ts";
 
 /**
@@ -87,7 +89,7 @@ export function startRun<R>(
   checkClassifyKeys(options);
   checkPoolOptions(options, false);
   const workers = resolveWorkers(options.workers);
-  const engine = new Engine(input, resolveRunOptions(options, false), {
+  const lease: Lease = {
     workers,
     // No more workers than the input has tasks for (a 4-record file gets one).
     acquire: (signal, tasks) =>
@@ -101,6 +103,10 @@ export function startRun<R>(
       backend?.terminate();
       return Promise.resolve();
     },
-  });
+  };
+  const resolved = resolveRunOptions(options, false);
+  const engine = input instanceof Files
+    ? new FilesEngine(input, resolved, lease)
+    : new Engine(input, resolved, lease);
   return new RunIterator<R>(engine);
 }

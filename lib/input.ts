@@ -16,15 +16,19 @@ import { InputError, ParseError } from "./errors.ts";
 import type { Fingerprint } from "./fingerprint.ts";
 import type { ResolvedRunOptions } from "./options.ts";
 import { delimiterOf, type Format } from "./protocol.ts";
+import type { Files } from "./files.ts";
 import { parseDelimitedRows } from "../workers/csv.ts";
 
 /**
  * What crunch can read: a file path or `file:` URL (format from the
- * extension), a `ReadableStream<Uint8Array>` or `Deno.FsFile` (with the
- * `format` option), or any iterable or async iterable of rows.
+ * extension; gzip and zstd told by their first bytes), many files
+ * ({@linkcode Files}, from `files()`), a `ReadableStream<Uint8Array>` or
+ * `Deno.FsFile` (with the `format` option), or any iterable or async
+ * iterable of rows.
  */
 export type Input =
   | string
+  | Files
   | URL
   | ReadableStream<Uint8Array>
   | Deno.FsFile

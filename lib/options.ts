@@ -65,6 +65,8 @@ export interface Tagged<T = unknown> {
   line?: number;
   /** What classify returned. */
   result: T;
+  /** The file the record came from, for an input of many files (`files()`). */
+  file?: string;
 }
 
 /** Options of a {@linkcode Pool}: how many workers, and what `init` receives. */
@@ -180,6 +182,12 @@ export interface RunOptions {
   header?: boolean;
   /** Column names for an input without a header row (`header: false`). */
   columns?: string[];
+  /**
+   * Many files (`files()`): allow CSV and TSV files whose headers differ
+   * (default false: a file whose header differs from the first file's is a
+   * ParseError).
+   */
+  mixedHeaders?: boolean;
 }
 
 /** Options of {@linkcode classify}: those of the pool and those of the run. */
@@ -204,6 +212,7 @@ export interface ResolvedRunOptions {
   delimiter?: string;
   header: boolean;
   columns?: string[];
+  mixedHeaders: boolean;
 }
 
 /** The default `chunkBytes`. */
@@ -240,6 +249,7 @@ export const RUN_KEYS: readonly (keyof RunOptions)[] = [
   "delimiter",
   "header",
   "columns",
+  "mixedHeaders",
 ];
 
 function positiveInteger(name: string, value: unknown, fallback: number): number {
@@ -348,6 +358,7 @@ export function resolveRunOptions(options: RunOptions = {}, keys = true): Resolv
       : positiveInteger("maxChunksPerWorker", options.maxChunksPerWorker, 0),
     reader: options.reader,
     ...dialect(options),
+    mixedHeaders: options.mixedHeaders ?? false,
   };
 }
 

@@ -18,7 +18,9 @@ import {
 import type { OutputFormat } from "./protocol.ts";
 import type { Backend } from "./backends/backend.ts";
 import { startBackend } from "./backends/start.ts";
-import { Engine } from "./run/engine.ts";
+import { Engine, type Lease } from "./run/engine.ts";
+import { FilesEngine } from "./run/files_engine.ts";
+import { Files } from "./files.ts";
 import { type Results, RunIterator } from "./run/iterator.ts";
 
 /**
@@ -96,7 +98,7 @@ export class Pool {
       );
     }
     const backend = this.#backend;
-    const engine = new Engine(input, resolveRunOptions(options), {
+    const lease: Lease = {
       workers: backend.size,
       acquire: () => {
         if (this.#closing) return Promise.reject(new CrunchError("the pool is closed"));
@@ -106,7 +108,11 @@ export class Pool {
         this.#busy = false;
         return Promise.resolve();
       },
-    });
+    };
+    const resolved = resolveRunOptions(options);
+    const engine = input instanceof Files
+      ? new FilesEngine(input, resolved, lease)
+      : new Engine(input, resolved, lease);
     this.#busy = true;
     return new RunIterator<R>(engine);
   }

@@ -14,7 +14,7 @@ const ndjson = (text: string) => text.trim().split("\n").filter(Boolean).map((l)
 Deno.test("--help and --version exit 0", async () => {
   const help = await runCrunch(["--help"]);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /usage: crunch \[options\] <module> \[input\]/);
+  assert.match(help.stdout, /usage: crunch \[options\] <module> \[input\.\.\.\]/);
   assert.match(help.stdout, /--on-error <mode>/);
   const version = await runCrunch(["--version"]);
   assert.equal(version.code, 0);
@@ -34,7 +34,7 @@ Deno.test("usage errors exit 2 with a message and the usage line, never a stack"
       [["--on-error", "maybe", identity, path], /--on-error must be one of fail, skip/],
       [["--reader", "disk", identity, path], /--reader must be one of workers, main/],
       [[identity, "data.txt"], /cannot tell the format of data\.txt/],
-      [[identity, path, "extra"], /too many arguments/],
+      [[identity, path, "-"], /- \(standard input\) cannot be one of several inputs/],
     ] as const
   ) {
     const r = await runCrunch([...args]);

@@ -85,10 +85,23 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as PromiseLike<unknown>).then === "function";
 }
 
+/** Record parsers by delimiter and columns: runs over many files of one header share them. */
+const parserCache = new Map<string, RecordParsers>();
+
+function parsersFor(columns: string[], delimiter: string): RecordParsers {
+  const key = `${delimiter}\0${columns.join("\0")}`;
+  let parsers = parserCache.get(key);
+  if (parsers === undefined) {
+    if (parserCache.size > 64) parserCache.clear();
+    parserCache.set(key, parsers = recordParsers(columns, delimiter));
+  }
+  return parsers;
+}
+
 function parse(text: string, current: CurrentRun): ParsedChunk {
   if (current.format === "ndjson") return parseNdjson(text);
   const delimiter = delimiterOf(current.format, current.delimiter);
-  current.parsers ??= recordParsers(current.columns ?? [], delimiter);
+  current.parsers ??= parsersFor(current.columns ?? [], delimiter);
   return parseDelimited(text, delimiter, current.columns ?? [], current.parsers);
 }
 

@@ -21,7 +21,8 @@ const PIECE = 8 << 20;
 
 /** Writes `path` compressed with `kind`, whole or in independent pieces of 8 MB. */
 async function compressed(path: string, kind: "gzip" | "zstd", pieces: boolean): Promise<string> {
-  const target = `${path}.${pieces ? "multi." : ""}${kind === "gzip" ? "gz" : "zst"}`;
+  const base = pieces ? path.replace(/\.csv$/, ".multi.csv") : path;
+  const target = `${base}.${kind === "gzip" ? "gz" : "zst"}`;
   if (await exists(target)) return target;
   const data = await Deno.readFile(path);
   const out = await Deno.open(target, { write: true, create: true, truncate: true });

@@ -11,14 +11,16 @@ import { formatFromName } from "../input.ts";
 import type { Format, OutputFormat } from "../options.ts";
 
 /** The usage line. */
-export const USAGE = "usage: crunch [options] <module> [input]";
+export const USAGE = "usage: crunch [options] <module> [input...]";
 
 const HELP = `crunch ${denoConfig.version}: run a classifier over a file of records on every core
 
 ${USAGE}
 
   <module>                  path or URL of a classifier module (exports init, classify)
-  [input]                   a .csv, .tsv, .ndjson or .jsonl file; - or nothing reads standard input
+  [input...]                .csv, .tsv, .ndjson or .jsonl files (each optionally .gz or .zst), globs
+                            ('data/*.csv.gz') or directories, read one after another; - or
+                            nothing reads standard input
 
 options:
   -s, --spec <json|@file>   the spec passed to init(spec), as JSON text or @path to a JSON file
@@ -26,6 +28,8 @@ options:
       --ordered             write results in input order (default: as they complete)
       --format <f>          input format: csv, tsv or ndjson (default: from the extension; csv for
                             standard input)
+      --files-from <file>   read the inputs' paths from <file>, one a line (- for standard input)
+      --mixed-headers       allow CSV or TSV files whose headers differ (default: an error)
   -d, --delimiter <c>       the field delimiter of CSV or TSV: ; | or any one character (\t: tab)
       --no-header           the first record is data: fields are named c1, c2, ... (or --columns)
       --columns <a,b,...>   names of the columns of a file without a header row (with --no-header)
@@ -76,6 +80,10 @@ export class UsageError extends Error {}
 export interface Command {
   module: string;
   input: string | undefined;
+  /** Several inputs (paths, globs, directories), read one after another. */
+  files?: string[];
+  /** --mixed-headers. */
+  mixedHeaders: boolean;
   spec: unknown;
   workers?: number;
   ordered: boolean;
@@ -166,12 +174,39 @@ const OPTIONS = {
   delimiter: { type: "string", short: "d" },
   "no-header": { type: "boolean" },
   columns: { type: "string" },
+  "files-from": { type: "string" },
+  "mixed-headers": { type: "boolean" },
   progress: { type: "boolean" },
   "no-progress": { type: "boolean" },
   debug: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
+
+/** A glob or a directory: an input of many files. */
+async function isMany(path: string): Promise<boolean> {
+  if (/[*?[{]/.test(path)) return true;
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false; // missing: the run says so
+  }
+}
+
+/** The paths listed in `source`, one a line (- for standard input). */
+async function filesFrom(source: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = source === "-"
+      ? await new Response(Deno.stdin.readable).text()
+      : await Deno.readTextFile(source);
+  } catch (error) {
+    throw new UsageError(`cannot read --files-from ${source}: ${(error as Error).message}`);
+  }
+  const paths = text.split("\n").map((line) => line.trim()).filter(Boolean);
+  if (paths.length === 0) throw new UsageError(`--files-from ${source} lists no file`);
+  return paths;
+}
 
 /** A --delimiter value: one character, with \t and "tab" for a tab. */
 function delimiterArg(text: string): string {
@@ -227,12 +262,18 @@ export async function parse(args: string[]): Promise<Command | null> {
     return null;
   }
   if (positionals.length === 0) throw new UsageError("missing <module>: the classifier to run");
-  if (positionals.length > 2) {
-    throw new UsageError(`too many arguments: ${positionals.slice(2).join(" ")}`);
+  const [module, ...named] = positionals;
+  if (values["files-from"] !== undefined) named.push(...await filesFrom(values["files-from"]));
+  let input: string | undefined;
+  let files: string[] | undefined;
+  if (named.length === 1 && named[0] !== "-" && !(await isMany(named[0]))) input = named[0];
+  else if (named.length > 1 || (named.length === 1 && named[0] !== "-")) {
+    if (named.includes("-")) {
+      throw new UsageError("- (standard input) cannot be one of several inputs");
+    }
+    files = named;
   }
-  const [module, given] = positionals;
-  const input = given === undefined || given === "-" ? undefined : given;
-  if (input === undefined && Deno.stdin.isTerminal()) {
+  if (input === undefined && files === undefined && Deno.stdin.isTerminal()) {
     throw new UsageError("no input: give a file, or pipe records to standard input");
   }
   const format = values.format === undefined
@@ -240,7 +281,8 @@ export async function parse(args: string[]): Promise<Command | null> {
     : oneOf("format", values.format, ["csv", "tsv", "ndjson"] as const);
   if (input !== undefined && format === undefined && formatFromName(input) === undefined) {
     throw new UsageError(
-      `cannot tell the format of ${input} from its extension: add --format csv, tsv or ndjson`,
+      `cannot tell the format of ${input} from its extension (.csv, .tsv, .ndjson, .jsonl, each ` +
+        "optionally .gz or .zst): add --format csv, tsv or ndjson",
     );
   }
   if (values.errors !== undefined && values["on-error"] === "fail") {
@@ -273,6 +315,8 @@ export async function parse(args: string[]): Promise<Command | null> {
   return {
     module,
     input,
+    files,
+    mixedHeaders: values["mixed-headers"] ?? false,
     spec: values.spec === undefined ? undefined : await readSpec(values.spec),
     workers: values.workers === undefined ? undefined : positive("workers", values.workers),
     ordered: values.ordered ?? false,

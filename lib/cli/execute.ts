@@ -8,7 +8,8 @@
 
 import { startRun } from "../classify.ts";
 import { CrunchError, ParseError, type RecordError } from "../errors.ts";
-import type { Input } from "../input.ts";
+import { formatFromName, type Input } from "../input.ts";
+import { expandFiles, files } from "../files.ts";
 import type { Progress } from "../options.ts";
 import { count, ProgressBar, thousands } from "../progress_bar.ts";
 import type { Command } from "./args.ts";
@@ -55,6 +56,20 @@ export const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 /** Where the user's paths lead, checked before the run starts: nothing is read or written before. */
 async function checkPaths(command: Command) {
   let input: string | undefined;
+  const inputs = new Set<string>();
+  if (command.files !== undefined) {
+    // Expanded now: a missing file or an empty glob stops the run before anything is written.
+    command.files = await expandFiles(command.files);
+    for (const path of command.files) {
+      inputs.add(await Deno.realPath(path));
+      if (command.format === undefined && formatFromName(path) === undefined) {
+        throw new CrunchError(
+          `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl, ` +
+            "each optionally .gz or .zst): add --format csv, tsv or ndjson",
+        );
+      }
+    }
+  }
   if (command.input !== undefined) {
     try {
       const info = await Deno.stat(command.input);
@@ -71,7 +86,7 @@ async function checkPaths(command: Command) {
     ? undefined
     : await planOutput(command.errors, "errors to");
   for (const plan of [output, errors]) {
-    if (plan !== undefined && plan.target === input) {
+    if (plan !== undefined && (plan.target === input || inputs.has(plan.target))) {
       throw new CrunchError(
         `${plan.given} is the input file: writing there would destroy the input`,
       );
@@ -127,12 +142,16 @@ async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): 
     reruns: 0,
   };
   const encoder = new TextEncoder();
-  const input: Input = command.input ?? Deno.stdin.readable;
+  const input: Input = command.files
+    ? files(...command.files)
+    : command.input ?? Deno.stdin.readable;
   const results = startRun<Uint8Array>(command.module, input, {
     spec: command.spec,
     workers: command.workers,
     ordered: command.ordered,
-    format: command.format ?? (command.input === undefined ? "csv" : undefined),
+    format: command.format ??
+      (command.input === undefined && command.files === undefined ? "csv" : undefined),
+    mixedHeaders: command.mixedHeaders,
     chunkBytes: command.chunkBytes,
     // A sandboxed classifier may not read the input: the main thread does.
     reader: command.reader ?? (command.permissions ? "main" : undefined),

@@ -24,15 +24,29 @@ export class OutputDocument {
   readonly #format: OutputFormat;
   readonly #tagged: boolean;
   /** Told once, when the first result fixes the CSV columns. */
-  readonly #onColumns: (columns: string[]) => void;
+  #onColumns: (columns: string[]) => void = () => {};
   #started = false;
   #columns: string[] | undefined;
   #encoder = new TextEncoder();
+  /** The file the results now written come from, for tagged results of many files. */
+  file: string | undefined;
+  /** Whether tagged results carry their file (many files). */
+  readonly #withFile: boolean;
 
-  constructor(format: OutputFormat, tagged: boolean, onColumns: (columns: string[]) => void) {
+  constructor(format: OutputFormat, tagged: boolean, withFile = false) {
     this.#format = format;
     this.#tagged = tagged;
+    this.#withFile = withFile;
+  }
+
+  /** Calls `onColumns` when the first result fixes the CSV columns (the run that writes now). */
+  listen(onColumns: (columns: string[]) => void): void {
     this.#onColumns = onColumns;
+  }
+
+  /** The CSV columns, once the first result fixed them. */
+  get columns(): string[] | undefined {
+    return this.#columns;
   }
 
   /**
@@ -51,7 +65,8 @@ export class OutputDocument {
       if (this.#columns === undefined) {
         this.#columns = columns;
         this.#onColumns(columns);
-        const header = this.#tagged ? ["index", "line", ...columns] : columns;
+        const tags = this.#withFile ? ["file", "index", "line"] : ["index", "line"];
+        const header = this.#tagged ? [...tags, ...columns] : columns;
         text(header.map(csvCell).join(",") + "\n");
       } else if (columns.join("\0") !== this.#columns.join("\0")) {
         const at = base.index + (piece.offsets?.[0] ?? 0);
@@ -67,11 +82,14 @@ export class OutputDocument {
     if (encoded.texts) {
       const { offsets = [], lines } = piece;
       const lineOf = (k: number) => lines ? base.line + lines[k] - 1 : undefined;
+      const file = this.#withFile ? this.file ?? "" : undefined;
+      const csvFile = file === undefined ? "" : `${csvCell(file)},`;
+      const jsonFile = file === undefined ? "" : `"file":${JSON.stringify(file)},`;
       const rows = encoded.texts.map((t, k) => {
         const index = base.index + offsets[k];
-        if (format === "csv") return `${index},${lineOf(k) ?? ""},${t}`;
+        if (format === "csv") return `${csvFile}${index},${lineOf(k) ?? ""},${t}`;
         const line = lines ? `,"line":${lineOf(k)}` : "";
-        return `{"index":${index}${line},"result":${t}}`;
+        return `{${jsonFile}"index":${index}${line},"result":${t}}`;
       });
       text(format === "json" ? rows.join(",\n") : rows.join("\n") + "\n");
     }

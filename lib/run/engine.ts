@@ -11,7 +11,7 @@
  */
 
 import type { WorkerCrashError } from "../errors.ts";
-import { type Input, type TaskSource, taskSource } from "../input.ts";
+import { type Input, type SourceHead, type TaskSource, taskSource } from "../input.ts";
 import type { ResolvedRunOptions } from "../options.ts";
 import type { CountMessage, PieceMessage } from "../protocol.ts";
 import type { Backend, BackendListener, BackendRun } from "../backends/backend.ts";
@@ -33,9 +33,10 @@ export interface Lease {
    * or with `signal`'s reason as soon as it aborts (the run ended while the
    * workers were loading the module or running init). `tasks` is the most
    * tasks the input can make, when known: a lease that starts workers for
-   * the run starts no more than that.
+   * the run starts no more than that. `head` is what the input's first bytes
+   * said (format, columns).
    */
-  acquire(signal: AbortSignal, tasks?: number): Promise<Backend>;
+  acquire(signal: AbortSignal, tasks?: number, head?: SourceHead): Promise<Backend>;
   /**
    * Called once when the run ends: "done" after a complete run, "abort"
    * after an early end. `backend` is undefined when it was never acquired.
@@ -54,8 +55,26 @@ type Event =
 
 let lastRunId = 0;
 
+/** What the consumer's iterator drives: one input's {@linkcode Engine}, or several in turn. */
+export interface Pump {
+  /** The next value, when one is ready without waiting. */
+  takeReady(batch: boolean): { value: unknown } | undefined;
+  /** The next value (or array of values), waiting for it as needed. */
+  next(batch: boolean): Promise<IteratorResult<unknown>>;
+  /** Stops the run. */
+  stop(): Promise<void>;
+}
+
+/** For a run that is one of several over one document (many files). */
+export interface Part {
+  /** The output document the runs share (encode). */
+  document?: OutputDocument;
+  /** Whether this run ends the document (its JSON bracket). */
+  last: boolean;
+}
+
 /** One run over one input; the iterator's engine. */
-export class Engine implements BackendListener {
+export class Engine implements BackendListener, Pump {
   readonly #options: ResolvedRunOptions;
   readonly #lease: Lease;
   readonly #source: TaskSource;
@@ -73,6 +92,7 @@ export class Engine implements BackendListener {
   #release: Release | undefined;
   #scheduler: Scheduler | undefined;
   #document: OutputDocument | undefined;
+  readonly #part: Part | undefined;
   #events: Event[] = [];
   #wake: (() => void) | undefined;
   /** Stops a dispatch that waits for a read, when events come in. */
@@ -86,9 +106,10 @@ export class Engine implements BackendListener {
   #starting = new AbortController();
 
   /** Checks the input now; reading starts at the first `next()`. */
-  constructor(input: Input, options: ResolvedRunOptions, lease: Lease) {
+  constructor(input: Input, options: ResolvedRunOptions, lease: Lease, part?: Part) {
     this.#options = options;
     this.#lease = lease;
+    this.#part = part;
     // One worker leaves the main thread idle: its reading is then free parallel work.
     const reader = options.reader ?? (lease.workers > 1 ? "workers" : "main");
     this.#source = taskSource(input, { ...options, reader });
@@ -117,7 +138,7 @@ export class Engine implements BackendListener {
         }
         if (this.#state === "ended") return { done: true, value: undefined };
         if (this.#finished()) {
-          const trailer = this.#document?.trailer() ?? [];
+          const trailer = this.#part?.last === false ? [] : this.#document?.trailer() ?? [];
           if (trailer.length && !this.#trailerSent) {
             this.#trailerSent = true;
             this.#outbox.push(trailer);
@@ -186,11 +207,8 @@ export class Engine implements BackendListener {
     const head = await this.#source.open();
     const ledger = new Ledger(head.firstLine);
     if (options.encode) {
-      this.#document = new OutputDocument(
-        options.encode,
-        options.tagged,
-        (columns) => this.#backendRun?.columns(columns),
-      );
+      this.#document = this.#part?.document ?? new OutputDocument(options.encode, options.tagged);
+      this.#document.listen((columns) => this.#backendRun?.columns(columns));
     }
     this.#release = new Release(
       {
@@ -205,7 +223,7 @@ export class Engine implements BackendListener {
       this.#document,
       (seq) => this.#cuts.held(seq),
     );
-    this.#acquiring = this.#lease.acquire(this.#starting.signal, head.tasks);
+    this.#acquiring = this.#lease.acquire(this.#starting.signal, head.tasks, head);
     const backend = await this.#acquiring;
     if (this.#state !== "running") return; // ended while starting; #giveBack releases it
     this.#scheduler = new Scheduler(this.#source, this.#release, this.#cuts, this.#stats, {
@@ -224,6 +242,8 @@ export class Engine implements BackendListener {
         tagged: options.tagged,
         stopOnError: options.onError === "fail",
         encode: options.encode,
+        // A document that an earlier run began has its CSV columns already.
+        outputColumns: this.#document?.columns,
       },
       { timeout: options.timeout, maxChunksPerWorker: options.maxChunksPerWorker },
       this,

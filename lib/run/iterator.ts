@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Engine } from "./engine.ts";
+import type { Pump } from "./engine.ts";
 
 /**
  * What `classify()` and `Pool.classify()` return: an async iterator of the
@@ -38,10 +38,10 @@ export interface Results<R> extends AsyncIterableIterator<R> {
 
 /** The consumer's side of a run: one `next()` at a time, in the order they were asked. */
 export class RunIterator<R = unknown> implements Results<R> {
-  readonly #engine: Engine;
+  readonly #engine: Pump;
   #busy: Promise<unknown> | undefined;
 
-  constructor(engine: Engine) {
+  constructor(engine: Pump) {
     this.#engine = engine;
   }
 

@@ -1,0 +1,96 @@
+/**
+ * Many files as one input: paths, globs and directories, expanded in a
+ * fixed order.
+ *
+ * @module
+ */
+
+import { glob } from "node:fs/promises";
+import { InputError } from "./errors.ts";
+
+/**
+ * Several files as one input, made by {@linkcode files}. Each file keeps its
+ * own header and format (told by its extension, or the `format` option);
+ * tagged results and errors say which file a record came from.
+ */
+export class Files {
+  /** The paths, globs and directories, as given. */
+  readonly patterns: readonly string[];
+
+  /** Use {@linkcode files} to make one. */
+  constructor(patterns: readonly string[]) {
+    this.patterns = patterns;
+  }
+}
+
+/**
+ * An input of many files: paths, globs (`data/*.csv.gz`, `logs/**\/*.ndjson`)
+ * and directories (their files, sorted; not their subdirectories, nor names
+ * that start with a dot), read one after another by the same workers, in the
+ * order given (each glob's or directory's files sorted by name). A file that
+ * does not exist, or a glob that matches nothing, is an `InputError` before
+ * any record is read. A plain array of strings stays an input of rows.
+ *
+ * @example
+ * ```ts
+ * import { classify, files } from "@crunch/crunch";
+ * const results = classify("examples/hits.ts", files("examples/reviews.csv", "examples/*.csv"), {
+ *   spec: { words: ["good"] },
+ *   tagged: true,
+ * });
+ * for await (const r of results) console.log(r.file, r.index, r.result); // examples/reviews.csv 0 { id: "1", hits: 1 }, ...
+ * ```
+ */
+export function files(...patterns: (string | URL)[]): Files {
+  if (patterns.length === 0) {
+    throw new TypeError("files() needs at least one path, glob or directory");
+  }
+  return new Files(patterns.map((p) => p instanceof URL ? decodeURIComponent(p.pathname) : p));
+}
+
+const GLOB = /[*?[{]/;
+
+/** The files `patterns` name, in order, each once. */
+export async function expandFiles(patterns: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const add = (path: string) => {
+    if (!seen.has(path)) {
+      seen.add(path);
+      out.push(path);
+    }
+  };
+  for (const pattern of patterns) {
+    if (GLOB.test(pattern)) {
+      const matched: string[] = [];
+      for await (const path of glob(pattern)) matched.push(path);
+      const regular: string[] = [];
+      for (const path of matched.sort()) {
+        if ((await Deno.stat(path)).isFile) regular.push(path);
+      }
+      if (regular.length === 0) throw new InputError(pattern, "no file matches this pattern");
+      regular.forEach(add);
+      continue;
+    }
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(pattern);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw new InputError(pattern, "no such file");
+      throw error;
+    }
+    if (!info.isDirectory) {
+      add(pattern);
+      continue;
+    }
+    const inside: string[] = [];
+    for await (const entry of Deno.readDir(pattern)) {
+      if (entry.name.startsWith(".")) continue;
+      const path = `${pattern.replace(/\/+$/, "")}/${entry.name}`;
+      if (entry.isFile || (entry.isSymlink && (await Deno.stat(path)).isFile)) inside.push(path);
+    }
+    if (inside.length === 0) throw new InputError(pattern, "the directory holds no files");
+    inside.sort().forEach(add);
+  }
+  return out;
+}
