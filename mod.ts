@@ -37,6 +37,7 @@ export {
   PrepareError,
   RecordError,
   type RecordPosition,
+  RetryableError,
   WorkerCrashError,
 } from "./lib/errors.ts";
 export type { Input } from "./lib/input.ts";

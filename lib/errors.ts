@@ -272,3 +272,31 @@ export class WorkerCrashError extends CrunchError {
     this.workerIndex = workerIndex;
   }
 }
+
+/**
+ * Thrown by a plug-in's classify to say that the failure is transient (a
+ * timeout, a 429 or 503 from a server): crunch tries the record again, up
+ * to `retries` times, after an exponential backoff with jitter, or after
+ * `retryAfter` milliseconds when given. Any error with `retryable: true`
+ * counts the same.
+ *
+ * @example
+ * ```ts
+ * import { RetryableError } from "@crunch/crunch";
+ * const e = new RetryableError("the server said 429", { retryAfter: 1000 });
+ * console.log(e.retryable, e.retryAfter); // true 1000
+ * ```
+ */
+export class RetryableError extends Error {
+  /** Always true: what crunch looks for. */
+  readonly retryable = true;
+  /** Milliseconds to wait before the next attempt, when the failure says (Retry-After). */
+  readonly retryAfter?: number;
+
+  /** `message` says what failed; `retryAfter` how long to wait, in ms. */
+  constructor(message: string, options: ErrorOptions & { retryAfter?: number } = {}) {
+    super(message, options);
+    this.name = "RetryableError";
+    this.retryAfter = options.retryAfter;
+  }
+}

@@ -116,8 +116,23 @@ function isIterable(value: unknown): value is Iterable<unknown> {
   return typeof (value as Iterable<unknown>)?.[Symbol.iterator] === "function";
 }
 
+/** The smallest chunk an input is cut into so that every worker gets work. */
+const MIN_SPREAD_BYTES = 64;
+
+/**
+ * The chunk size for `bytes` of input on `workers` workers: `chunkBytes`,
+ * or less for a small input, so that each worker gets two tasks (a slow
+ * classifier over a small file would otherwise leave all but one idle).
+ */
+export function spreadChunk(bytes: number, chunkBytes: number, workers: number): number {
+  return Math.min(chunkBytes, Math.max(MIN_SPREAD_BYTES, Math.ceil(bytes / (workers * 2))));
+}
+
 /** Resolves `input` into a task source, checking that its format is known. */
-export function taskSource(input: Input, options: ResolvedRunOptions): TaskSource {
+export function taskSource(
+  input: Input,
+  options: ResolvedRunOptions & { workers?: number },
+): TaskSource {
   if (typeof input === "string" || input instanceof URL) {
     const path = input instanceof URL || input.startsWith("file:") ? fileURLToPath(input) : input;
     const format = options.format ?? formatFromName(path);
@@ -148,7 +163,11 @@ export function taskSource(input: Input, options: ResolvedRunOptions): TaskSourc
     return new ByteTaskSource(open, options.format, options, undefined, false);
   }
   if (isAsyncIterable(input) || isIterable(input)) {
-    return new RowTaskSource(input, options.batchSize);
+    // An array of few rows still makes two batches per worker.
+    const batchSize = Array.isArray(input) && options.workers
+      ? Math.min(options.batchSize, Math.max(1, Math.ceil(input.length / (options.workers * 2))))
+      : options.batchSize;
+    return new RowTaskSource(input, batchSize);
   }
   throw new TypeError(
     `unsupported input ${
@@ -165,7 +184,7 @@ export function taskSource(input: Input, options: ResolvedRunOptions): TaskSourc
 class ByteTaskSource implements TaskSource {
   #openSource: () => Promise<ByteSource>;
   #format: Format;
-  #options: ResolvedRunOptions;
+  #options: ResolvedRunOptions & { workers?: number };
   #reader?: ChunkReader;
   #closed = false;
   /** True when chunks can be read again from the file; otherwise a copy of each is kept. */
@@ -196,7 +215,7 @@ class ByteTaskSource implements TaskSource {
   constructor(
     openSource: () => Promise<ByteSource>,
     format: Format,
-    options: ResolvedRunOptions,
+    options: ResolvedRunOptions & { workers?: number },
     file: string | undefined,
     rereadable: boolean,
     ranges = false,
@@ -250,6 +269,10 @@ class ByteTaskSource implements TaskSource {
     // A FIFO or process substitution (<(zcat f.gz)): read once, in order, by the main thread.
     if (source.size === undefined) this.#rereadable = this.#ranges = false;
     else if (source instanceof FileSource) this.#fingerprint = source.fingerprint();
+    if (source.size !== undefined && this.#options.workers) {
+      const chunkBytes = spreadChunk(source.size, this.#options.chunkBytes, this.#options.workers);
+      this.#options = { ...this.#options, chunkBytes };
+    }
     const { chunkBytes, maxRecordBytes } = this.#options;
     this.#reader = new ChunkReader(
       source,

@@ -7,7 +7,12 @@
 
 import { checkKeys, checkSpec, describe } from "./checks.ts";
 import type { ParseError, RecordError } from "./errors.ts";
-import type { Format, OutputFormat } from "./protocol.ts";
+import {
+  DEFAULT_BATCH_RECORDS,
+  DEFAULT_RETRY,
+  type Format,
+  type OutputFormat,
+} from "./protocol.ts";
 
 export type { Format, OutputFormat } from "./protocol.ts";
 
@@ -44,6 +49,11 @@ export interface Progress {
    * the LF they were cut at lay inside a quoted field.
    */
   reruns: number;
+  /**
+   * Attempts made again after a record's classify failed with a retryable
+   * error (a `RetryableError`, or an error with `retryable: true`), when any.
+   */
+  retriedRecords?: number;
   /**
    * In the final report only: what went wrong without failing the run, such
    * as a worker that died while closing after every record was accounted for.
@@ -188,6 +198,29 @@ export interface RunOptions {
    * ParseError).
    */
   mixedHeaders?: boolean;
+  /**
+   * How many records one worker may have in classify at once (default 1),
+   * for classifiers that return promises and wait (a model server, a
+   * database, an HTTP API): throughput is then about workers × concurrency
+   * divided by the wait. Results, errors, order and tags are as with 1.
+   */
+  concurrency?: number;
+  /** Rows per `classifyBatch` call, for plug-ins that export it (default 64). */
+  batchRecords?: number;
+  /**
+   * How many more times a record is tried when its classify fails with a
+   * retryable error (a `RetryableError`, or any error with `retryable:
+   * true`), after an exponential backoff with jitter (from 100 ms, doubling,
+   * at most 30 s) or the error's `retryAfter` (ms). Default 3; 0 turns
+   * retrying off. `Progress.retriedRecords` counts the attempts.
+   */
+  retries?: number;
+  /**
+   * At most this many classify (or classifyBatch) calls a second, over all
+   * workers together: calls are spaced evenly, through a clock shared by
+   * the threads (worker processes each keep their share).
+   */
+  rateLimit?: { perSecond: number };
 }
 
 /** Options of {@linkcode classify}: those of the pool and those of the run. */
@@ -213,6 +246,10 @@ export interface ResolvedRunOptions {
   header: boolean;
   columns?: string[];
   mixedHeaders: boolean;
+  concurrency: number;
+  batchRecords: number;
+  retries: number;
+  rateLimit?: { perSecond: number };
 }
 
 /** The default `chunkBytes`. */
@@ -250,6 +287,10 @@ export const RUN_KEYS: readonly (keyof RunOptions)[] = [
   "header",
   "columns",
   "mixedHeaders",
+  "concurrency",
+  "batchRecords",
+  "retries",
+  "rateLimit",
 ];
 
 function positiveInteger(name: string, value: unknown, fallback: number): number {
@@ -359,7 +400,24 @@ export function resolveRunOptions(options: RunOptions = {}, keys = true): Resolv
     reader: options.reader,
     ...dialect(options),
     mixedHeaders: options.mixedHeaders ?? false,
+    concurrency: positiveInteger("concurrency", options.concurrency, 1),
+    batchRecords: positiveInteger("batchRecords", options.batchRecords, DEFAULT_BATCH_RECORDS),
+    retries: options.retries === 0
+      ? 0
+      : positiveInteger("retries", options.retries, DEFAULT_RETRY.max),
+    rateLimit: rateLimitOf(options.rateLimit),
   };
+}
+
+function rateLimitOf(limit: unknown): { perSecond: number } | undefined {
+  if (limit === undefined) return undefined;
+  const perSecond = (limit as { perSecond?: unknown })?.perSecond;
+  if (typeof perSecond !== "number" || !(perSecond > 0) || !Number.isFinite(perSecond)) {
+    throw new TypeError(
+      `option rateLimit must be { perSecond: n } with n a positive number, got ${describe(limit)}`,
+    );
+  }
+  return { perSecond };
 }
 
 /** The delimiter, header and columns options, checked. */

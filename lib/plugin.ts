@@ -7,8 +7,8 @@
 import type { WorkerContext } from "./protocol.ts";
 
 /**
- * What a plug-in module exports: `classify` (required), and optionally
- * `init`, `prepare` and `close`. Check a module against it with
+ * What a plug-in module exports: `classify` (or `classifyBatch`), and
+ * optionally `init`, `prepare` and `close`. Check a module against it with
  * `satisfies`, or type each export from it:
  *
  * - `prepare(spec)` runs once on the main thread, before the workers start;
@@ -56,8 +56,15 @@ export interface Plugin<
   prepare?(spec: Spec): Shared | Promise<Shared>;
   /** Runs once in each worker before any record. */
   init?(spec: Spec, context: WorkerContext<Shared>): void | Promise<void>;
-  /** Classifies one record; `undefined` drops it. */
-  classify(row: Row): Result | undefined | Promise<Result | undefined>;
+  /** Classifies one record; `undefined` drops it. Required unless classifyBatch is exported. */
+  classify?(row: Row): Result | undefined | Promise<Result | undefined>;
+  /**
+   * Classifies rows in batches (`batchRecords` at a time, default 64): one
+   * result per row, in order (or a promise of them). When exported, crunch
+   * calls it instead of classify; a batch that throws is run again row by
+   * row, so that only the failing rows fail.
+   */
+  classifyBatch?(rows: Row[]): (Result | undefined)[] | Promise<(Result | undefined)[]>;
   /** Runs in each worker when the pool closes. */
   close?(): void | Promise<void>;
 }

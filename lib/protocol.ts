@@ -94,7 +94,35 @@ export interface RunMessage {
   outputColumns?: string[];
   /** Report the worker's heap in use with each task's done message (maxWorkerMemory). */
   reportHeap?: boolean;
+  /** Records one worker may have in classify at once (classifiers that return promises). */
+  concurrency?: number;
+  /** Rows per classifyBatch call, when the plug-in exports it. */
+  batchRecords?: number;
+  /** Retries of records whose classify fails with a retryable error. */
+  retry?: RetryPolicy;
+  /**
+   * Calls spaced `intervalUs` apart across the run's workers: the next free
+   * time is kept in `buffer`, shared by threads; a process, which cannot
+   * share it, spaces its own calls `perWorkerUs` apart (its share).
+   */
+  rate?: { buffer?: SharedArrayBuffer; intervalUs: number; perWorkerUs: number };
 }
+
+/** How records that fail with a retryable error are tried again. */
+export interface RetryPolicy {
+  /** Attempts after the first. */
+  max: number;
+  /** The first backoff's bound; it doubles with each attempt. */
+  baseMs: number;
+  /** The longest wait, a retryAfter included. */
+  maxMs: number;
+}
+
+/** The retry policy unless the options say otherwise: three more attempts, 100 ms doubling, 30 s at most. */
+export const DEFAULT_RETRY: RetryPolicy = { max: 3, baseMs: 100, maxMs: 30_000 };
+
+/** Rows per classifyBatch call unless `batchRecords` says otherwise. */
+export const DEFAULT_BATCH_RECORDS = 64;
 
 /** main → worker: the CSV output columns of a run are now fixed (from its first result). */
 export interface ColumnsMessage {
@@ -252,6 +280,8 @@ export interface PartialMessage {
   failures: Failure[];
   /** Records this piece covers (results + filtered + failures). */
   records: number;
+  /** Attempts made again after transient (retryable) failures. */
+  retried?: number;
   /** For runs with `encode`: the results serialized (and `results` left empty). */
   encoded?: Encoded;
 }

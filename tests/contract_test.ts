@@ -29,6 +29,40 @@ const policy = fixture("policy.ts");
 for (const isolation of ISOLATIONS) {
   const test = (name: string, fn: () => Promise<void>) => Deno.test(`[${isolation}] ${name}`, fn);
 
+  test("concurrency, retries, classifyBatch and a rate limit behave alike", async () => {
+    const rows = Array.from({ length: 120 }, (_, i) => ({ id: String(i) }));
+    const waited = await collect(classify<{ id: string; most: number }>(fixture("waits.ts"), rows, {
+      isolation,
+      workers: 2,
+      concurrency: 6,
+      ordered: true,
+      spec: { ms: 2 },
+    }));
+    assert.deepEqual(waited.map((r) => r.id), rows.map((r) => r.id));
+    assert.equal(Math.max(...waited.map((r) => r.most)), 6);
+    let last: Progress | undefined;
+    const flaky = await collect(classify(fixture("flaky.ts"), rows.slice(0, 10), {
+      isolation,
+      workers: 2,
+      onProgress: (p) => last = p,
+    }));
+    assert.equal(flaky.length, 10);
+    assert.equal(last!.retriedRecords, 10);
+    const batched = await collect(classify<{ batch: number }>(fixture("batched.ts"), rows, {
+      isolation,
+      workers: 2,
+      batchRecords: 20,
+    }));
+    assert.equal(batched.length, 120);
+    const started = performance.now();
+    await collect(classify(fixture("identity.ts"), rows.slice(0, 20), {
+      isolation,
+      workers: 2,
+      rateLimit: { perSecond: 50 },
+    }));
+    assert.ok(performance.now() - started >= 300); // 20 calls at 50 a second: 0.4 s at least
+  });
+
   test("results plus errors equal the records in, each once", async () => {
     const csv = "id,text\n1,a\n2,b\n3\n4,d\n5,e\n6,f\n";
     const path = await tempFile("data.csv", csv);

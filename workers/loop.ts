@@ -23,10 +23,18 @@ import type {
   RunMessage,
   ToWorker,
 } from "../lib/protocol.ts";
-import { delimiterOf, RAW_TEXT_CHARS, serializeError } from "../lib/protocol.ts";
+import {
+  DEFAULT_BATCH_RECORDS,
+  DEFAULT_RETRY,
+  delimiterOf,
+  RAW_TEXT_CHARS,
+  serializeError,
+} from "../lib/protocol.ts";
 import { parseDelimited, type RecordParsers, recordParsers } from "./csv.ts";
 import { parseNdjson } from "./ndjson.ts";
-import type { ParsedChunk } from "./parsed_chunk.ts";
+import type { BadRecord, ParsedChunk } from "./parsed_chunk.ts";
+import { isRetryable, RateGate, retrying } from "./retry.ts";
+import { classifyUnits } from "./units.ts";
 import { loadPlugin, type Plugin } from "./plugin.ts";
 import { FileChanged, RangeReader } from "./range.ts";
 import { resultsAsJson } from "./json_safe.ts";
@@ -55,7 +63,7 @@ export function fatal(error: unknown): void {
 
 let plugin: Plugin | undefined;
 /** The run being worked on, with what the worker derives from it. */
-type CurrentRun = RunMessage & { parsers?: RecordParsers };
+type CurrentRun = RunMessage & { parsers?: RecordParsers; gate?: RateGate };
 let run: CurrentRun | undefined;
 const queue: (ChunkMessage | RangeMessage | BatchMessage | { type: "close" })[] = [];
 let draining = false;
@@ -83,6 +91,13 @@ function yieldToEventLoop(): Promise<void> {
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === "object" &&
     typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+/** The run's rate limit, made once per run: shared by the threads, this process's own share. */
+function rateGate(current: CurrentRun): RateGate | undefined {
+  const rate = current.rate;
+  if (rate === undefined) return undefined;
+  return current.gate ??= new RateGate(rate.buffer ?? new ArrayBuffer(8), rate.intervalUs);
 }
 
 /** Record parsers by delimiter and columns: runs over many files of one header share them. */
@@ -224,7 +239,6 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
     new Piece(0).send(current, message, 0, rows, lines, 0);
     return;
   }
-  const classify = plugin.classify;
   const { stopOnError } = current;
   const from = message.from ?? 0;
   const to = Math.min(message.to ?? rows.length, rows.length);
@@ -232,29 +246,90 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
   let lastFlush = performance.now();
   let lastCheck = lastFlush;
   let countdown = checkEvery;
+  const parseFailure = (i: number, problem: BadRecord): void => {
+    const raw = source.slice(problem.from, Math.min(problem.to, problem.from + RAW_TEXT_CHARS));
+    piece.failures.push({
+      kind: "parse",
+      offset: i,
+      line: problem.line,
+      text: raw.replace(/\r?\n$/, ""),
+      byte: sourceByte === undefined
+        ? undefined
+        : (sourceByte += encoder.encode(source.slice(countedTo, countedTo = problem.from)).length),
+      error: { name: "ParseError", message: problem.reason },
+    });
+  };
+  const recordFailure = (i: number, error: unknown): void => {
+    piece.failures.push({
+      kind: "record",
+      offset: i,
+      line: lines?.[i] ?? 0,
+      record: rows[i],
+      error: serializeError(error),
+    });
+  };
+  if (plugin.classifyBatch || (current.concurrency ?? 1) > 1 || current.rate) {
+    // Several records at once, batches, or a rate limit: outcomes still go out in order.
+    const stop = await classifyUnits({
+      plugin,
+      rows,
+      from,
+      to,
+      bad,
+      concurrency: current.concurrency ?? 1,
+      batchRecords: current.batchRecords ?? DEFAULT_BATCH_RECORDS,
+      stopOnError,
+      retry: current.retry ?? DEFAULT_RETRY,
+      rate: rateGate(current),
+    }, {
+      emit: (outcome) => {
+        if ("bad" in outcome) parseFailure(outcome.offset, bad!.get(outcome.offset)!);
+        else if (!outcome.ok) recordFailure(outcome.offset, outcome.error);
+        else if (outcome.value !== undefined) piece.add(outcome.value, outcome.offset);
+      },
+      tick: async (nextOffset) => {
+        const now = performance.now();
+        if (now - lastFlush > FLUSH_EVERY_MS) {
+          piece.send(current, message, nextOffset, rows, lines, undefined);
+          piece = new Piece(nextOffset);
+          lastFlush = now;
+        }
+        if (now - lastYield > YIELD_EVERY_MS) await yieldToEventLoop();
+        return run === current;
+      },
+      retried: () => piece.retried++,
+    });
+    if (run !== current) return;
+    piece.send(current, message, stop, rows, lines, newlines);
+    return;
+  }
+  const classify = plugin.classify!;
   let i = from;
   for (; i < to; i++) {
     const problem = bad?.get(i);
     if (problem !== undefined) {
-      const raw = source.slice(problem.from, Math.min(problem.to, problem.from + RAW_TEXT_CHARS));
-      piece.failures.push({
-        kind: "parse",
-        offset: i,
-        line: problem.line,
-        text: raw.replace(/\r?\n$/, ""),
-        byte: sourceByte === undefined
-          ? undefined
-          : (sourceByte +=
-            encoder.encode(source.slice(countedTo, countedTo = problem.from)).length),
-        error: { name: "ParseError", message: problem.reason },
-      });
+      parseFailure(i, problem);
       if (stopOnError) break;
       continue;
     }
     const row = rows[i];
     try {
-      let result = classify(row);
-      if (isThenable(result)) result = await result;
+      let result: unknown;
+      try {
+        result = classify(row);
+        if (isThenable(result)) result = await result;
+      } catch (error) {
+        if (!isRetryable(error)) throw error;
+        // A transient failure (the plug-in says so): again, after a backoff.
+        const again = await retrying(
+          () => classify(row),
+          error,
+          current.retry ?? DEFAULT_RETRY,
+          () => piece.retried++,
+        );
+        if (!again.ok) throw again.error;
+        result = again.value;
+      }
       if (result !== undefined) {
         piece.add(result, i);
         // Big results go out as they come: no piece holds more than PIECE_CHARS of text.
@@ -265,13 +340,7 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
         }
       }
     } catch (error) {
-      piece.failures.push({
-        kind: "record",
-        offset: i,
-        line: lines?.[i] ?? 0,
-        record: row,
-        error: serializeError(error),
-      });
+      recordFailure(i, error);
       if (stopOnError) break;
     }
     if (--countdown === 0) {
@@ -304,6 +373,8 @@ class Piece {
   /** Record offset of each result; undefined while result `k` is record `from + k`. */
   #offsets: number[] | undefined;
   failures: Failure[] = [];
+  /** Attempts made again after transient failures. */
+  retried = 0;
 
   /** `from` is the offset of the piece's first record. */
   constructor(readonly from: number) {}
@@ -419,6 +490,7 @@ class Piece {
         newlines,
       };
     message.records = to - this.from;
+    if (this.retried) message.retried = this.retried;
     if (newlines !== undefined && current.reportHeap) {
       (message as DoneMessage).heapUsed = Deno.memoryUsage().heapUsed;
     }

@@ -39,7 +39,7 @@ export async function loadPlugin(url: string): Promise<Loaded> {
     error: { name: "TypeError", message },
     exports,
   });
-  if (typeof module.classify !== "function") {
+  if (typeof module.classify !== "function" && typeof module.classifyBatch !== "function") {
     if ("classify" in module) {
       return problem(`exports classify, but it is ${kind(module.classify)}, not a function`);
     }
@@ -52,7 +52,7 @@ export async function loadPlugin(url: string): Promise<Loaded> {
     }
     return problem("has no classify function export");
   }
-  for (const name of ["init", "close", "prepare"]) {
+  for (const name of ["init", "close", "prepare", "classify", "classifyBatch"]) {
     if (module[name] !== undefined && typeof module[name] !== "function") {
       return problem(`exports ${name}, but it is ${kind(module[name])}, not a function`);
     }

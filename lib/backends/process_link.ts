@@ -169,6 +169,11 @@ class ProcessLink implements WorkerLink {
 
   post(message: ToWorker): void {
     if (this.#terminated) return;
+    if (message.type === "run" && message.rate?.buffer) {
+      // Memory is not shared with a process: it keeps its own share of the rate.
+      const { perWorkerUs } = message.rate;
+      message = { ...message, rate: { intervalUs: perWorkerUs, perWorkerUs } };
+    }
     for (const part of encodeFrame(message)) {
       this.#writer.write(part).catch(() => {
         // the process is gone; its status says how

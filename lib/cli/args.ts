@@ -48,6 +48,11 @@ options:
       --max-respawns <n>    worker deaths in a row (no record finished between) before giving up
                             (default 16)
       --max-chunks-per-worker <n>  replace each worker after n chunks (for classifiers that leak memory)
+  -c, --concurrency <n>     records one worker may have in classify at once (async classifiers
+                            that wait on a server; default 1)
+      --batch-records <n>   rows per classifyBatch call, for plug-ins that export it (default 64)
+      --retries <n>         more attempts for records failing with a retryable error (default 3)
+      --rate-limit <n>      at most n classify calls a second over all workers
       --isolation <how>     thread (default: Web Workers in this process) or process (a deno process
                             per worker: an out-of-memory or a hang ends only that worker)
       --max-worker-memory <MB>  heap limit of each worker: a process's hard limit (an out-of-memory
@@ -84,6 +89,10 @@ export interface Command {
   files?: string[];
   /** --mixed-headers. */
   mixedHeaders: boolean;
+  concurrency?: number;
+  batchRecords?: number;
+  retries?: number;
+  rateLimit?: { perSecond: number };
   spec: unknown;
   workers?: number;
   ordered: boolean;
@@ -175,6 +184,10 @@ const OPTIONS = {
   "no-header": { type: "boolean" },
   columns: { type: "string" },
   "files-from": { type: "string" },
+  concurrency: { type: "string", short: "c" },
+  "batch-records": { type: "string" },
+  retries: { type: "string" },
+  "rate-limit": { type: "string" },
   "mixed-headers": { type: "boolean" },
   progress: { type: "boolean" },
   "no-progress": { type: "boolean" },
@@ -182,6 +195,15 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
+
+/** A positive number (a rate may be fractional: 0.5 a second). */
+function positiveNumber(name: string, value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) {
+    throw new UsageError(`--${name} must be a positive number, got "${value}"`);
+  }
+  return n;
+}
 
 /** A glob or a directory: an input of many files. */
 async function isMany(path: string): Promise<boolean> {
@@ -317,6 +339,20 @@ export async function parse(args: string[]): Promise<Command | null> {
     input,
     files,
     mixedHeaders: values["mixed-headers"] ?? false,
+    concurrency: values.concurrency === undefined
+      ? undefined
+      : positive("concurrency", values.concurrency),
+    batchRecords: values["batch-records"] === undefined
+      ? undefined
+      : positive("batch-records", values["batch-records"]),
+    retries: values.retries === undefined
+      ? undefined
+      : values.retries === "0"
+      ? 0
+      : positive("retries", values.retries),
+    rateLimit: values["rate-limit"] === undefined
+      ? undefined
+      : { perSecond: positiveNumber("rate-limit", values["rate-limit"]) },
     spec: values.spec === undefined ? undefined : await readSpec(values.spec),
     workers: values.workers === undefined ? undefined : positive("workers", values.workers),
     ordered: values.ordered ?? false,

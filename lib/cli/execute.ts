@@ -152,6 +152,10 @@ async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): 
     format: command.format ??
       (command.input === undefined && command.files === undefined ? "csv" : undefined),
     mixedHeaders: command.mixedHeaders,
+    concurrency: command.concurrency,
+    batchRecords: command.batchRecords,
+    retries: command.retries,
+    rateLimit: command.rateLimit,
     chunkBytes: command.chunkBytes,
     // A sandboxed classifier may not read the input: the main thread does.
     reader: command.reader ?? (command.permissions ? "main" : undefined),
@@ -209,6 +213,7 @@ async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): 
     [last.isolated, "isolated"],
     [last.recycled, "recycled"],
     [last.reruns, last.reruns === 1 ? "range rerun" : "ranges rerun"],
+    [last.retriedRecords ?? 0, last.retriedRecords === 1 ? "classify retry" : "classify retries"],
   ].filter(([n]) => n).map(([n, what]) => `, ${thousands(n as number)} ${what}`).join("");
   for (const warning of last.warnings ?? []) console.error(`crunch: warning: ${warning}`);
   console.error(

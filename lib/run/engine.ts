@@ -13,7 +13,7 @@
 import type { WorkerCrashError } from "../errors.ts";
 import { type Input, type SourceHead, type TaskSource, taskSource } from "../input.ts";
 import type { ResolvedRunOptions } from "../options.ts";
-import type { CountMessage, PieceMessage } from "../protocol.ts";
+import { type CountMessage, DEFAULT_RETRY, type PieceMessage } from "../protocol.ts";
 import type { Backend, BackendListener, BackendRun } from "../backends/backend.ts";
 import { PER_WORKER } from "../backends/local.ts";
 import { Cuts } from "./cuts.ts";
@@ -112,7 +112,7 @@ export class Engine implements BackendListener, Pump {
     this.#part = part;
     // One worker leaves the main thread idle: its reading is then free parallel work.
     const reader = options.reader ?? (lease.workers > 1 ? "workers" : "main");
-    this.#source = taskSource(input, { ...options, reader });
+    this.#source = taskSource(input, { ...options, reader, workers: lease.workers });
   }
 
   /** The next value, when one is ready without waiting for anything or handling an event. */
@@ -244,6 +244,14 @@ export class Engine implements BackendListener, Pump {
         encode: options.encode,
         // A document that an earlier run began has its CSV columns already.
         outputColumns: this.#document?.columns,
+        concurrency: options.concurrency,
+        batchRecords: options.batchRecords,
+        retry: { ...DEFAULT_RETRY, max: options.retries },
+        rate: options.rateLimit && {
+          buffer: new SharedArrayBuffer(8),
+          intervalUs: 1e6 / options.rateLimit.perSecond,
+          perWorkerUs: 1e6 * backend.size / options.rateLimit.perSecond,
+        },
       },
       { timeout: options.timeout, maxChunksPerWorker: options.maxChunksPerWorker },
       this,

@@ -247,6 +247,7 @@ export class Scheduler {
       return;
     }
     if (message.records > message.failures.length) this.#crashStreak = 0;
+    if (message.retried) this.#stats.retriedRecords += message.retried;
     flight.advance(message.records);
     this.#release.add(this.#piece(message));
     if (message.type === "done") {

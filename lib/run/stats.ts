@@ -16,6 +16,7 @@ export class Stats {
   isolated = 0;
   recycled = 0;
   reruns = 0;
+  retriedRecords = 0;
   /** What went wrong without failing the run (a worker that died while closing). */
   readonly warnings: string[] = [];
   readonly #started = performance.now();
@@ -31,6 +32,7 @@ export class Stats {
       isolated: this.isolated,
       recycled: this.recycled,
       reruns: this.reruns,
+      ...(this.retriedRecords ? { retriedRecords: this.retriedRecords } : {}),
       ...(this.warnings.length ? { warnings: [...this.warnings] } : {}),
       bytesRead: input.bytesRead,
       bytesTotal: input.bytesTotal,
