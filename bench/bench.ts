@@ -24,6 +24,7 @@ import { sharedTable } from "./cases/shared_table.ts";
 import { parsing } from "./cases/parsing.ts";
 import { compressedInput } from "./cases/compressed.ts";
 import { manyFiles } from "./cases/many_files.ts";
+import { waiting } from "./cases/waiting.ts";
 
 const quick = Deno.args.includes("--quick");
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
@@ -51,6 +52,7 @@ const cases: [string, (ctx: Context) => Promise<void>][] = [
   ["8", parsing],
   ["9", compressedInput],
   ["10", manyFiles],
+  ["11", waiting],
 ];
 const started = performance.now();
 for (const [id, run] of cases) {

@@ -30,7 +30,7 @@ options:
                             standard input)
       --files-from <file>   read the inputs' paths from <file>, one a line (- for standard input)
       --mixed-headers       allow CSV or TSV files whose headers differ (default: an error)
-  -d, --delimiter <c>       the field delimiter of CSV or TSV: ; | or any one character (\t: tab)
+  -d, --delimiter <c>       the field delimiter of CSV or TSV: ; | or any one character (\\t: tab)
       --no-header           the first record is data: fields are named c1, c2, ... (or --columns)
       --columns <a,b,...>   names of the columns of a file without a header row (with --no-header)
       --chunk-bytes <n>     bytes per chunk sent to a worker, e.g. 262144 or 4M (default 512K)
@@ -38,7 +38,8 @@ options:
                             main thread reads and cuts; always so for stdin, FIFOs and --sandbox)
   -o, --output <file>       write results to <file> (default: standard output); a regular file is
                             written whole or not at all (through a temporary file, then renamed)
-  -t, --to <f>              output format: ndjson (default), csv (columns from the first result) or json
+  -t, --to <f>              output format: ndjson (default), csv (columns from the first result)
+                            or json
       --tagged              add each record's index and line to its result
       --on-error <mode>     fail (default) or skip records whose parsing or classify fails
       --errors <file>       write each failed record to <file> as an NDJSON line (implies skipping
@@ -47,7 +48,7 @@ options:
                             is replaced, its chunk re-run, and a record that hangs alone isolated
       --max-respawns <n>    worker deaths in a row (no record finished between) before giving up
                             (default 16)
-      --max-chunks-per-worker <n>  replace each worker after n chunks (for classifiers that leak memory)
+      --max-chunks-per-worker <n>  replace each worker after n chunks (classifiers that leak memory)
   -c, --concurrency <n>     records one worker may have in classify at once (async classifiers
                             that wait on a server; default 1)
       --batch-records <n>   rows per classifyBatch call, for plug-ins that export it (default 64)
@@ -73,7 +74,9 @@ examples:
   crunch examples/lexicon.ts reviews.csv > scores.ndjson
   crunch -w 8 --ordered -t csv -o scores.csv examples/lexicon.ts reviews.csv
   crunch -s '{"entries": 1000}' --on-error skip --errors bad.ndjson examples/lexicon.ts reviews.csv
-  zcat reviews.csv.gz | crunch --format csv examples/lexicon.ts -
+  crunch examples/lexicon.ts reviews.csv.gz           # gzip and zstd are told by their first bytes
+  crunch --tagged examples/lexicon.ts 'data/*.csv.gz'  # many files: results carry their file
+  crunch -c 32 my_api_classifier.ts requests.ndjson    # 32 requests in flight per worker
 
 exit status: 0 when every record was classified (or skipped as asked), 1 when the run failed,
 2 for a usage error.`;
