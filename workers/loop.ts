@@ -11,18 +11,7 @@
  * @module
  */
 
-import type {
-  BatchMessage,
-  ChunkMessage,
-  DoneMessage,
-  Encoded,
-  Failure,
-  FromWorker,
-  PieceMessage,
-  RangeMessage,
-  RunMessage,
-  ToWorker,
-} from "../lib/protocol.ts";
+import type { BatchMessage, ChunkMessage, RangeMessage, ToWorker } from "../lib/protocol.ts";
 import {
   DEFAULT_BATCH_RECORDS,
   DEFAULT_RETRY,
@@ -35,35 +24,22 @@ import { parseNdjson } from "./ndjson.ts";
 import type { BadRecord, ParsedChunk } from "./parsed_chunk.ts";
 import { isRetryable, RateGate, retrying } from "./retry.ts";
 import { classifyUnits } from "./units.ts";
+import { type CurrentRun, Piece } from "./piece.ts";
+import { exit, send, setTransport, type WorkerTransport } from "./transport.ts";
 import { loadPlugin, type Plugin } from "./plugin.ts";
 import { FileChanged, RangeReader } from "./range.ts";
-import { resultsAsJson } from "./json_safe.ts";
 import { setImmediate } from "node:timers";
-import { columnsOf, encodeResult } from "./encode.ts";
 
-/** What carries a worker's messages to the main side. */
-export interface WorkerTransport {
-  /** Sends `message`; throws a `DataCloneError` DOMException when it cannot be sent. */
-  send(message: FromWorker, transfer?: Transferable[]): void;
-  /** Ends this worker at once (after a fatal error has been sent). */
-  exit(): void;
-}
-
-let transport: WorkerTransport;
-
-function send(message: FromWorker, transfer?: Transferable[]): void {
-  transport.send(message, transfer);
-}
+export type { WorkerTransport } from "./transport.ts";
 
 /** Reports an error that escaped outside classify (a timer, a stray promise), then ends the worker. */
 export function fatal(error: unknown): void {
   send({ type: "fatal", error: serializeError(error) });
-  transport.exit();
+  exit();
 }
 
 let plugin: Plugin | undefined;
-/** The run being worked on, with what the worker derives from it. */
-type CurrentRun = RunMessage & { parsers?: RecordParsers; gate?: RateGate };
+
 let run: CurrentRun | undefined;
 const queue: (ChunkMessage | RangeMessage | BatchMessage | { type: "close" })[] = [];
 let draining = false;
@@ -365,177 +341,6 @@ async function work(message: ChunkMessage | RangeMessage | BatchMessage): Promis
   piece.send(current, message, Math.min(i + 1, to), rows, lines, newlines);
 }
 
-/** The results and failures of a run of records within a chunk, sent as one message. */
-class Piece {
-  results: unknown[] = [];
-  /** Characters in the string results so far. */
-  chars = 0;
-  /** Record offset of each result; undefined while result `k` is record `from + k`. */
-  #offsets: number[] | undefined;
-  failures: Failure[] = [];
-  /** Attempts made again after transient failures. */
-  retried = 0;
-
-  /** `from` is the offset of the piece's first record. */
-  constructor(readonly from: number) {}
-
-  /** Record offset of each result. */
-  get offsets(): number[] {
-    return this.#offsets ??= this.results.map((_, k) => this.from + k);
-  }
-
-  /** Adds the result of the record at `offset`. */
-  add(result: unknown, offset: number): void {
-    if (this.#offsets === undefined && offset === this.from + this.results.length) {
-      this.results.push(result); // dense so far: no offset to keep
-      return;
-    }
-    this.offsets.push(offset);
-    this.results.push(result);
-  }
-
-  /** Turns result `k` into a failure of its record; call `#compact` after. */
-  #reject(k: number, rows: unknown[], lines: number[] | undefined, name: string, message: string) {
-    const offset = this.offsets[k];
-    this.failures.push({
-      kind: "record",
-      offset,
-      line: lines?.[offset] ?? 0,
-      record: rows[offset],
-      error: { name, message },
-    });
-    this.offsets[k] = -1;
-  }
-
-  /** Drops rejected results and puts failures back in record order. */
-  #compact(): void {
-    const keep = this.offsets.flatMap((offset, k) => offset === -1 ? [] : [k]);
-    this.results = keep.map((k) => this.results[k]);
-    this.#offsets = keep.map((k) => this.offsets[k]);
-    this.failures.sort((a, b) => a.offset - b.offset);
-  }
-
-  /** Serializes the results for an `encode` run; results that cannot be become failures. */
-  #encode(current: CurrentRun, rows: unknown[], lines: number[] | undefined): Encoded {
-    const format = current.encode!;
-    if (format === "csv" && current.outputColumns === undefined && this.results.length) {
-      current.outputColumns = columnsOf(this.results[0]);
-    }
-    const columns = current.outputColumns ?? [];
-    const texts: string[] = [];
-    const results = this.results;
-    let rejected = false;
-    // Tagged CSV puts index and line columns first: a result's own would make a duplicate header.
-    const clash = format === "csv" && current.tagged
-      ? columns.find((c) => c === "index" || c === "line")
-      : undefined;
-    for (let k = 0; k < results.length; k++) {
-      try {
-        if (clash) {
-          throw new TypeError(
-            `result has its own key "${clash}", a column that tagged CSV adds: rename it`,
-          );
-        }
-        texts.push(encodeResult(format, results[k], columns));
-      } catch (error) {
-        const { name, message } = serializeError(error);
-        const offset = this.offsets[k];
-        this.#reject(k, rows, lines, name, `the result cannot be written as ${format}: ${message}`);
-        rejected = true;
-        if (current.stopOnError) {
-          // The run ends at this record, as for a classify error: nothing after it goes out.
-          this.results.length = this.offsets.length = k + 1;
-          this.failures = this.failures.filter((f) => f.offset <= offset);
-          break;
-        }
-      }
-    }
-    if (rejected) this.#compact();
-    // Tagged results need each one's offset after the results themselves are gone.
-    else if (current.tagged) this.#offsets = this.offsets;
-    const encoded: Encoded = { count: texts.length };
-    if (format === "csv") encoded.columns = columns;
-    if (current.tagged) encoded.texts = texts;
-    else if (texts.length) {
-      encoded.bytes = encoder.encode(
-        format === "json" ? texts.join(",\n") : texts.join("\n") + "\n",
-      );
-    }
-    this.results = [];
-    return encoded;
-  }
-
-  /**
-   * Sends the records `[from, to)`: a partial message, or the chunk's done
-   * message when `newlines` is given. Results that cannot be cloned become
-   * failures of their records.
-   */
-  send(
-    current: CurrentRun,
-    chunk: ChunkMessage | RangeMessage | BatchMessage,
-    to: number,
-    rows: unknown[],
-    lines: number[] | undefined,
-    newlines: number | undefined,
-  ): void {
-    const message: PieceMessage = newlines === undefined
-      ? { type: "partial", run: chunk.run, seq: chunk.seq, results: [], failures: [], records: 0 }
-      : {
-        type: "done",
-        run: chunk.run,
-        seq: chunk.seq,
-        results: [],
-        failures: [],
-        records: 0,
-        newlines,
-      };
-    message.records = to - this.from;
-    if (this.retried) message.retried = this.retried;
-    if (newlines !== undefined && current.reportHeap) {
-      (message as DoneMessage).heapUsed = Deno.memoryUsage().heapUsed;
-    }
-    const transfer: Transferable[] = [];
-    if (current.encode) {
-      message.encoded = this.#encode(current, rows, lines);
-      if (message.encoded.bytes) transfer.push(message.encoded.bytes.buffer as ArrayBuffer);
-    }
-    const fill = () => {
-      const json = resultsAsJson(this.results);
-      message.results = json === undefined ? this.results : [];
-      message.json = json;
-      message.failures = this.failures;
-      if (current.tagged) {
-        message.offsets = this.offsets;
-        if (lines) message.lines = this.offsets.map((offset) => lines[offset]);
-      }
-    };
-    fill();
-    try {
-      send(message, transfer);
-      return;
-    } catch (error) {
-      if (!(error instanceof DOMException && error.name === "DataCloneError")) throw error;
-    }
-    this.results.forEach((result, k) => {
-      try {
-        structuredClone(result);
-      } catch (error) {
-        const reason = (error as Error).message;
-        this.#reject(
-          k,
-          rows,
-          lines,
-          "DataCloneError",
-          `classify returned a value that cannot be sent back: ${reason}`,
-        );
-      }
-    });
-    this.#compact();
-    fill();
-    send(message);
-  }
-}
-
 async function drain(): Promise<void> {
   if (draining) return;
   draining = true;
@@ -593,7 +398,7 @@ async function start(message: Extract<ToWorker, { type: "init" }>): Promise<void
  * message from the main side.
  */
 export function workLoop(carrier: WorkerTransport): (message: ToWorker) => void {
-  transport = carrier;
+  setTransport(carrier);
   return handle;
 }
 

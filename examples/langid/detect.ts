@@ -12,10 +12,33 @@ import { LANGUAGES } from "./corpus.ts";
 
 /** ISO 639-1 codes (tinyld, eld) to the corpus's ISO 639-3 codes. */
 const FROM_639_1: Record<string, string> = {
-  en: "eng", fr: "fra", de: "deu", es: "spa", it: "ita", pt: "por", nl: "nld", sv: "swe",
-  da: "dan", pl: "pol", cs: "ces", ru: "rus", uk: "ukr", bg: "bul", tr: "tur", fi: "fin",
-  hu: "hun", el: "ell", he: "heb", ja: "jpn", zh: "cmn", ko: "kor", vi: "vie", id: "ind",
-  ar: "arb", hi: "hin", th: "tha",
+  en: "eng",
+  fr: "fra",
+  de: "deu",
+  es: "spa",
+  it: "ita",
+  pt: "por",
+  nl: "nld",
+  sv: "swe",
+  da: "dan",
+  pl: "pol",
+  cs: "ces",
+  ru: "rus",
+  uk: "ukr",
+  bg: "bul",
+  tr: "tur",
+  fi: "fin",
+  hu: "hun",
+  el: "ell",
+  he: "heb",
+  ja: "jpn",
+  zh: "cmn",
+  ko: "kor",
+  vi: "vie",
+  id: "ind",
+  ar: "arb",
+  hi: "hin",
+  th: "tha",
 };
 
 type Detect = (text: string) => string;

@@ -10,6 +10,7 @@ import { startRun } from "../classify.ts";
 import { CrunchError, ParseError, type RecordError } from "../errors.ts";
 import { formatFromName, type Input } from "../input.ts";
 import { expandFiles, files } from "../files.ts";
+import { emptyProgress } from "../run/stats.ts";
 import type { Progress } from "../options.ts";
 import { count, ProgressBar, thousands } from "../progress_bar.ts";
 import type { Command } from "./args.ts";
@@ -129,18 +130,7 @@ async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): 
     Deno.addSignalListener(signal, listener);
     return [signal, listener] as const;
   });
-  let last: Progress = {
-    records: 0,
-    results: 0,
-    errors: 0,
-    bytesRead: 0,
-    elapsedMs: 0,
-    retries: 0,
-    respawns: 0,
-    isolated: 0,
-    recycled: 0,
-    reruns: 0,
-  };
+  let last: Progress = emptyProgress();
   const encoder = new TextEncoder();
   const input: Input = command.files
     ? files(...command.files)

@@ -14,6 +14,7 @@ import { formatFromName, type SourceHead } from "../input.ts";
 import type { Progress, ResolvedRunOptions, Tagged } from "../options.ts";
 import { OutputDocument } from "./document.ts";
 import { Engine, type Lease, type Pump } from "./engine.ts";
+import { emptyProgress } from "./stats.ts";
 
 /** The smallest chunk a small file is cut into. */
 const MIN_CHUNK = 32 << 10;
@@ -217,19 +218,4 @@ export class FilesEngine implements Pump {
     this.#stopped = true;
     return await this.#lease.release(await backend.catch(() => undefined), how);
   }
-}
-
-function emptyProgress(): Progress {
-  return {
-    records: 0,
-    results: 0,
-    errors: 0,
-    bytesRead: 0,
-    elapsedMs: 0,
-    retries: 0,
-    respawns: 0,
-    isolated: 0,
-    recycled: 0,
-    reruns: 0,
-  };
 }

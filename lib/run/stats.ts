@@ -41,3 +41,19 @@ export class Stats {
     };
   }
 }
+
+/** A progress report of nothing done yet. */
+export function emptyProgress(): Progress {
+  return {
+    records: 0,
+    results: 0,
+    errors: 0,
+    bytesRead: 0,
+    elapsedMs: 0,
+    retries: 0,
+    respawns: 0,
+    isolated: 0,
+    recycled: 0,
+    reruns: 0,
+  };
+}

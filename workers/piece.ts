@@ -1,0 +1,201 @@
+/**
+ * The results and failures of consecutive records of a task, and how they
+ * go to the main side: as JSON text where that is exact and cheaper, as
+ * bytes already encoded for the command, or by structured clone, with
+ * results that cannot be sent turned into failures of their records.
+ *
+ * @module
+ */
+
+import type {
+  BatchMessage,
+  ChunkMessage,
+  DoneMessage,
+  Encoded,
+  Failure,
+  PieceMessage,
+  RangeMessage,
+  RunMessage,
+} from "../lib/protocol.ts";
+import { serializeError } from "../lib/protocol.ts";
+import type { RecordParsers } from "./csv.ts";
+import { columnsOf, encodeResult } from "./encode.ts";
+import { resultsAsJson } from "./json_safe.ts";
+import type { RateGate } from "./retry.ts";
+import { send } from "./transport.ts";
+
+/** The run being worked on, with what the worker derives from it. */
+export type CurrentRun = RunMessage & { parsers?: RecordParsers; gate?: RateGate };
+
+const encoder = new TextEncoder();
+
+/** The results and failures of a run of records within a chunk, sent as one message. */
+export class Piece {
+  results: unknown[] = [];
+  /** Characters in the string results so far. */
+  chars = 0;
+  /** Record offset of each result; undefined while result `k` is record `from + k`. */
+  #offsets: number[] | undefined;
+  failures: Failure[] = [];
+  /** Attempts made again after transient failures. */
+  retried = 0;
+
+  /** `from` is the offset of the piece's first record. */
+  constructor(readonly from: number) {}
+
+  /** Record offset of each result. */
+  get offsets(): number[] {
+    return this.#offsets ??= this.results.map((_, k) => this.from + k);
+  }
+
+  /** Adds the result of the record at `offset`. */
+  add(result: unknown, offset: number): void {
+    if (this.#offsets === undefined && offset === this.from + this.results.length) {
+      this.results.push(result); // dense so far: no offset to keep
+      return;
+    }
+    this.offsets.push(offset);
+    this.results.push(result);
+  }
+
+  /** Turns result `k` into a failure of its record; call `#compact` after. */
+  #reject(k: number, rows: unknown[], lines: number[] | undefined, name: string, message: string) {
+    const offset = this.offsets[k];
+    this.failures.push({
+      kind: "record",
+      offset,
+      line: lines?.[offset] ?? 0,
+      record: rows[offset],
+      error: { name, message },
+    });
+    this.offsets[k] = -1;
+  }
+
+  /** Drops rejected results and puts failures back in record order. */
+  #compact(): void {
+    const keep = this.offsets.flatMap((offset, k) => offset === -1 ? [] : [k]);
+    this.results = keep.map((k) => this.results[k]);
+    this.#offsets = keep.map((k) => this.offsets[k]);
+    this.failures.sort((a, b) => a.offset - b.offset);
+  }
+
+  /** Serializes the results for an `encode` run; results that cannot be become failures. */
+  #encode(current: CurrentRun, rows: unknown[], lines: number[] | undefined): Encoded {
+    const format = current.encode!;
+    if (format === "csv" && current.outputColumns === undefined && this.results.length) {
+      current.outputColumns = columnsOf(this.results[0]);
+    }
+    const columns = current.outputColumns ?? [];
+    const texts: string[] = [];
+    const results = this.results;
+    let rejected = false;
+    // Tagged CSV puts index and line columns first: a result's own would make a duplicate header.
+    const clash = format === "csv" && current.tagged
+      ? columns.find((c) => c === "index" || c === "line")
+      : undefined;
+    for (let k = 0; k < results.length; k++) {
+      try {
+        if (clash) {
+          throw new TypeError(
+            `result has its own key "${clash}", a column that tagged CSV adds: rename it`,
+          );
+        }
+        texts.push(encodeResult(format, results[k], columns));
+      } catch (error) {
+        const { name, message } = serializeError(error);
+        const offset = this.offsets[k];
+        this.#reject(k, rows, lines, name, `the result cannot be written as ${format}: ${message}`);
+        rejected = true;
+        if (current.stopOnError) {
+          // The run ends at this record, as for a classify error: nothing after it goes out.
+          this.results.length = this.offsets.length = k + 1;
+          this.failures = this.failures.filter((f) => f.offset <= offset);
+          break;
+        }
+      }
+    }
+    if (rejected) this.#compact();
+    // Tagged results need each one's offset after the results themselves are gone.
+    else if (current.tagged) this.#offsets = this.offsets;
+    const encoded: Encoded = { count: texts.length };
+    if (format === "csv") encoded.columns = columns;
+    if (current.tagged) encoded.texts = texts;
+    else if (texts.length) {
+      encoded.bytes = encoder.encode(
+        format === "json" ? texts.join(",\n") : texts.join("\n") + "\n",
+      );
+    }
+    this.results = [];
+    return encoded;
+  }
+
+  /**
+   * Sends the records `[from, to)`: a partial message, or the chunk's done
+   * message when `newlines` is given. Results that cannot be cloned become
+   * failures of their records.
+   */
+  send(
+    current: CurrentRun,
+    chunk: ChunkMessage | RangeMessage | BatchMessage,
+    to: number,
+    rows: unknown[],
+    lines: number[] | undefined,
+    newlines: number | undefined,
+  ): void {
+    const message: PieceMessage = newlines === undefined
+      ? { type: "partial", run: chunk.run, seq: chunk.seq, results: [], failures: [], records: 0 }
+      : {
+        type: "done",
+        run: chunk.run,
+        seq: chunk.seq,
+        results: [],
+        failures: [],
+        records: 0,
+        newlines,
+      };
+    message.records = to - this.from;
+    if (this.retried) message.retried = this.retried;
+    if (newlines !== undefined && current.reportHeap) {
+      (message as DoneMessage).heapUsed = Deno.memoryUsage().heapUsed;
+    }
+    const transfer: Transferable[] = [];
+    if (current.encode) {
+      message.encoded = this.#encode(current, rows, lines);
+      if (message.encoded.bytes) transfer.push(message.encoded.bytes.buffer as ArrayBuffer);
+    }
+    const fill = () => {
+      const json = resultsAsJson(this.results);
+      message.results = json === undefined ? this.results : [];
+      message.json = json;
+      message.failures = this.failures;
+      if (current.tagged) {
+        message.offsets = this.offsets;
+        if (lines) message.lines = this.offsets.map((offset) => lines[offset]);
+      }
+    };
+    fill();
+    try {
+      send(message, transfer);
+      return;
+    } catch (error) {
+      if (!(error instanceof DOMException && error.name === "DataCloneError")) throw error;
+    }
+    this.results.forEach((result, k) => {
+      try {
+        structuredClone(result);
+      } catch (error) {
+        const reason = (error as Error).message;
+        this.#reject(
+          k,
+          rows,
+          lines,
+          "DataCloneError",
+          `classify returned a value that cannot be sent back: ${reason}`,
+        );
+      }
+    });
+    this.#compact();
+    fill();
+    send(message);
+  }
+}
