@@ -9,6 +9,7 @@ import {
   checkClassifyKeys,
   checkPoolOptions,
   type ClassifyOptions,
+  type ResolvedRunOptions,
   resolveRunOptions,
   resolveWorkers,
   type Tagged,
@@ -84,8 +85,13 @@ export function startRun<R>(
   module: string | URL,
   input: Input,
   options: ClassifyOptions,
-  internal: { consoleToStderr?: boolean } = {},
-): Results<R> {
+  internal:
+    & { consoleToStderr?: boolean }
+    & Pick<
+      ResolvedRunOptions,
+      "startAt" | "checkpoints" | "documentState" | "onMark"
+    > = {},
+): RunIterator<R> {
   checkClassifyKeys(options);
   checkPoolOptions(options, false);
   const workers = resolveWorkers(options.workers);
@@ -95,7 +101,7 @@ export function startRun<R>(
     acquire: (signal, tasks) =>
       startBackend(
         module,
-        { ...options, ...internal, workers: Math.min(workers, tasks ?? workers) },
+        { ...options, consoleToStderr, workers: Math.min(workers, tasks ?? workers) },
         signal,
       ),
     release: (backend, how) => {
@@ -104,7 +110,8 @@ export function startRun<R>(
       return Promise.resolve();
     },
   };
-  const resolved = resolveRunOptions(options, false);
+  const { consoleToStderr, ...resume } = internal;
+  const resolved = { ...resolveRunOptions(options, false), ...resume };
   const engine = input instanceof Files
     ? new FilesEngine(input, resolved, lease)
     : new Engine(input, resolved, lease);

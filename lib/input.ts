@@ -246,6 +246,26 @@ class ByteTaskSource implements TaskSource {
   }
 
   async open(): Promise<SourceHead> {
+    const head = await this.#openHead();
+    const start = this.#options.startAt;
+    if (start === undefined) return head;
+    // A resumed run: the header is read as before, the records start where the last run stopped.
+    if (this.#decoded || this.bytesTotal === undefined) {
+      throw new InputError(
+        this.file,
+        "a compressed input or a stream cannot be resumed from an offset",
+      );
+    }
+    if (this.#rangeAt !== undefined) {
+      this.#dataStart = this.#rangeAt = this.#finishedBytes = start.byte;
+    } else {
+      this.#reader?.close();
+      this.fallBack(start.byte);
+    }
+    return { ...head, firstLine: start.line };
+  }
+
+  async #openHead(): Promise<SourceHead> {
     let source: ByteSource;
     try {
       source = await this.#openSource();

@@ -250,6 +250,14 @@ export interface ResolvedRunOptions {
   batchRecords: number;
   retries: number;
   rateLimit?: { perSecond: number };
+  /** Internal (the command's --resume): the records start here, not after the header. */
+  startAt?: { byte: number; index: number; line: number };
+  /** Internal: mark resumable points in the outbox (ordered runs). */
+  checkpoints?: boolean;
+  /** Internal: the output document goes on from this state. */
+  documentState?: { started: boolean; columns?: string[] };
+  /** Internal: called at each checkpoint; its value is kept in it. */
+  onMark?: () => unknown;
 }
 
 /** The default `chunkBytes`. */

@@ -129,3 +129,9 @@ Deno.test("the command: several inputs, a directory, --files-from; CSV header an
   const mixed = await runCrunch([identity.pathname, `${dir}/part-000.csv`, "-"]);
   assert.equal(mixed.code, 2);
 });
+
+Deno.test("a Pool is free again after a many-files run that failed before it started", async () => {
+  await using pool = await Pool.start(identity, { workers: 1 });
+  await assert.rejects(() => collect(pool.classify(files("/no/such/dir"))), InputError);
+  assert.deepEqual(await collect(pool.classify([{ id: "1" }])), [{ id: "1" }]);
+});

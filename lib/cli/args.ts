@@ -38,6 +38,10 @@ options:
                             main thread reads and cuts; always so for stdin, FIFOs and --sandbox)
   -o, --output <file>       write results to <file> (default: standard output); a regular file is
                             written whole or not at all (through a temporary file, then renamed)
+      --resume              with -o: journal the run beside the output, and go on from where an
+                            earlier run of the same command stopped (killed, Ctrl-C, a reboot)
+      --retry-errors <file> classify again only the records an errors file lists (after a fix),
+                            writing their results with their own index and line
   -t, --to <f>              output format: ndjson (default), csv (columns from the first result)
                             or json
       --tagged              add each record's index and line to its result
@@ -92,6 +96,10 @@ export interface Command {
   files?: string[];
   /** --mixed-headers. */
   mixedHeaders: boolean;
+  /** --resume: journal the run beside -o, and go on from where an earlier one stopped. */
+  resume: boolean;
+  /** --retry-errors: an errors file whose records alone are classified again. */
+  retryErrors?: string;
   concurrency?: number;
   batchRecords?: number;
   retries?: number;
@@ -192,6 +200,8 @@ const OPTIONS = {
   retries: { type: "string" },
   "rate-limit": { type: "string" },
   "mixed-headers": { type: "boolean" },
+  resume: { type: "boolean" },
+  "retry-errors": { type: "string" },
   progress: { type: "boolean" },
   "no-progress": { type: "boolean" },
   debug: { type: "boolean" },
@@ -342,6 +352,8 @@ export async function parse(args: string[]): Promise<Command | null> {
     input,
     files,
     mixedHeaders: values["mixed-headers"] ?? false,
+    resume: values.resume ?? false,
+    retryErrors: values["retry-errors"],
     concurrency: values.concurrency === undefined
       ? undefined
       : positive("concurrency", values.concurrency),

@@ -11,6 +11,9 @@ import { CrunchError, ParseError, type RecordError } from "../errors.ts";
 import { formatFromName, type Input } from "../input.ts";
 import { expandFiles, files } from "../files.ts";
 import { emptyProgress } from "../run/stats.ts";
+import type { Journal, Point } from "./journal.ts";
+import { removeStale, resumePaths, resumeStart } from "./resume.ts";
+import { retryErrors } from "./retry_errors.ts";
 import type { Progress } from "../options.ts";
 import { count, ProgressBar, thousands } from "../progress_bar.ts";
 import type { Command } from "./args.ts";
@@ -102,6 +105,8 @@ async function checkPaths(command: Command) {
 /** Runs `command`; resolves with the exit code. */
 export async function execute(command: Command): Promise<number> {
   const plans = await checkPaths(command);
+  if (command.resume) return await executeResumable(command, plans);
+  if (command.retryErrors !== undefined) return await executeRetry(command, plans);
   const sink = plans.output ? await Sink.open(plans.output, "results to") : Sink.stdout();
   let errorsFile: Sink | undefined;
   try {
@@ -115,14 +120,122 @@ export async function execute(command: Command): Promise<number> {
     errorsFile?.discard();
   };
   try {
-    return await run(command, sink, errorsFile);
+    const code = await run(command, sink, errorsFile);
+    // What an earlier --resume run of this output left is no longer of use.
+    if (plans.output?.how === "replace") await removeStale(resumePaths(plans.output, plans.errors));
+    return code;
   } catch (error) {
     discard();
     throw error;
   }
 }
 
-async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): Promise<number> {
+/** A run with --retry-errors: only the records its errors file lists. */
+async function executeRetry(
+  command: Command,
+  plans: Awaited<ReturnType<typeof checkPaths>>,
+): Promise<number> {
+  const sink = plans.output ? await Sink.open(plans.output, "results to") : Sink.stdout();
+  let errorsFile: Sink | undefined;
+  try {
+    if (plans.errors) errorsFile = await Sink.open(plans.errors, "errors to");
+    const started = performance.now();
+    const done = await retryErrors(command, sink, errorsFile, errorLine);
+    await sink.commit();
+    await errorsFile?.commit();
+    console.error(
+      `crunch: ${count(done.records, "record")} listed in ${command.retryErrors} classified ` +
+        `again: ${count(done.results, "result")} out, ${count(done.errors, "error")}, ` +
+        `${((performance.now() - started) / 1000).toFixed(2)} s`,
+    );
+    return 0;
+  } catch (error) {
+    sink.discard();
+    errorsFile?.discard();
+    throw error;
+  }
+}
+
+/** A run with --resume: journaled beside the output, going on from the journal's last point. */
+async function executeResumable(
+  command: Command,
+  plans: Awaited<ReturnType<typeof checkPaths>>,
+): Promise<number> {
+  if (plans.output === undefined) {
+    throw new CrunchError("--resume needs -o: the output file it goes on writing");
+  }
+  const paths = resumePaths(plans.output, plans.errors);
+  const start = await resumeStart(command, paths);
+  if (start.kind === "complete") {
+    if (await finishRename(paths.partial, plans.output.target)) {
+      if (paths.errorsPartial) await finishRename(paths.errorsPartial, plans.errors!.target);
+      console.error(`crunch: the run had completed; ${command.output} is now in place`);
+    } else console.error(`crunch: nothing to resume: ${command.output} is complete`);
+    return 0;
+  }
+  const point = start.kind === "point" ? start.point : undefined;
+  let stopped: Point | undefined = point;
+  const sink = await Sink.resumable(plans.output, paths.partial, point?.out ?? 0);
+  let errorsFile: Sink | undefined;
+  try {
+    if (plans.errors) {
+      errorsFile = await Sink.resumable(
+        plans.errors,
+        paths.errorsPartial!,
+        point?.errorsBytes ?? 0,
+      );
+    }
+    // A resumable run writes in input order: what is written is always a prefix of the input's.
+    const resuming: Resuming = { journal: start.journal, point };
+    try {
+      return await run({ ...command, ordered: true }, sink, errorsFile, resuming);
+    } finally {
+      const done = resuming.last ?? point;
+      stopped = done;
+    }
+  } catch (error) {
+    sink.discard();
+    errorsFile?.discard();
+    start.journal.close();
+    console.error(
+      stopped
+        ? `crunch: stopped; ${thousands(stopped.records!)} records are done and journaled: ` +
+          "the same command with --resume goes on from there"
+        : "crunch: stopped before anything was journaled: the same command with --resume starts again",
+    );
+    throw error;
+  }
+}
+
+/** Renames a complete run's partial file into place, if it is still there. */
+async function finishRename(partial: string, target: string): Promise<boolean> {
+  try {
+    await Deno.rename(partial, target);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** The journal of a resumable run, and the point it goes on from. */
+interface Resuming {
+  journal: Journal;
+  point?: Point;
+  /** The last point this run journaled. */
+  last?: Point;
+}
+
+/** Journal points no closer together than this: each costs two fsyncs. */
+const JOURNAL_EVERY_MS = 200;
+
+async function run(
+  command: Command,
+  sink: Sink,
+  errorsFile: Sink | undefined,
+  resuming?: Resuming,
+): Promise<number> {
+  const before = resuming?.point;
   const bar = command.progress ? new ProgressBar() : undefined;
   const controller = new AbortController();
   const listeners = SIGNALS.map((signal) => {
@@ -166,9 +279,46 @@ async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): 
     },
     onProgress: (progress) => {
       last = progress;
-      bar?.update(progress);
+      // A resumed run's bar counts what the runs before it did too.
+      bar?.update(
+        before
+          ? {
+            ...progress,
+            records: progress.records + before.records!,
+            results: progress.results + before.results!,
+            errors: progress.errors + before.errors!,
+          }
+          : progress,
+      );
     },
-  }, { consoleToStderr: true });
+  }, {
+    consoleToStderr: true,
+    ...(resuming && {
+      checkpoints: true,
+      startAt: before && { byte: before.byte, index: before.index, line: before.line },
+      documentState: before?.document,
+      onMark: () => errorsFile?.written ?? 0,
+    }),
+  });
+  let journaled = performance.now();
+  const journal = async () => {
+    const point = results.checkpoint();
+    if (point === undefined || performance.now() - journaled < JOURNAL_EVERY_MS) return;
+    // The output and errors up to the point are made durable before the journal says so.
+    await sink.sync();
+    await errorsFile?.sync();
+    const reached: Point = {
+      ...point,
+      records: point.records! + (before?.records ?? 0),
+      results: point.results! + (before?.results ?? 0),
+      errors: point.errors! + (before?.errors ?? 0),
+      out: sink.written,
+      errorsBytes: point.extra as number,
+    };
+    await resuming!.journal.point(reached);
+    resuming!.last = reached;
+    journaled = performance.now();
+  };
   let failed: unknown;
   let piped = false;
   try {
@@ -179,6 +329,7 @@ async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): 
       try {
         if (sameScreen) bar.clear();
         await sink.write(bytes);
+        if (resuming) await journal();
       } catch (error) {
         if (!isBrokenPipe(error)) throw error;
         piped = true;
@@ -193,9 +344,24 @@ async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): 
     bar?.clear();
   }
   if (failed !== undefined) throw failed;
+  if (resuming) {
+    // Complete in the journal first: a run killed before the rename finishes it on --resume.
+    await sink.sync();
+    await errorsFile?.sync();
+    await resuming.journal.complete();
+  }
   await sink.commit();
   await errorsFile?.commit();
   if (piped) return 0;
+  const rate = last.elapsedMs > 0 ? last.records / (last.elapsedMs / 1000) : 0;
+  if (before) {
+    last = {
+      ...last,
+      records: last.records + before.records!,
+      results: last.results + before.results!,
+      errors: last.errors + before.errors!,
+    };
+  }
   const seconds = last.elapsedMs / 1000;
   const recovery = [
     [last.retries, last.retries === 1 ? "retry" : "retries"],
@@ -207,9 +373,11 @@ async function run(command: Command, sink: Sink, errorsFile: Sink | undefined): 
   ].filter(([n]) => n).map(([n, what]) => `, ${thousands(n as number)} ${what}`).join("");
   for (const warning of last.warnings ?? []) console.error(`crunch: warning: ${warning}`);
   console.error(
-    `crunch: ${count(last.records, "record")} in, ${count(last.results, "result")} out, ` +
+    `crunch: ${count(last.records, "record")} in${
+      before ? ` (${thousands(before.records!)} before this run)` : ""
+    }, ${count(last.results, "result")} out, ` +
       `${count(last.errors, "error")}${recovery}, ${seconds.toFixed(2)} s, ` +
-      `${thousands(seconds > 0 ? last.records / seconds : 0)} records/s`,
+      `${thousands(rate)} records/s`,
   );
   return 0;
 }

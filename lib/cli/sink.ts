@@ -18,6 +18,7 @@ interface Writable {
   write(bytes: Uint8Array): Promise<number>;
   writeSync(bytes: Uint8Array): number;
   close(): void;
+  syncData?(): Promise<void>;
 }
 
 /** What a path given for output turned out to be, checked before the run starts. */
@@ -72,6 +73,9 @@ export class Sink {
   readonly #file: Writable;
   readonly #plan: OutputPlan | undefined;
   #temp: string | undefined;
+  /** A resumable run's file: kept when the run fails. */
+  #keep = false;
+  #written = 0;
 
   private constructor(file: Writable, plan?: OutputPlan, temp?: string) {
     this.#file = file;
@@ -110,6 +114,7 @@ export class Sink {
     try {
       let at = 0;
       while (at < bytes.length) at += await this.#file.write(bytes.subarray(at));
+      this.#written += bytes.length;
     } catch (error) {
       if (this.#plan === undefined) throw error; // standard output: a closed pipe, say
       throw new CrunchError(`cannot write ${this.#plan.given}: ${(error as Error).message}`, {
@@ -122,6 +127,7 @@ export class Sink {
   writeSync(bytes: Uint8Array): void {
     try {
       for (let at = 0; at < bytes.length;) at += this.#file.writeSync(bytes.subarray(at));
+      this.#written += bytes.length;
     } catch (error) {
       throw new CrunchError(
         `cannot write ${this.#plan?.given ?? "standard output"}: ${(error as Error).message}`,
@@ -130,6 +136,36 @@ export class Sink {
         },
       );
     }
+  }
+
+  /**
+   * A sink for a run that can be resumed: it writes `partial` (kept when the
+   * run fails, to go on from), truncated to `keep` bytes first, and renames
+   * it to the target on commit.
+   */
+  static async resumable(plan: OutputPlan, partial: string, keep: number): Promise<Sink> {
+    if (plan.how !== "replace") {
+      throw new CrunchError(
+        `--resume writes ${plan.given} through a file beside it: give a regular file`,
+      );
+    }
+    const file = await Deno.open(partial, { write: true, create: true, mode: plan.mode ?? 0o666 });
+    await file.truncate(keep);
+    await file.seek(keep, Deno.SeekMode.Start);
+    const sink = new Sink(file, plan, partial);
+    sink.#keep = true;
+    sink.#written = keep;
+    return sink;
+  }
+
+  /** Bytes in the document so far (resumable sinks). */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** Makes what was written durable (resumable sinks). */
+  async sync(): Promise<void> {
+    await this.#file.syncData?.();
   }
 
   /** Keeps the document (renames the temporary file into place). */
@@ -145,6 +181,15 @@ export class Sink {
   /** Drops a partial document: the temporary file goes, the target is left as it was. */
   discard(): void {
     if (this.#plan === undefined) return;
+    if (this.#keep) {
+      // What a resumable run wrote stays, for --resume to go on from.
+      try {
+        this.#file.close();
+      } catch {
+        // already closed
+      }
+      return;
+    }
     try {
       this.#file.close();
     } catch {

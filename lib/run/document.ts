@@ -19,6 +19,12 @@ export interface EncodedPiece {
   lines?: number[];
 }
 
+/** Where a document stands: something written (JSON's bracket), and its CSV columns. */
+export interface DocumentState {
+  started: boolean;
+  columns?: string[];
+}
+
 /** The document so far, and what goes around each piece of it. */
 export class OutputDocument {
   readonly #format: OutputFormat;
@@ -47,6 +53,17 @@ export class OutputDocument {
   /** The CSV columns, once the first result fixed them. */
   get columns(): string[] | undefined {
     return this.#columns;
+  }
+
+  /** What a resumed run needs to go on with the same document. */
+  state(): DocumentState {
+    return { started: this.#started, columns: this.#columns };
+  }
+
+  /** Goes on from `state`: the header or the opening bracket are written already. */
+  restore(state: DocumentState): void {
+    this.#started = state.started;
+    this.#columns = state.columns;
   }
 
   /**

@@ -20,7 +20,7 @@ import { Cuts } from "./cuts.ts";
 import { OutputDocument } from "./document.ts";
 import { Ledger } from "./ledger.ts";
 import { Outbox } from "./outbox.ts";
-import { Release } from "./release.ts";
+import { type Checkpoint, Release } from "./release.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Stats } from "./stats.ts";
 
@@ -63,6 +63,8 @@ export interface Pump {
   next(batch: boolean): Promise<IteratorResult<unknown>>;
   /** Stops the run. */
   stop(): Promise<void>;
+  /** The last resumable point the consumer has passed, for runs that mark them. */
+  checkpoint?(): Checkpoint | undefined;
 }
 
 /** For a run that is one of several over one document (many files). */
@@ -113,6 +115,14 @@ export class Engine implements BackendListener, Pump {
     // One worker leaves the main thread idle: its reading is then free parallel work.
     const reader = options.reader ?? (lease.workers > 1 ? "workers" : "main");
     this.#source = taskSource(input, { ...options, reader, workers: lease.workers });
+  }
+
+  /**
+   * The last resumable point whose results the consumer has all taken, once
+   * (runs with `checkpoints`); undefined when none was passed since.
+   */
+  checkpoint(): Checkpoint | undefined {
+    return this.#outbox.passed() as Checkpoint | undefined;
   }
 
   /** The next value, when one is ready without waiting for anything or handling an event. */
@@ -205,10 +215,11 @@ export class Engine implements BackendListener, Pump {
     options.signal?.throwIfAborted();
     options.signal?.addEventListener("abort", this.#onAbort, { once: true });
     const head = await this.#source.open();
-    const ledger = new Ledger(head.firstLine);
+    const ledger = new Ledger(head.firstLine, options.startAt?.index ?? 0);
     if (options.encode) {
       this.#document = this.#part?.document ?? new OutputDocument(options.encode, options.tagged);
       this.#document.listen((columns) => this.#backendRun?.columns(columns));
+      if (options.documentState) this.#document.restore(options.documentState);
     }
     this.#release = new Release(
       {
@@ -216,6 +227,14 @@ export class Engine implements BackendListener, Pump {
         tagged: options.tagged,
         onError: options.onError,
         file: this.#source.file,
+        checkpoints: options.checkpoints
+          ? {
+            index: options.startAt?.index ?? 0,
+            line: head.firstLine,
+            byte: options.startAt?.byte ?? -1,
+          }
+          : undefined,
+        onMark: options.onMark,
       },
       ledger,
       this.#outbox,

@@ -50,6 +50,7 @@ export class FilesEngine implements Pump {
   #last: Progress | undefined;
   #bytesTotal: number | undefined;
   #stopped = false;
+  #gaveBack = false;
   #starting = new AbortController();
 
   /** `lease` gives the workers for every file and takes them back after the last. */
@@ -211,11 +212,13 @@ export class FilesEngine implements Pump {
     return { done: true, value: undefined };
   }
 
+  /** Gives the workers back, once, whether they were ever started or not (a Pool is freed). */
   async #giveBack(how: "done" | "abort"): Promise<string[] | void> {
-    const backend = this.#backend;
-    this.#backend = undefined;
-    if (backend === undefined) return;
+    if (this.#gaveBack) return;
+    this.#gaveBack = true;
     this.#stopped = true;
-    return await this.#lease.release(await backend.catch(() => undefined), how);
+    const backend = await this.#backend?.catch(() => undefined);
+    this.#backend = undefined;
+    return await this.#lease.release(backend, how);
   }
 }

@@ -45,6 +45,8 @@ export class Flight {
   alone: unknown;
   /** Newlines in the chunk, once known. */
   newlines: number | undefined;
+  /** Ranges: the input offset after the range's last record, once its worker has cut it. */
+  byteEnd: number | undefined;
   /** True once it has been sent again after a crash. */
   retried = false;
   /**

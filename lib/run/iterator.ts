@@ -6,6 +6,7 @@
  */
 
 import type { Pump } from "./engine.ts";
+import type { Checkpoint } from "./release.ts";
 
 /**
  * What `classify()` and `Pool.classify()` return: an async iterator of the
@@ -78,6 +79,14 @@ export class RunIterator<R = unknown> implements Results<R> {
     };
     pulling.then(clear, clear);
     return pulling;
+  }
+
+  /**
+   * Internal (the command's --resume): the last resumable point whose
+   * results have all been taken, once.
+   */
+  checkpoint(): Checkpoint | undefined {
+    return this.#engine.checkpoint?.();
   }
 
   /** Stops the run: reading stops and the workers are stopped (or given back, for a pool). */

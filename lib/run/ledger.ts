@@ -25,9 +25,13 @@ export class Ledger {
   #index = 0;
   #line: number;
 
-  /** `firstLine` is the line of the first data record (after any header). */
-  constructor(firstLine: number) {
+  /**
+   * `firstLine` is the line of the first data record (after any header),
+   * `firstIndex` its index (not 0 for a resumed run).
+   */
+  constructor(firstLine: number, firstIndex = 0) {
     this.#line = firstLine;
+    this.#index = firstIndex;
   }
 
   /** Records the size of chunk `seq`, making the bases of the chunks after it known where possible. */

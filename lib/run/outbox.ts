@@ -15,10 +15,15 @@ export class Outbox {
   #head: unknown[] = EMPTY;
   #at = 0;
   #bytes = 0;
+  /** Values pushed and values taken so far, and the marks between them. */
+  #pushed = 0;
+  #taken = 0;
+  #marks: { at: number; state: unknown }[] = [];
 
   /** Appends an array of results (kept as it is, not copied) of about `bytes` bytes. */
   push(values: unknown[], bytes = 0): void {
     if (values.length === 0) return;
+    this.#pushed += values.length;
     this.#queue.push(values);
     this.#sizes.push(bytes);
     this.#bytes += bytes;
@@ -52,16 +57,39 @@ export class Outbox {
       this.#head = next;
       this.#at = 0;
     }
-    if (!batch) return { value: this.#head[this.#at++] };
+    if (!batch) {
+      this.#taken++;
+      return { value: this.#head[this.#at++] };
+    }
     // The whole array when nothing of it was taken yet.
     const rest = this.#at === 0 ? this.#head : this.#head.slice(this.#at);
+    this.#taken += rest.length;
     this.#head = EMPTY;
     this.#at = 0;
     return { value: rest };
   }
 
+  /** Marks the place after everything pushed so far with `state` (a resumable point). */
+  mark(state: unknown): void {
+    this.#marks.push({ at: this.#pushed, state });
+  }
+
+  /**
+   * The state of the last mark whose values have all been taken, once (a
+   * consumer that handles each value before taking the next has handled
+   * everything before it); undefined when no new mark was passed.
+   */
+  passed(): unknown {
+    let state: unknown;
+    while (this.#marks.length && this.#marks[0].at <= this.#taken) {
+      state = this.#marks.shift()!.state;
+    }
+    return state;
+  }
+
   /** Drops everything. */
   clear(): void {
+    this.#marks = [];
     this.#queue = [];
     this.#sizes = [];
     this.#bytes = 0;

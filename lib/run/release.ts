@@ -11,7 +11,7 @@
 import { CrunchError, ParseError, RecordError } from "../errors.ts";
 import type { OnError, Tagged } from "../options.ts";
 import type { Encoded, Failure } from "../protocol.ts";
-import type { OutputDocument } from "./document.ts";
+import type { DocumentState, OutputDocument } from "./document.ts";
 import type { Base, Ledger } from "./ledger.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Stats } from "./stats.ts";
@@ -40,6 +40,31 @@ export interface ReleaseOptions {
   onError: OnError;
   /** The input file, for errors. */
   file?: string;
+  /**
+   * Ordered runs that can be resumed: where the next record starts, marked
+   * in the outbox after each task released whole.
+   */
+  checkpoints?: Checkpoint;
+  /** Called at each checkpoint; what it returns goes into the checkpoint as `extra`. */
+  onMark?: () => unknown;
+}
+
+/** A resumable point of an ordered run: where the records not yet released start. */
+export interface Checkpoint {
+  /** 0-based index of the next record. */
+  index: number;
+  /** 1-based line where it starts. */
+  line: number;
+  /** Byte offset in the input where it starts. */
+  byte: number;
+  /** The output document's state there (encode). */
+  document?: DocumentState;
+  /** Records, results and errors released up to there. */
+  records?: number;
+  results?: number;
+  errors?: number;
+  /** What the run's `onMark` said there (the command: its errors file's length). */
+  extra?: unknown;
 }
 
 interface Pending {
@@ -47,6 +72,9 @@ interface Pending {
   records: number;
   /** Every record of the task is reported. */
   final: boolean;
+  newlines?: number;
+  /** Where the byte after the task's last record is, when known. */
+  byteEnd?: number;
 }
 
 /** Pieces waiting for release, by task sequence number. */
@@ -109,10 +137,12 @@ export class Release {
   }
 
   /** Every record of task `seq` is reported: it can be numbered and released. */
-  complete(seq: number, newlines: number): void {
+  complete(seq: number, newlines: number, byteEnd?: number): void {
     const pending = this.#pending.get(seq) ?? { pieces: [], records: 0, final: false };
     this.#pending.set(seq, pending);
     pending.final = true;
+    pending.newlines = newlines;
+    pending.byteEnd = byteEnd;
     this.#ledger.report(seq, pending.records, newlines);
   }
 
@@ -144,6 +174,7 @@ export class Release {
         if (error !== undefined) return error;
         if (!done) return undefined;
         this.#retire(this.#nextOrdered++);
+        this.#mark(pending);
       }
     }
     const seqs = [...this.#pending.keys()].sort((a, b) => a - b);
@@ -170,6 +201,24 @@ export class Release {
       if (error !== undefined) return [false, error];
     }
     return [pending.final, undefined];
+  }
+
+  /** After an ordered task released whole: the point to resume from, for the consumer to pass. */
+  #mark(pending: Pending): void {
+    const next = this.#options.checkpoints;
+    if (next === undefined) return;
+    next.index += pending.records;
+    next.line += pending.newlines ?? 0;
+    if (pending.byteEnd !== undefined) next.byte = pending.byteEnd;
+    const { records, results, errors } = this.#stats;
+    this.#outbox.mark({
+      ...next,
+      document: this.#document?.state(),
+      records,
+      results,
+      errors,
+      extra: this.#options.onMark?.(),
+    });
   }
 
   #retire(seq: number): void {

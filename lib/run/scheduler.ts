@@ -292,6 +292,7 @@ export class Scheduler {
     flight.lines = message.lines;
     flight.newlines = message.newlines;
     flight.alone = message.record;
+    if (message.end !== undefined) flight.byteEnd = message.end;
     if (message.clean === undefined) return;
     for (const action of this.#cuts.report(message)) {
       if (action.kind === "fallBack") this.#fallBack();
@@ -368,7 +369,10 @@ export class Scheduler {
     this.#heldBack.delete(flight.seq);
     this.#rangeDone(flight.seq);
     this.#flights.delete(flight.seq);
-    this.#release.complete(flight.seq, flight.newlines ?? 0);
+    const { task } = flight;
+    const byteEnd = flight.byteEnd ??
+      (task.kind === "chunk" ? task.chunk.offset + task.chunk.end - task.chunk.start : undefined);
+    this.#release.complete(flight.seq, flight.newlines ?? 0, byteEnd);
   }
 
   /**

@@ -1,0 +1,158 @@
+/**
+ * `--resume`: what a resumable run is (its identity), where it goes on
+ * from, and the refusals when it cannot.
+ *
+ * @module
+ */
+
+import denoConfig from "../../deno.json" with { type: "json" };
+import { CrunchError } from "../errors.ts";
+import { resolveModule } from "../module_url.ts";
+import { sniff, SNIFF_BYTES } from "../compression.ts";
+import type { Command } from "./args.ts";
+import { differences, fnv, type Identity, Journal, type Point, readJournal } from "./journal.ts";
+import type { OutputPlan } from "./sink.ts";
+
+/** Bytes hashed at each end of the input for its identity. */
+const EDGE_BYTES = 64 << 10;
+
+/** Where a resumable run writes: its journal and its partial output and errors. */
+export interface ResumePaths {
+  journal: string;
+  partial: string;
+  errorsPartial?: string;
+}
+
+/** The paths a resumable run with these outputs uses, beside them. */
+export function resumePaths(output: OutputPlan, errors?: OutputPlan): ResumePaths {
+  return {
+    journal: `${output.target}.crunch-journal`,
+    partial: `${output.target}.crunch-partial`,
+    errorsPartial: errors && `${errors.target}.crunch-partial`,
+  };
+}
+
+/** The hash of the bytes of `file` in `[at, at + length)`. */
+async function hashAt(file: Deno.FsFile, at: number, length: number): Promise<string> {
+  const bytes = new Uint8Array(length);
+  await file.seek(at, Deno.SeekMode.Start);
+  let got = 0;
+  while (got < length) {
+    const n = await file.read(bytes.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return fnv(bytes.subarray(0, got));
+}
+
+/** What must not change between a run and its resumption, for `command`. */
+export async function identityOf(command: Command): Promise<Identity> {
+  const path = await Deno.realPath(command.input!);
+  const file = await Deno.open(path, { read: true });
+  let input: Record<string, unknown>;
+  try {
+    const info = await file.stat();
+    const size = info.size;
+    input = {
+      path,
+      size,
+      modified: info.mtime?.getTime() ?? null,
+      head: await hashAt(file, 0, Math.min(size, EDGE_BYTES)),
+      tail: await hashAt(file, Math.max(0, size - EDGE_BYTES), Math.min(size, EDGE_BYTES)),
+    };
+  } finally {
+    file.close();
+  }
+  const url = await resolveModule(command.module);
+  let module: string = url;
+  if (url.startsWith("file:")) module = `${url} ${fnv(await Deno.readFile(new URL(url)))}`;
+  return {
+    input,
+    module,
+    spec: fnv(JSON.stringify(command.spec ?? null)),
+    format: command.format ?? null,
+    to: command.to,
+    tagged: command.tagged,
+    delimiter: command.delimiter ?? null,
+    header: command.header,
+    columns: command.columns ?? null,
+    onError: command.onError,
+    errors: command.errors !== undefined,
+    crunch: denoConfig.version,
+  };
+}
+
+/** Where a resumable run starts: afresh, from a point, or nowhere (it is complete). */
+export type ResumeStart =
+  | { kind: "fresh"; journal: Journal }
+  | { kind: "point"; journal: Journal; point: Point }
+  | { kind: "complete" };
+
+/** Reads the journal (if any), checks it against `command`, and says where to start. */
+export async function resumeStart(command: Command, paths: ResumePaths): Promise<ResumeStart> {
+  if (command.input === undefined || command.files !== undefined) {
+    throw new CrunchError(
+      "--resume needs one input file: standard input, a stream or several files cannot be " +
+        "read again from where a run stopped",
+    );
+  }
+  const head = new Uint8Array(SNIFF_BYTES);
+  const file = await Deno.open(command.input, { read: true });
+  const got = await file.read(head).finally(() => file.close());
+  const compression = sniff(head.subarray(0, got ?? 0));
+  if (compression !== undefined) {
+    throw new CrunchError(
+      `--resume goes on from a byte offset of the input, which a ${compression} file does not ` +
+        `have: decompress ${command.input} first (the run then reads it as fast), or run without --resume`,
+    );
+  }
+  const identity = await identityOf(command);
+  const state = await readJournal(paths.journal);
+  if (state === undefined) {
+    return { kind: "fresh", journal: await Journal.create(paths.journal, identity) };
+  }
+  const changed = differences(identity, state.identity);
+  if (changed.length) {
+    throw new CrunchError(
+      `cannot resume: ${changed.join("; ")} ${changed.length === 1 ? "differs" : "differ"} ` +
+        `from the run that wrote ${paths.journal}. Run without --resume to start again (it ` +
+        `replaces ${command.output})`,
+    );
+  }
+  if (state.complete) return { kind: "complete" };
+  const point = state.point;
+  if (point === undefined) {
+    return { kind: "fresh", journal: await Journal.create(paths.journal, identity) };
+  }
+  await checkLength(paths.partial, point.out);
+  if (paths.errorsPartial) await checkLength(paths.errorsPartial, point.errorsBytes);
+  return { kind: "point", journal: await Journal.append(paths.journal), point };
+}
+
+/** A partial file must hold at least what the journal says was written durably. */
+async function checkLength(path: string, bytes: number): Promise<void> {
+  let size = 0;
+  try {
+    size = (await Deno.stat(path)).size;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (size < bytes) {
+    throw new CrunchError(
+      `cannot resume: ${path} holds ${size} bytes, but the journal says ${bytes} were written: ` +
+        "it was truncated or replaced. Run without --resume to start again",
+    );
+  }
+}
+
+/** Removes what an earlier resumable run left beside `output`, once a plain run replaced it. */
+export async function removeStale(paths: ResumePaths): Promise<void> {
+  for (const path of [paths.journal, paths.partial, paths.errorsPartial]) {
+    if (path === undefined) continue;
+    try {
+      await Deno.remove(path);
+    } catch {
+      // not there
+    }
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * --resume: a run killed at any moment goes on from its journal and ends
+ * with the output an uninterrupted run writes; changed inputs, modules or
+ * options, and truncated outputs, are refused.
+ */
+import assert from "node:assert/strict";
+import { fixture, runCrunch, tempFile } from "./helpers.ts";
+
+const CLI = new URL("../lib/cli.ts", import.meta.url).pathname;
+const spin = fixture("spin.ts").pathname;
+
+/** Records with quoted newlines, multibyte text and a few malformed ones. */
+function data(n: number): string {
+  let text = "id,text\n";
+  for (let i = 0; i < n; i++) {
+    if (i % 997 === 500) text += `${i},too,many\n`;
+    else if (i % 50 === 0) text += `${i},"quoted, with\nnewline ${i}"\n`;
+    else text += `${i},ligne n° ${i} — ok\n`;
+  }
+  return text;
+}
+
+/** Starts the command and kills it with SIGKILL after `ms`; resolves with its exit code (or null). */
+async function killedAfter(args: string[], ms: number): Promise<number | null> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    stdout: "null",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // it had ended
+    }
+  }, ms);
+  const status = await child.status;
+  clearTimeout(timer);
+  return status.signal ? null : status.code;
+}
+
+for (const to of ["csv", "json"] as const) {
+  Deno.test(`SIGKILL at random moments, then --resume: the same ${to} output and errors`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "crunch-resume-" });
+    const input = `${dir}/in.csv`;
+    await Deno.writeTextFile(input, data(60_000));
+    const common = ["-t", to, "--tagged", "--on-error", "skip", "-s", '{"us": 12}'];
+    const want = await runCrunch([
+      ...common,
+      "--ordered",
+      "-o",
+      `${dir}/want`,
+      "--errors",
+      `${dir}/want.err`,
+      spin,
+      input,
+    ]);
+    assert.equal(want.code, 0, want.stderr);
+    const args = [
+      ...common,
+      "--resume",
+      "--chunk-bytes",
+      "32768",
+      "-o",
+      `${dir}/out`,
+      "--errors",
+      `${dir}/out.err`,
+      spin,
+      input,
+    ];
+    let kills = 0;
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    while (kills < (to === "csv" ? 20 : 8)) {
+      for (
+        const path of [
+          "out",
+          "out.err",
+          "out.crunch-journal",
+          "out.crunch-partial",
+          "out.err.crunch-partial",
+        ]
+      ) {
+        await Deno.remove(`${dir}/${path}`).catch(() => {});
+      }
+      for (let attempt = 0;; attempt++) {
+        // Early kills too (during start-up and the first chunk), then anywhere in the run.
+        const code = await killedAfter(
+          args,
+          attempt < 2 ? 150 + random() * 300 : 300 + random() * 1500,
+        );
+        if (code === null) {
+          kills++;
+          continue;
+        }
+        assert.equal(code, 0);
+        break;
+      }
+      assert.equal(await Deno.readTextFile(`${dir}/out`), await Deno.readTextFile(`${dir}/want`));
+      assert.equal(
+        await Deno.readTextFile(`${dir}/out.err`),
+        await Deno.readTextFile(`${dir}/want.err`),
+      );
+    }
+    // A complete run is not run again.
+    const again = await runCrunch(args);
+    assert.equal(again.code, 0);
+    assert.match(again.stderr, /nothing to resume: .*out is complete/);
+  });
+}
+
+Deno.test("--resume refuses a changed spec, a changed input and a truncated partial output", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crunch-resume-" });
+  const input = `${dir}/in.csv`;
+  await Deno.writeTextFile(input, data(40_000));
+  const args = (spec: string) => [
+    "--resume",
+    "--on-error",
+    "skip",
+    "--chunk-bytes",
+    "16384",
+    "-s",
+    spec,
+    "-o",
+    `${dir}/out`,
+    spin,
+    input,
+  ];
+  // Run until a journal point exists, then stop it.
+  for (let ms = 600;; ms += 300) {
+    const code = await killedAfter(args('{"us": 20}'), ms);
+    assert.equal(code, null, "the run should not have finished yet");
+    const journal = await Deno.readTextFile(`${dir}/out.crunch-journal`).catch(() => "");
+    if (journal.includes('"kind":"point"')) break;
+  }
+  const spec = await runCrunch(args('{"us": 21}'));
+  assert.equal(spec.code, 1);
+  assert.match(spec.stderr, /cannot resume: spec \(was "\w+", now "\w+"\) differs/);
+  const partial = `${dir}/out.crunch-partial`;
+  const size = (await Deno.stat(partial)).size;
+  await Deno.truncate(partial, Math.floor(size / 2));
+  const cut = await runCrunch(args('{"us": 20}'));
+  assert.equal(cut.code, 1);
+  assert.match(
+    cut.stderr,
+    /cannot resume: .*out\.crunch-partial holds \d+ bytes, but the journal says \d+ were written/,
+  );
+  await Deno.writeTextFile(input, "id,text\n1,changed\n", { append: true });
+  const changed = await runCrunch(args('{"us": 20}'));
+  assert.equal(changed.code, 1);
+  assert.match(changed.stderr, /cannot resume: input \(was .*\) differs/);
+});
+
+Deno.test("--resume needs -o and one input file", async () => {
+  const input = await tempFile("in.csv", data(10));
+  const noOutput = await runCrunch(["--resume", spin, input]);
+  assert.equal(noOutput.code, 1);
+  assert.match(noOutput.stderr, /--resume needs -o/);
+  const stdin = await runCrunch(["--resume", "-o", `${input}.out`, spin, "-"], { stdin: data(10) });
+  assert.equal(stdin.code, 1);
+  assert.match(stdin.stderr, /--resume needs one input file: standard input/);
+});
+
+Deno.test("--retry-errors classifies only the listed records, with their own index and line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crunch-retry-" });
+  const input = `${dir}/in.csv`;
+  await Deno.writeTextFile(input, data(5000));
+  const module = `${dir}/fix.ts`;
+  await Deno.writeTextFile(
+    module,
+    `let fixed = false;
+export function init(spec: { fixed?: boolean }) { fixed = spec?.fixed ?? false; }
+export function classify(row: { id: string }) {
+  if (Number(row.id) % 100 === 7 && !fixed) throw new Error("bug on " + row.id);
+  return { id: row.id };
+}
+`,
+  );
+  const first = await runCrunch([
+    "--errors",
+    `${dir}/e.ndjson`,
+    "-o",
+    `${dir}/r.ndjson`,
+    module,
+    input,
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  const listed = (await Deno.readTextFile(`${dir}/e.ndjson`)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.ok(listed.length > 40);
+  const again = await runCrunch([
+    "--retry-errors",
+    `${dir}/e.ndjson`,
+    "--tagged",
+    "--errors",
+    `${dir}/e2.ndjson`,
+    "-s",
+    '{"fixed": true}',
+    module,
+    input,
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  const fixed = again.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  // Every listed record that classify failed on, and only those, with the index and line the
+  // errors file gave; the malformed ones are errors again, with theirs.
+  const failedInClassify = listed.filter((e) => e.error.name !== "ParseError");
+  const malformed = listed.filter((e) => e.error.name === "ParseError");
+  assert.ok(failedInClassify.length > 40 && malformed.length > 3);
+  assert.deepEqual(
+    fixed.map((r) => [r.index, r.line]),
+    failedInClassify.map((e) => [e.index, e.line]),
+  );
+  assert.ok(fixed.every((r) => Number(r.result.id) % 100 === 7));
+  const second = (await Deno.readTextFile(`${dir}/e2.ndjson`)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.deepEqual(
+    second.map((e) => [e.index, e.line, e.text]),
+    malformed.map((e) => [e.index, e.line, e.text]),
+  );
+  assert.match(
+    again.stderr,
+    new RegExp(
+      `${listed.length} records listed in .* classified again: ${fixed.length} results out, ` +
+        `${malformed.length} errors`,
+    ),
+  );
+  const still = await runCrunch(["--retry-errors", `${dir}/e.ndjson`, module, input]);
+  assert.equal(still.code, 1);
+  assert.match(
+    still.stderr,
+    /record \d+ \(line \d+\) failed again: .* \(and \d+ more; --errors keeps them all\)/,
+  );
+});
