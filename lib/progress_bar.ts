@@ -57,7 +57,8 @@ export function progressLine(p: Progress, width = Infinity): string {
   parts.push([`${thousands(rate)} rec/s`, 4]);
   parts.push([count(p.errors, "error"), p.errors ? 8 : 6]);
   if (p.respawns) parts.push([count(p.respawns, "respawn"), 3]);
-  if (p.bytesTotal && p.bytesRead > 0) {
+  // No ETA from the first few bytes (it would say hours): from 1% or a second on.
+  if (p.bytesTotal && p.bytesRead > 0 && (p.bytesRead >= p.bytesTotal / 100 || seconds >= 1)) {
     const eta = seconds * (p.bytesTotal / p.bytesRead - 1);
     parts.push([`ETA ${clock(eta)}`, 9]);
   }
