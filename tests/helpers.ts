@@ -45,6 +45,9 @@ export function numberedCsv(count: number, text = (i: number) => `row ${i}`): st
   return out;
 }
 
+/** Longest a command run by a test may take. */
+const COMMAND_DEADLINE_MS = 120_000;
+
 /** Runs `deno` with `args`; returns exit code, stdout, stderr and seconds taken. */
 export async function runDeno(
   args: string[],
@@ -65,8 +68,24 @@ export async function runDeno(
     await writer.write(new TextEncoder().encode(options.stdin));
     await writer.close();
   }
-  const { code, stdout, stderr } = await child.output();
+  // A command that hangs fails its test (after SIGKILL) instead of stalling the suite.
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // it has ended
+    }
+  }, COMMAND_DEADLINE_MS);
+  const { code, stdout, stderr } = await child.output().finally(() => clearTimeout(timer));
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  if (hung) {
+    throw new Error(
+      `deno ${args.join(" ")} still ran after ${COMMAND_DEADLINE_MS / 1000} s: killed. ` +
+        `Its standard error: ${decode(stderr)}`,
+    );
+  }
   return {
     code,
     stdout: decode(stdout),
