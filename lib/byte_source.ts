@@ -132,7 +132,7 @@ export function sizeOf(info: Deno.FileInfo): number | undefined {
 }
 
 /** What `promise` resolves with, or undefined when it takes longer than `ms`. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+export function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ms);

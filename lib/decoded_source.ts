@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ByteSource } from "./byte_source.ts";
+import { type ByteSource, within } from "./byte_source.ts";
 import { type Compression, DECODED, sniff, SNIFF_BYTES } from "./compression.ts";
 import type { DecodeReply, DecodeRequest } from "./decode_protocol.ts";
 import { InputError } from "./errors.ts";
@@ -141,17 +141,12 @@ export class DecodedSource implements ByteSource {
     while (this.#queue.length === 0) {
       if (this.#error) throw this.#error;
       if (this.#done) return null;
-      const woken = new Promise<void>((resolve) => this.#wake = resolve);
+      const woken = new Promise<true>((resolve) => this.#wake = () => resolve(true));
       if (waitMs === undefined) await woken;
-      else {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const late = new Promise<"late">((resolve) =>
-          timer = setTimeout(() => resolve("late"), waitMs)
-        );
-        const first = await Promise.race([woken, late]);
-        clearTimeout(timer);
-        if (first === "late" && this.#queue.length === 0 && !this.#error && !this.#done) return 0;
-      }
+      else if (
+        await within(woken, waitMs) === undefined && this.#queue.length === 0 && !this.#error &&
+        !this.#done
+      ) return 0; // nothing came in time; decoding goes on
     }
     const piece = this.#queue[0];
     const n = Math.min(into.length, piece.length);

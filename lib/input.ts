@@ -128,6 +128,12 @@ export function spreadChunk(bytes: number, chunkBytes: number, workers: number):
   return Math.min(chunkBytes, Math.max(MIN_SPREAD_BYTES, Math.ceil(bytes / (workers * 2))));
 }
 
+/** Why the format of `path` is not known from its name; `remedy` says what to pass. */
+export function unknownFormat(path: string, remedy: string): string {
+  return `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl, ` +
+    `each optionally .gz or .zst): ${remedy}`;
+}
+
 /** Resolves `input` into a task source, checking that its format is known. */
 export function taskSource(
   input: Input,
@@ -137,10 +143,7 @@ export function taskSource(
     const path = input instanceof URL || input.startsWith("file:") ? fileURLToPath(input) : input;
     const format = options.format ?? formatFromName(path);
     if (format === undefined) {
-      throw new TypeError(
-        `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl, ` +
-          "each optionally .gz or .zst): pass the format option",
-      );
+      throw new TypeError(unknownFormat(path, "pass the format option"));
     }
     return new ByteTaskSource(
       () => FileSource.open(path),

@@ -96,11 +96,7 @@ async function runUnit(
 ): Promise<Outcome[]> {
   const { plugin, rows, bad, retry, rate } = settings;
   const good: number[] = [];
-  const outcomes: Outcome[] = [];
-  for (let i = from; i < to; i++) {
-    if (bad?.has(i)) outcomes.push({ offset: i, bad: true });
-    else good.push(i);
-  }
+  for (let i = from; i < to; i++) if (!bad?.has(i)) good.push(i);
   const one = async (offset: number): Promise<Outcome> => {
     const call = async () => {
       await rate?.take();
@@ -136,8 +132,7 @@ async function runUnit(
   const merged: Outcome[] = [];
   let k = 0;
   for (let i = from; i < to; i++) {
-    if (bad?.has(i)) merged.push(outcomes.find((o) => o.offset === i)!);
-    else merged.push(results[k++]);
+    merged.push(bad?.has(i) ? { offset: i, bad: true } : results[k++]);
   }
   return merged;
 }

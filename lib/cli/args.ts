@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import denoConfig from "../../deno.json" with { type: "json" };
 import { nearest } from "../checks.ts";
-import { formatFromName } from "../input.ts";
+import { formatFromName, unknownFormat } from "../input.ts";
 import type { Format, OutputFormat } from "../options.ts";
 
 /** The usage line. */
@@ -315,10 +315,7 @@ export async function parse(args: string[]): Promise<Command | null> {
     ? undefined
     : oneOf("format", values.format, ["csv", "tsv", "ndjson"] as const);
   if (input !== undefined && format === undefined && formatFromName(input) === undefined) {
-    throw new UsageError(
-      `cannot tell the format of ${input} from its extension (.csv, .tsv, .ndjson, .jsonl, each ` +
-        "optionally .gz or .zst): add --format csv, tsv or ndjson",
-    );
+    throw new UsageError(unknownFormat(input, "add --format csv, tsv or ndjson"));
   }
   if (values.errors !== undefined && values["on-error"] === "fail") {
     throw new UsageError(

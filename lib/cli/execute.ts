@@ -8,7 +8,7 @@
 
 import { startRun } from "../classify.ts";
 import { CrunchError, ParseError, type RecordError } from "../errors.ts";
-import { formatFromName, type Input } from "../input.ts";
+import { formatFromName, type Input, unknownFormat } from "../input.ts";
 import { expandFiles, files } from "../files.ts";
 import { emptyProgress } from "../run/stats.ts";
 import type { Journal, Point } from "./journal.ts";
@@ -67,10 +67,7 @@ async function checkPaths(command: Command) {
     for (const path of command.files) {
       inputs.add(await Deno.realPath(path));
       if (command.format === undefined && formatFromName(path) === undefined) {
-        throw new CrunchError(
-          `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl, ` +
-            "each optionally .gz or .zst): add --format csv, tsv or ndjson",
-        );
+        throw new CrunchError(unknownFormat(path, "add --format csv, tsv or ndjson"));
       }
     }
   }

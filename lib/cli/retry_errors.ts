@@ -11,7 +11,8 @@ import { CrunchError, ParseError, RecordError } from "../errors.ts";
 import { type Input, taskSource } from "../input.ts";
 import { resolveRunOptions } from "../options.ts";
 import { delimiterOf } from "../protocol.ts";
-import { columnsOf, csvCell, encodeResult } from "../../workers/encode.ts";
+import { columnsOf, encodeResult } from "../../workers/encode.ts";
+import { OutputDocument } from "../run/document.ts";
 import { parseDelimited } from "../../workers/csv.ts";
 import { parseNdjson } from "../../workers/ndjson.ts";
 import type { Command } from "./args.ts";
@@ -135,35 +136,42 @@ export async function retryErrors(
     },
     { consoleToStderr: true },
   );
+  // The same document a whole run writes: header, brackets and tags come from OutputDocument.
   const format = command.to;
+  const document = new OutputDocument(format, command.tagged);
+  /** Results that cannot be written (already at their input positions). */
+  const unwritable: RecordError[] = [];
   let columns: string[] | undefined;
   let written = 0;
-  if (format === "json") await sink.write(encoder.encode("["));
   for await (const { index, result } of results) {
     const at = positions[index];
+    if (format === "csv") columns ??= columnsOf(result);
     let text: string;
-    if (format === "csv") {
-      if (columns === undefined) {
-        columns = columnsOf(result);
-        const header = command.tagged ? ["index", "line", ...columns] : columns;
-        await sink.write(encoder.encode(header.map(csvCell).join(",") + "\n"));
-      }
-      const row = encodeResult("csv", result, columns);
-      text = (command.tagged ? `${at.index},${at.line},` : "") + row + "\n";
-    } else {
-      const json = encodeResult("ndjson", result, []);
-      const value = command.tagged
-        ? `{"index":${at.index},"line":${at.line},"result":${json}}`
-        : json;
-      text = format === "json" ? `${written ? "," : ""}\n${value}` : value + "\n";
+    try {
+      text = encodeResult(format, result, columns ?? []);
+    } catch (error) {
+      // As in a whole run: a result that cannot be written fails its record.
+      unwritable.push(
+        new RecordError({ ...at, file: command.input }, undefined, {
+          name: (error as Error).name,
+          message: `the result cannot be written as ${format}: ${(error as Error).message}`,
+        }),
+      );
+      continue;
     }
-    await sink.write(encoder.encode(text));
+    const encoded = command.tagged
+      ? { count: 1, texts: [text], columns }
+      : { count: 1, bytes: encoder.encode(format === "json" ? text : text + "\n"), columns };
+    const pieces = document.write({ encoded, offsets: [0], lines: [1] }, at);
+    if (pieces instanceof CrunchError) throw pieces;
+    for (const bytes of pieces) await sink.write(bytes);
     written++;
   }
-  if (format === "json") await sink.write(encoder.encode(written ? "\n]\n" : "]\n"));
+  for (const bytes of document.trailer()) await sink.write(bytes);
   // The indexes inside the retried records, mapped back to the input's, in input order.
   const failed: (RecordError | ParseError)[] = [
     ...malformed,
+    ...unwritable,
     ...errors.map((error) => {
       const at = positions[error.index ?? 0];
       return error instanceof RecordError

@@ -10,7 +10,7 @@
 import type { Backend } from "../backends/backend.ts";
 import { ParseError } from "../errors.ts";
 import { expandFiles, type Files } from "../files.ts";
-import { formatFromName, type SourceHead } from "../input.ts";
+import { formatFromName, type SourceHead, unknownFormat } from "../input.ts";
 import type { Progress, ResolvedRunOptions, Tagged } from "../options.ts";
 import { OutputDocument } from "./document.ts";
 import { Engine, type Lease, type Pump } from "./engine.ts";
@@ -103,10 +103,7 @@ export class FilesEngine implements Pump {
     if (this.#options.format === undefined) {
       for (const path of paths) {
         if (formatFromName(path) === undefined) {
-          throw new TypeError(
-            `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl, ` +
-              "each optionally .gz or .zst): pass the format option",
-          );
+          throw new TypeError(unknownFormat(path, "pass the format option"));
         }
       }
     }
