@@ -12,6 +12,7 @@ import { stripAnsi } from "./checks.ts";
 import { parse, USAGE, UsageError } from "./cli/args.ts";
 import { execute, Interrupted, isBrokenPipe, SIGNALS } from "./cli/execute.ts";
 import { WORKER_OPTIONS_FLAG, workerOptionsEnabled } from "./sandbox.ts";
+import { WORKER_USAGE, workerCommand } from "./cli/worker.ts";
 
 /**
  * Runs the command again in a Deno with the worker-options feature on, which
@@ -88,6 +89,11 @@ export async function main(args: string[]): Promise<number> {
   let debug = args.includes("--debug");
   fromUserFolder();
   try {
+    if (args[0] === "worker") {
+      // Plug-ins may ask for sandboxed threads, which need the worker-options feature.
+      if (workerOptionsEnabled() === false) return await relaunch(args);
+      return await workerCommand(args.slice(1));
+    }
     const command = await parse(args);
     if (command === null) return 0;
     debug = command.debug;
@@ -100,7 +106,10 @@ export async function main(args: string[]): Promise<number> {
     return await execute(command);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`crunch: ${error.message}\n${USAGE}\nTry 'crunch --help' for more.`);
+      const [usage, help] = args[0] === "worker"
+        ? [WORKER_USAGE, "crunch worker --help"]
+        : [USAGE, "crunch --help"];
+      console.error(`crunch: ${error.message}\n${usage}\nTry '${help}' for more.`);
       return 2;
     }
     if (isBrokenPipe(error)) return 0;

@@ -66,6 +66,36 @@ function decodeBody(body: Uint8Array): Message {
   return message;
 }
 
+/** Concatenates byte arrays. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Messages as consecutive frames in one byte array (a Redis entry's value). */
+export function encodeFrames(messages: Message[]): Uint8Array {
+  return concat(messages.flatMap((message) => encodeFrame(message)));
+}
+
+/** The messages of {@linkcode encodeFrames}'s bytes. */
+export function decodeFrames(bytes: Uint8Array): Message[] {
+  const messages: Message[] = [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 0; at + 4 <= bytes.length;) {
+    const length = view.getUint32(at, true);
+    messages.push(decodeBody(bytes.subarray(at + 4, at + 4 + length)));
+    at += 4 + length;
+  }
+  return messages;
+}
+
 /** Cuts a byte stream into messages. */
 export class FrameReader {
   #buffer = new Uint8Array(1 << 16);

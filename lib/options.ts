@@ -7,6 +7,8 @@
 
 import { checkKeys, checkSpec, describe } from "./checks.ts";
 import type { ParseError, RecordError } from "./errors.ts";
+import type { RedisOptions } from "./backends/redis.ts";
+import { parseRedisUrl } from "./redis/client.ts";
 import {
   DEFAULT_BATCH_RECORDS,
   DEFAULT_RETRY,
@@ -109,6 +111,17 @@ export interface PoolOptions {
    * ends the whole process, as any Web Worker's out-of-memory does.
    */
   maxWorkerMemory?: number;
+  /**
+   * Run the tasks on `crunch worker` processes, on this machine or others,
+   * through Redis Streams: a `redis://[user[:password]@]host[:port][/db]`
+   * (or `rediss://`) URL, or {@linkcode RedisOptions} with it. The workers
+   * import the module by its URL (so it must be at the same path, or an
+   * http(s) URL) and check its hash; `workers` is then how finely the input
+   * is cut, not how many workers run. Files are read by the workers as byte
+   * ranges (the same path must hold the same file on every machine) unless
+   * `reader: "main"` sends the records through Redis.
+   */
+  redis?: string | RedisOptions;
 }
 
 /** Options of one run over an input. */
@@ -273,6 +286,7 @@ export const POOL_KEYS: readonly (keyof PoolOptions)[] = [
   "permissions",
   "isolation",
   "maxWorkerMemory",
+  "redis",
 ];
 
 /** Every key of {@linkcode RunOptions}. */
@@ -320,6 +334,24 @@ function oneOf<T>(name: string, value: unknown, allowed: readonly T[]): T | unde
   );
 }
 
+/** Checks the `redis` option: a URL, or an object with `url` and limits. */
+function checkRedis(redis: unknown): void {
+  if (redis === undefined) return;
+  const options = typeof redis === "string" ? { url: redis } : redis;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`option redis must be a redis:// URL or { url }, got ${describe(redis)}`);
+  }
+  checkKeys("the redis option", options, ["url", "highWater", "waitForWorkers", "reconnectTimeout"]);
+  const { url, highWater, waitForWorkers, reconnectTimeout } = options as RedisOptions;
+  if (typeof url !== "string") {
+    throw new TypeError(`option redis.url must be a redis:// URL, got ${describe(url)}`);
+  }
+  parseRedisUrl(url);
+  positiveInteger("redis.highWater", highWater, 1);
+  positiveInteger("redis.waitForWorkers", waitForWorkers, 1);
+  positiveInteger("redis.reconnectTimeout", reconnectTimeout, 1);
+}
+
 /** Returns the worker count to use, checking the option. */
 export function resolveWorkers(workers: unknown): number {
   return positiveInteger("workers", workers, navigator.hardwareConcurrency || 1);
@@ -345,6 +377,7 @@ export function checkPoolOptions(options: PoolOptions, keys = true): void {
   resolveWorkers(options.workers);
   oneOf("isolation", options.isolation, ["thread", "process"]);
   positiveInteger("maxWorkerMemory", options.maxWorkerMemory, 0);
+  checkRedis(options.redis);
   checkSpec(options.spec);
 }
 

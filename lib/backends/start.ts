@@ -9,6 +9,7 @@ import type { PoolOptions } from "../options.ts";
 import { sandboxPermissions } from "../sandbox.ts";
 import type { Backend } from "./backend.ts";
 import { LocalBackend } from "./local.ts";
+import { RedisBackend } from "./redis.ts";
 import { processLinks } from "./process_link.ts";
 import { threadLinks } from "./thread_link.ts";
 
@@ -19,6 +20,10 @@ export async function startBackend(
   signal?: AbortSignal,
 ): Promise<Backend> {
   const url = await resolveModule(module);
+  if (options.redis !== undefined) {
+    const redis = typeof options.redis === "string" ? { url: options.redis } : options.redis;
+    return RedisBackend.start(url, redis, options);
+  }
   const { permissions, maxWorkerMemory } = options;
   const links = options.isolation === "process"
     ? processLinks({ module: url, permissions, maxWorkerMemory })

@@ -9,6 +9,7 @@ import denoConfig from "../../deno.json" with { type: "json" };
 import { nearest } from "../checks.ts";
 import { formatFromName, unknownFormat } from "../input.ts";
 import type { Format, OutputFormat } from "../options.ts";
+import { parseRedisUrl } from "../redis/client.ts";
 
 /** The usage line. */
 export const USAGE = "usage: crunch [options] <module> [input...]";
@@ -62,6 +63,9 @@ options:
                             per worker: an out-of-memory or a hang ends only that worker)
       --max-worker-memory <MB>  heap limit of each worker: a process's hard limit (an out-of-memory
                             isolates the record); a thread is replaced between chunks past it
+      --redis <url>         run the tasks on \`crunch worker\` processes (on any machines) through
+                            Redis Streams: redis://[user[:password]@]host[:port][/db] or rediss://
+      --high-water <n>      with --redis: most tasks in Redis at once (default 64)
       --sandbox             run the classifier without write, net, env, run, ffi or sys access, and read
                             access to its own folder only (for modules someone else wrote)
       --allow-read <paths>  with --sandbox: also let the classifier read these (comma-separated)
@@ -81,6 +85,10 @@ examples:
   crunch examples/lexicon.ts reviews.csv.gz           # gzip and zstd are told by their first bytes
   crunch --tagged examples/lexicon.ts 'data/*.csv.gz'  # many files: results carry their file
   crunch -c 32 my_api_classifier.ts requests.ndjson    # 32 requests in flight per worker
+  crunch worker --redis redis://host:6379               # on each machine, then:
+  crunch --redis redis://host:6379 examples/lexicon.ts /shared/reviews.csv
+
+  crunch worker --help: the options of a worker process
 
 exit status: 0 when every record was classified (or skipped as asked), 1 when the run failed,
 2 for a usage error.`;
@@ -120,6 +128,8 @@ export interface Command {
   maxChunksPerWorker?: number;
   isolation?: "thread" | "process";
   maxWorkerMemory?: number;
+  /** --redis and --high-water. */
+  redis?: { url: string; highWater?: number };
   permissions?: Deno.PermissionOptionsObject;
   progress: boolean;
   /** The field delimiter, when given. */
@@ -187,6 +197,8 @@ const OPTIONS = {
   "max-chunks-per-worker": { type: "string" },
   isolation: { type: "string" },
   "max-worker-memory": { type: "string" },
+  redis: { type: "string" },
+  "high-water": { type: "string" },
   sandbox: { type: "boolean" },
   "allow-read": { type: "string" },
   "allow-write": { type: "string" },
@@ -341,6 +353,23 @@ export async function parse(args: string[]): Promise<Command | null> {
       sys: false,
     }
     : undefined;
+  if (values["high-water"] !== undefined && values.redis === undefined) {
+    throw new UsageError("--high-water is a setting of --redis: add --redis <url>");
+  }
+  let redis: Command["redis"];
+  if (values.redis !== undefined) {
+    try {
+      parseRedisUrl(values.redis);
+    } catch (error) {
+      throw new UsageError(`--redis: ${(error as Error).message.replace(/^redis: /, "")}`);
+    }
+    redis = {
+      url: values.redis,
+      highWater: values["high-water"] === undefined
+        ? undefined
+        : positive("high-water", values["high-water"]),
+    };
+  }
   if (values.progress && values["no-progress"]) {
     throw new UsageError("--progress and --no-progress contradict each other");
   }
@@ -396,6 +425,7 @@ export async function parse(args: string[]): Promise<Command | null> {
     maxWorkerMemory: values["max-worker-memory"] === undefined
       ? undefined
       : positive("max-worker-memory", values["max-worker-memory"]),
+    redis,
     delimiter: values.delimiter === undefined ? undefined : delimiterArg(values.delimiter),
     header: !values["no-header"],
     columns: values.columns === undefined

@@ -18,6 +18,7 @@ import type { Progress } from "../options.ts";
 import { count, ProgressBar, thousands } from "../progress_bar.ts";
 import type { Command } from "./args.ts";
 import { planOutput, Sink } from "./sink.ts";
+import { parseRedisUrl } from "../redis/client.ts";
 
 /** One NDJSON line for the --errors file. */
 function errorLine(error: RecordError | ParseError): string {
@@ -269,6 +270,7 @@ async function run(
     columns: command.columns,
     isolation: command.isolation,
     maxWorkerMemory: command.maxWorkerMemory,
+    redis: command.redis,
     permissions: command.permissions,
     signal: controller.signal,
     onError: command.onError === "fail" ? "fail" : (error) => {
@@ -374,7 +376,17 @@ async function run(
       before ? ` (${thousands(before.records!)} before this run)` : ""
     }, ${count(last.results, "result")} out, ` +
       `${count(last.errors, "error")}${recovery}, ${seconds.toFixed(2)} s, ` +
-      `${thousands(rate)} records/s`,
+      `${thousands(rate)} records/s${via(command, last)}`,
   );
   return 0;
+}
+
+/** Where the tasks ran, for the summary of a run through Redis. */
+function via(command: Command, progress: Progress): string {
+  if (command.redis === undefined) return "";
+  const { display } = parseRedisUrl(command.redis.url);
+  const data = progress.reader === "workers"
+    ? "the workers read the file's byte ranges themselves"
+    : "the records went through Redis";
+  return ` (through ${display}: ${data})`;
 }

@@ -131,6 +131,7 @@ export async function retryErrors(
       concurrency: command.concurrency,
       retries: command.retries,
       isolation: command.isolation,
+      redis: command.redis,
       permissions: command.permissions,
       onError: (error) => errors.push(error),
     },

@@ -1,0 +1,125 @@
+/**
+ * `crunch worker`: serve crunch runs from Redis on this machine's cores.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { nearest } from "../checks.ts";
+import { parseRedisUrl } from "../redis/client.ts";
+import { serveRedis } from "../../workers/redis_consumer.ts";
+import { SIGNALS } from "./execute.ts";
+import { UsageError } from "./args.ts";
+
+/** The usage line of `crunch worker`. */
+export const WORKER_USAGE = "usage: crunch worker --redis <url> [options]";
+
+const WORKER_HELP = `${WORKER_USAGE}
+
+Takes the tasks of crunch runs (\`crunch --redis <url> ...\` or classify(..., { redis })) from
+Redis Streams and runs them on this machine, run after run, until stopped. Ctrl-C (or SIGTERM)
+finishes the tasks it holds, then leaves; a second Ctrl-C leaves at once (what it held is given
+to another worker).
+
+options:
+      --redis <url>         redis://[user[:password]@]host[:port][/db], or rediss:// (TLS; a
+                            private CA through DENO_CERT=ca.pem)
+  -w, --workers <n>         workers in this process (default: ${navigator.hardwareConcurrency}, the cores)
+      --isolation <how>     thread or process (default: what the coordinator asks for)
+      --allow-module <url>  run only plug-ins whose URL starts with this (repeatable; default:
+                            modules under the current folder, file://$PWD/)
+      --name <name>         this worker's name in Redis (default: host-pid)
+      --heartbeat <ms>      how long its heartbeat lasts unrenewed: the time others take to
+                            notice it died and run its tasks again (default 5000)
+  -h, --help                this help`;
+
+const OPTIONS = {
+  redis: { type: "string" },
+  workers: { type: "string", short: "w" },
+  isolation: { type: "string" },
+  "allow-module": { type: "string", multiple: true },
+  name: { type: "string" },
+  heartbeat: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function count(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** A module prefix as a URL: a path becomes a file:// URL ending in / for a folder. */
+function prefixUrl(prefix: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(prefix)) return prefix;
+  const absolute = prefix.startsWith("/") ? prefix : `${Deno.cwd()}/${prefix}`;
+  let url = new URL(`file://${absolute}`).href;
+  try {
+    if (Deno.statSync(absolute).isDirectory && !url.endsWith("/")) url += "/";
+  } catch {
+    // not there (yet): taken as written
+  }
+  return url;
+}
+
+/** Runs `crunch worker` with `args`; resolves with its exit code. */
+export async function workerCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    let message = (error as Error).message.replace(/\. To specify a positional.*$/s, "");
+    const unknown = message.match(/^Unknown option '(--?[\w-]+)'/)?.[1];
+    if (unknown) {
+      const guess = nearest(unknown.replace(/^-+/, ""), Object.keys(OPTIONS));
+      if (guess) message += ` (did you mean --${guess}?)`;
+    }
+    throw new UsageError(message);
+  }
+  if (values.help) {
+    console.log(WORKER_HELP);
+    return 0;
+  }
+  if (values.redis === undefined) throw new UsageError("missing --redis <url>");
+  try {
+    parseRedisUrl(values.redis);
+  } catch (error) {
+    throw new UsageError(`--redis: ${(error as Error).message.replace(/^redis: /, "")}`);
+  }
+  const isolation = values.isolation;
+  if (isolation !== undefined && isolation !== "thread" && isolation !== "process") {
+    throw new UsageError(`--isolation must be thread or process, got ${JSON.stringify(isolation)}`);
+  }
+  const controller = new AbortController();
+  let stops = 0;
+  const listeners = SIGNALS.map((signal) => {
+    const listener = () => {
+      // The first signal finishes what this process holds; a second one leaves at once.
+      if (++stops > 1) Deno.exit(130);
+      console.error("crunch worker: finishing the tasks it holds (again to leave at once)");
+      controller.abort();
+    };
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+  try {
+    await serveRedis({
+      url: values.redis,
+      workers: count("workers", values.workers),
+      isolation,
+      allowModules: values["allow-module"]?.map(prefixUrl),
+      name: values.name,
+      heartbeatMs: count("heartbeat", values.heartbeat),
+      signal: controller.signal,
+    });
+    return 0;
+  } finally {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  }
+}
+
+/** `crunch worker --help`'s text, for the README. */
+export { WORKER_HELP };

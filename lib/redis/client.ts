@@ -1,0 +1,356 @@
+/**
+ * A small Redis client over one TCP or TLS connection, speaking RESP2: the
+ * commands crunch's Redis backend needs (streams, hashes, Lua scripts), with
+ * binary-safe values and pipelining (commands written together in one
+ * write, replies matched in order).
+ *
+ * Written here rather than taken from npm: crunch sends chunks of raw bytes
+ * and V8-serialized frames, which must come back as bytes, and needs
+ * nothing but commands, pipelining and a clear error when the connection
+ * drops.
+ *
+ * @module
+ */
+
+import { CrunchError } from "../errors.ts";
+
+/** A reply: simple strings as strings, bulk strings as bytes, integers, nil, arrays. */
+export type Reply = string | number | null | Uint8Array | Reply[];
+
+/** An argument of a command. */
+export type Arg = string | number | Uint8Array;
+
+/** An error reply from Redis (`-ERR ...`, `-NOGROUP ...`). */
+export class RedisReplyError extends CrunchError {
+  /** The first word of the reply (`ERR`, `NOGROUP`, `WRONGPASS`, ...). */
+  readonly code: string;
+  /** `text` is the reply without its leading `-`. */
+  constructor(text: string) {
+    super(`redis: ${text}`);
+    this.name = "RedisReplyError";
+    this.code = text.split(" ", 1)[0];
+  }
+}
+
+/** The connection to Redis is gone (refused, closed by the server, reset). */
+export class RedisConnectionError extends CrunchError {
+  /** `message` says what happened. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RedisConnectionError";
+  }
+}
+
+/** Where a `redis://` or `rediss://` URL points, and how to log in. */
+export interface RedisAddress {
+  hostname: string;
+  port: number;
+  tls: boolean;
+  username?: string;
+  password?: string;
+  db?: number;
+  /** The URL without its password, for messages. */
+  display: string;
+}
+
+/** Reads `redis://[user[:password]@]host[:port][/db]` (or `rediss://` for TLS). */
+export function parseRedisUrl(url: string): RedisAddress {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`redis: ${JSON.stringify(url)} is not a URL (redis://host:6379)`);
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new TypeError(
+      `redis: ${JSON.stringify(url)} is not a redis:// or rediss:// URL`,
+    );
+  }
+  const db = parsed.pathname.replace(/^\//, "");
+  if (db !== "" && !/^\d+$/.test(db)) {
+    throw new TypeError(`redis: the database in ${parsed.origin}/${db} is not a number`);
+  }
+  const username = parsed.username ? decodeURIComponent(parsed.username) : undefined;
+  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  const shown = new URL(parsed.href);
+  if (shown.password) shown.password = "***";
+  return {
+    hostname: parsed.hostname.replace(/^\[|\]$/g, "") || "localhost",
+    port: parsed.port ? Number(parsed.port) : 6379,
+    tls: parsed.protocol === "rediss:",
+    username: password === undefined ? undefined : username,
+    // `redis://secret@host` names a password alone, as redis-cli reads it.
+    password: password ?? username,
+    db: db === "" ? undefined : Number(db),
+    display: shown.href,
+  };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const CRLF = encoder.encode("\r\n");
+
+/** The text of a reply that is a string (simple or bulk), else `undefined`. */
+export function text(reply: Reply): string | undefined {
+  if (typeof reply === "string") return reply;
+  if (reply instanceof Uint8Array) return decoder.decode(reply);
+  return undefined;
+}
+
+/** Parses replies out of a growing buffer; amortized linear in the bytes read. */
+class ReplyParser {
+  #buffer = new Uint8Array(1 << 16);
+  #start = 0;
+  #end = 0;
+  /** Bytes needed before a parse can succeed (known after a failed attempt). */
+  #need = 0;
+
+  push(bytes: Uint8Array): void {
+    if (this.#end + bytes.length > this.#buffer.length) {
+      const live = this.#end - this.#start;
+      let size = this.#buffer.length;
+      while (size < live + bytes.length) size *= 2;
+      const next = size === this.#buffer.length ? this.#buffer : new Uint8Array(size);
+      next.set(this.#buffer.subarray(this.#start, this.#end), 0);
+      this.#buffer = next;
+      this.#end = live;
+      this.#start = 0;
+    }
+    this.#buffer.set(bytes, this.#end);
+    this.#end += bytes.length;
+  }
+
+  /** The next complete reply (an error reply as a RedisReplyError), or `undefined`. */
+  next(): Reply | RedisReplyError | undefined {
+    if (this.#end - this.#start < this.#need) return undefined;
+    const at = { pos: this.#start };
+    const reply = this.#parse(at);
+    if (reply === undefined) return undefined;
+    this.#start = at.pos;
+    this.#need = 0;
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+    return reply;
+  }
+
+  /** The line at `at.pos` (without CRLF), or undefined when incomplete. */
+  #line(at: { pos: number }): string | undefined {
+    const buffer = this.#buffer;
+    for (let i = at.pos; i + 1 < this.#end; i++) {
+      if (buffer[i] === 13 && buffer[i + 1] === 10) {
+        const line = decoder.decode(buffer.subarray(at.pos, i));
+        at.pos = i + 2;
+        return line;
+      }
+    }
+    this.#need = this.#end - this.#start + 1;
+    return undefined;
+  }
+
+  #parse(at: { pos: number }): Reply | RedisReplyError | undefined {
+    if (at.pos >= this.#end) {
+      this.#need = this.#end - this.#start + 1;
+      return undefined;
+    }
+    const kind = this.#buffer[at.pos++];
+    const line = this.#line(at);
+    if (line === undefined) return undefined;
+    switch (kind) {
+      case 43: // +
+        return line;
+      case 45: // -
+        return new RedisReplyError(line);
+      case 58: // :
+        return Number(line);
+      case 36: { // $
+        const length = Number(line);
+        if (length < 0) return null;
+        if (at.pos + length + 2 > this.#end) {
+          this.#need = at.pos + length + 2 - this.#start;
+          return undefined;
+        }
+        const value = this.#buffer.slice(at.pos, at.pos + length);
+        at.pos += length + 2;
+        return value;
+      }
+      case 42: { // *
+        const count = Number(line);
+        if (count < 0) return null;
+        const items: Reply[] = [];
+        for (let i = 0; i < count; i++) {
+          const item = this.#parse(at);
+          if (item === undefined) return undefined;
+          // An error inside an array (EXEC, a script's table) stays a value.
+          items.push(item instanceof RedisReplyError ? item.message : item);
+        }
+        return items;
+      }
+      default:
+        throw new RedisConnectionError(`redis: unexpected reply byte ${kind}`);
+    }
+  }
+}
+
+/** The bytes of a command in RESP. */
+function encodeCommand(args: Arg[]): Uint8Array[] {
+  const parts: Uint8Array[] = [encoder.encode(`*${args.length}\r\n`)];
+  for (const arg of args) {
+    const bytes = arg instanceof Uint8Array ? arg : encoder.encode(String(arg));
+    parts.push(encoder.encode(`$${bytes.length}\r\n`), bytes, CRLF);
+  }
+  return parts;
+}
+
+/** One connection to Redis. */
+export class RedisClient {
+  readonly #conn: Deno.Conn;
+  readonly #address: RedisAddress;
+  readonly #parser = new ReplyParser();
+  /** Callers waiting for replies, in order; `#head` is the next one. */
+  #waiting: { resolve(reply: Reply): void; reject(error: Error): void }[] = [];
+  #head = 0;
+  #queued: Uint8Array[] = [];
+  #flushing = false;
+  #broken: RedisConnectionError | undefined;
+
+  private constructor(conn: Deno.Conn, address: RedisAddress) {
+    this.#conn = conn;
+    this.#address = address;
+    this.#read();
+  }
+
+  /**
+   * Connects to `url` (`redis://[user[:password]@]host[:port][/db]`, or
+   * `rediss://` for TLS: Deno's trust store, or `DENO_CERT` for a private
+   * CA), logs in and selects the database.
+   */
+  static async connect(url: string): Promise<RedisClient> {
+    const address = parseRedisUrl(url);
+    let conn: Deno.Conn;
+    try {
+      conn = address.tls
+        ? await Deno.connectTls({ hostname: address.hostname, port: address.port })
+        : await Deno.connect({ hostname: address.hostname, port: address.port });
+    } catch (error) {
+      throw new RedisConnectionError(
+        `cannot connect to Redis at ${address.display}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    if (!address.tls) (conn as Deno.TcpConn).setNoDelay(true);
+    const client = new RedisClient(conn, address);
+    try {
+      if (address.password !== undefined) {
+        await client.command(
+          ...(address.username === undefined
+            ? ["AUTH", address.password]
+            : ["AUTH", address.username, address.password]),
+        );
+      }
+      if (address.db !== undefined) await client.command("SELECT", address.db);
+    } catch (error) {
+      client.close();
+      if (error instanceof RedisReplyError) {
+        throw new RedisConnectionError(
+          `Redis at ${address.display} refused the login: ${error.message.replace(/^redis: /, "")}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    return client;
+  }
+
+  /** The URL, without its password. */
+  get display(): string {
+    return this.#address.display;
+  }
+
+  /** False once the connection is gone. */
+  get connected(): boolean {
+    return this.#broken === undefined;
+  }
+
+  /** Sends a command; resolves with its reply, rejects with a RedisReplyError or RedisConnectionError. */
+  command(...args: Arg[]): Promise<Reply> {
+    if (this.#broken) return Promise.reject(this.#broken);
+    return new Promise<Reply>((resolve, reject) => {
+      this.#waiting.push({ resolve, reject });
+      this.#queued.push(...encodeCommand(args));
+      if (!this.#flushing) this.#flush();
+    });
+  }
+
+  /** Writes what is queued, in one write per batch of commands issued together. */
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      // Commands issued in the same tick go out in one write.
+      await Promise.resolve();
+      while (this.#queued.length) {
+        const parts = this.#queued;
+        this.#queued = [];
+        let size = 0;
+        for (const p of parts) size += p.length;
+        const bytes = new Uint8Array(size);
+        let at = 0;
+        for (const p of parts) {
+          bytes.set(p, at);
+          at += p.length;
+        }
+        for (let n = 0; n < bytes.length;) n += await this.#conn.write(bytes.subarray(n));
+      }
+    } catch (error) {
+      this.#fail(`the connection to Redis at ${this.display} failed: ${(error as Error).message}`);
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  async #read(): Promise<void> {
+    const buffer = new Uint8Array(1 << 16);
+    try {
+      for (;;) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        this.#parser.push(buffer.subarray(0, n));
+        for (;;) {
+          const reply = this.#parser.next();
+          if (reply === undefined) break;
+          const waiter = this.#waiting[this.#head++];
+          if (this.#head === this.#waiting.length) {
+            this.#waiting = [];
+            this.#head = 0;
+          } else if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
+            this.#waiting = this.#waiting.slice(this.#head);
+            this.#head = 0;
+          }
+          if (!waiter) continue;
+          if (reply instanceof RedisReplyError) waiter.reject(reply);
+          else waiter.resolve(reply);
+        }
+      }
+      this.#fail(`Redis at ${this.display} closed the connection`);
+    } catch (error) {
+      this.#fail(`the connection to Redis at ${this.display} failed: ${(error as Error).message}`);
+    }
+  }
+
+  #fail(message: string): void {
+    if (this.#broken) return;
+    this.#broken = new RedisConnectionError(message);
+    const waiting = this.#waiting.slice(this.#head);
+    this.#waiting = [];
+    this.#head = 0;
+    for (const waiter of waiting) waiter.reject(this.#broken);
+    try {
+      this.#conn.close();
+    } catch {
+      // closed already
+    }
+  }
+
+  /** Closes the connection; commands still waiting reject. */
+  close(): void {
+    this.#fail(`the connection to Redis at ${this.display} was closed`);
+  }
+}
