@@ -54,3 +54,4 @@ export type {
 } from "./lib/options.ts";
 export type { WorkerContext } from "./lib/protocol.ts";
 export type { Plugin } from "./lib/plugin.ts";
+export type { RedisOptions } from "./lib/backends/redis.ts";

@@ -89,11 +89,8 @@ export async function main(args: string[]): Promise<number> {
   let debug = args.includes("--debug");
   fromUserFolder();
   try {
-    if (args[0] === "worker") {
-      // Plug-ins may ask for sandboxed threads, which need the worker-options feature.
-      if (workerOptionsEnabled() === false) return await relaunch(args);
-      return await workerCommand(args.slice(1));
-    }
+    // Not relaunched: a run that asks for sandboxed threads gets worker processes there instead.
+    if (args[0] === "worker") return await workerCommand(args.slice(1));
     const command = await parse(args);
     if (command === null) return 0;
     debug = command.debug;

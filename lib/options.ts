@@ -341,7 +341,12 @@ function checkRedis(redis: unknown): void {
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`option redis must be a redis:// URL or { url }, got ${describe(redis)}`);
   }
-  checkKeys("the redis option", options, ["url", "highWater", "waitForWorkers", "reconnectTimeout"]);
+  checkKeys("the redis option", options, [
+    "url",
+    "highWater",
+    "waitForWorkers",
+    "reconnectTimeout",
+  ]);
   const { url, highWater, waitForWorkers, reconnectTimeout } = options as RedisOptions;
   if (typeof url !== "string") {
     throw new TypeError(`option redis.url must be a redis:// URL, got ${describe(url)}`);

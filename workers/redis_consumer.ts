@@ -19,13 +19,14 @@ import { deserialize } from "node:v8";
 import type { Backend, BackendListener, BackendRun, TaskMessage } from "../lib/backends/backend.ts";
 import { startBackend } from "../lib/backends/start.ts";
 import { fingerprintOf } from "../lib/fingerprint.ts";
+import { workerOptionsEnabled } from "../lib/sandbox.ts";
 import { concat, decodeFrames, encodeFrames } from "../lib/frames.ts";
 import type { CountMessage, PieceMessage } from "../lib/protocol.ts";
 import {
-  type Reply,
   RedisClient,
   RedisConnectionError,
   RedisReplyError,
+  type Reply,
   text,
 } from "../lib/redis/client.ts";
 import {
@@ -33,6 +34,7 @@ import {
   GROUP,
   keys,
   moduleHash,
+  noteArgs,
   recordArgs,
   type RunMeta,
   streamEntries,
@@ -231,15 +233,7 @@ class Consumer {
     this.#refused.add(id);
     this.#log(`refused run ${id}: ${why}`);
     await this.#ctl!.command(
-      "XADD",
-      keys.results(id),
-      "*",
-      "kind",
-      "refused",
-      "worker",
-      this.#name,
-      "error",
-      why,
+      ...noteArgs(id, ["kind", "refused", "worker", this.#name, "error", why]),
     );
   }
 
@@ -261,7 +255,10 @@ class Consumer {
         hash.slice(0, 12)
       } here, ${meta.hash.slice(0, 12)} there)`;
     }
-    const isolation = this.#options.isolation ?? meta.isolation;
+    // Sandboxed threads need Deno's worker-options feature; without it, processes take the flags.
+    const isolation = meta.permissions && workerOptionsEnabled() === false
+      ? "process"
+      : this.#options.isolation ?? meta.isolation;
     const key = JSON.stringify([meta.module, hash, [...spec], isolation, meta.permissions]);
     if (this.#loaded?.key === key) return this.#loaded.backend;
     if (this.#loaded) {
@@ -507,8 +504,20 @@ class RunServer {
       encodeFrames([{ ...message, seq: held.seq }]);
     return {
       count: (message) => {
+        // Sent at once, as a local worker's is: if the worker dies, the coordinator knows the
+        // task's records and can bisect it. Not an outcome: the task stays pending.
         const held = this.#held.get(message.seq);
-        if (held) held.frames.push(frame(message, held));
+        if (!held) return;
+        consumer.write(noteArgs(this.#id, [
+          "kind",
+          "count",
+          "tids",
+          String(held.tid),
+          "worker",
+          consumer.name,
+          "frames",
+          frame(message, held),
+        ]));
       },
       piece: (message) => {
         const held = this.#held.get(message.seq);

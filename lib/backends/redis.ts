@@ -29,7 +29,7 @@
 import { serialize } from "node:v8";
 import { CrunchError, WorkerCrashError } from "../errors.ts";
 import { decodeFrames, encodeFrames } from "../frames.ts";
-import { type Reply, RedisClient, RedisConnectionError, text } from "../redis/client.ts";
+import { RedisClient, RedisConnectionError, type Reply, text } from "../redis/client.ts";
 import { GROUP, keys, moduleHash, recordArgs, type RunMeta, streamEntries } from "../redis/wire.ts";
 import type {
   Backend,
@@ -69,7 +69,7 @@ const WATCH_MS = 500;
  * A run's keys expire this long after its coordinator last renewed them, so
  * a coordinator that died leaves nothing behind for long.
  */
-const RUN_TTL_MS = 30_000;
+const RUN_TTL_MS = 5_000;
 
 /** Workers on other machines (or this one), through Redis. */
 export class RedisBackend implements Backend {
@@ -189,6 +189,8 @@ interface Flight {
   frame: Uint8Array;
   /** Its entry in the task stream, once XADD answered. */
   entry?: string;
+  /** Its count message came (sent ahead of its results, for bisection after a death). */
+  counted?: boolean;
 }
 
 /** One run through Redis. */
@@ -242,7 +244,12 @@ class RedisRun implements BackendRun {
 
   async #publish(): Promise<void> {
     const ctl = this.#ctl!;
-    const fields: (string | Uint8Array)[] = ["meta", JSON.stringify(this.#meta), "spec", this.#spec];
+    const fields: (string | Uint8Array)[] = [
+      "meta",
+      JSON.stringify(this.#meta),
+      "spec",
+      this.#spec,
+    ];
     if (this.#columns !== undefined) fields.push("columns", this.#columns);
     await Promise.all([
       ctl.command("HSET", keys.run(this.#id), ...fields),
@@ -298,7 +305,9 @@ class RedisRun implements BackendRun {
       const reader = this.#reader;
       let reply: Reply;
       try {
-        if (this.#recovering || reader === undefined) throw new RedisConnectionError("reconnecting");
+        if (this.#recovering || reader === undefined) {
+          throw new RedisConnectionError("reconnecting");
+        }
         reply = await reader.command(
           "XREAD",
           "COUNT",
@@ -344,11 +353,22 @@ class RedisRun implements BackendRun {
     }
     const live = tids.map((tid) => this.#flights.get(tid)).filter((f) => f !== undefined);
     if (live.length === 0) return; // an outcome the coordinator has already (a late duplicate)
+    if (kind === "count") {
+      // Sent ahead, so that a task whose worker dies can still be bisected.
+      const flight = live[0];
+      if (flight.counted) return;
+      flight.counted = true;
+      for (const message of decodeFrames(fields.get("frames") ?? new Uint8Array())) {
+        if (message.type === "count") this.#listener.count(message);
+      }
+      return;
+    }
     for (const flight of live) this.#flights.delete(flight.tid);
     if (kind === "done") {
       for (const message of decodeFrames(fields.get("frames") ?? new Uint8Array())) {
-        if (message.type === "count") this.#listener.count(message);
-        else if (message.type === "partial" || message.type === "done") {
+        if (message.type === "count") {
+          if (!live[0].counted) this.#listener.count(message);
+        } else if (message.type === "partial" || message.type === "done") {
           this.#listener.piece(message);
         }
       }
@@ -375,6 +395,12 @@ class RedisRun implements BackendRun {
       const ctl = this.#ctl!;
       for (const key of [keys.run(this.#id), keys.tasks(this.#id), keys.results(this.#id)]) {
         ctl.command("PEXPIRE", key, RUN_TTL_MS).catch(() => {});
+      }
+      // The run's keys are gone (Redis lost them, or they expired while this process stalled):
+      // the workers dropped the run, so publish it again and send what has no outcome again.
+      if ((await ctl.command("EXISTS", keys.run(this.#id))) !== 1) {
+        await this.#republish();
+        return;
       }
       const pending = await ctl.command("XPENDING", keys.tasks(this.#id), GROUP, "-", "+", 1000);
       const byWorker = new Map<string, string[]>();
@@ -407,7 +433,9 @@ class RedisRun implements BackendRun {
             lost.map((f) => f.seq),
             new WorkerCrashError(
               this.#index(names[i]),
-              `crunch worker ${names[i]} stopped renewing its heartbeat (killed, or cut off from Redis)`,
+              `crunch worker ${
+                names[i]
+              } stopped renewing its heartbeat (killed, or cut off from Redis)`,
             ),
           );
         }
@@ -451,6 +479,17 @@ class RedisRun implements BackendRun {
     }
   }
 
+  /** Publishes the run again and sends every task without an outcome again (now, or by the caller). */
+  async #republish(send = true): Promise<void> {
+    await this.#publish();
+    this.#lastId = "0";
+    for (const flight of this.#flights.values()) {
+      flight.entry = undefined;
+      flight.counted = false;
+    }
+    if (send) { for (const flight of this.#flights.values()) this.#add(flight); }
+  }
+
   /** A command failed: a lost connection is recovered; anything else ends the run. */
   #trouble(error: unknown): Promise<void> {
     if (this.#ended || this.#failed) return Promise.resolve();
@@ -479,11 +518,7 @@ class RedisRun implements BackendRun {
         this.#ctl = ctl;
         this.#reader = reader;
         const kept = await ctl.command("EXISTS", keys.run(this.#id));
-        if (kept !== 1) {
-          await this.#publish();
-          this.#lastId = "0";
-          for (const flight of this.#flights.values()) flight.entry = undefined;
-        }
+        if (kept !== 1) await this.#republish(false);
         break;
       } catch (error) {
         if (performance.now() > deadline) {

@@ -72,6 +72,8 @@ export type ResultKind =
   | "done"
   /** The local worker died holding these tasks (the first was running); `error` says how. */
   | "lost"
+  /** A task's record count, ahead of its results (not an outcome: the task stays pending). */
+  | "count"
   /** The worker will not run this run (module mismatch, not allowed, input not readable). */
   | "refused";
 
@@ -99,6 +101,26 @@ if #acked > 0 and #ARGV > 2 + 2 * n then
 end
 return tids
 `;
+
+/**
+ * Adds an entry to a run's result stream only while the run exists, so a
+ * late note does not bring back the stream of a run that ended. KEYS: the
+ * run's hash, its results. ARGV: the entry's field/value pairs.
+ */
+export const NOTE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('XADD', KEYS[2], '*', unpack(ARGV))
+end
+return false
+`;
+
+/** The arguments of an EVAL of {@linkcode NOTE_SCRIPT}: a note on `run`'s result stream. */
+export function noteArgs(
+  run: string,
+  fields: (string | Uint8Array)[],
+): (string | number | Uint8Array)[] {
+  return ["EVAL", NOTE_SCRIPT, 2, keys.run(run), keys.results(run), ...fields];
+}
 
 /** The arguments of an EVAL of {@linkcode RECORD_SCRIPT}. */
 export function recordArgs(
