@@ -25,6 +25,7 @@ import { parsing } from "./cases/parsing.ts";
 import { compressedInput } from "./cases/compressed.ts";
 import { manyFiles } from "./cases/many_files.ts";
 import { waiting } from "./cases/waiting.ts";
+import { throughRedis } from "./cases/redis.ts";
 
 const quick = Deno.args.includes("--quick");
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
@@ -53,6 +54,7 @@ const cases: [string, (ctx: Context) => Promise<void>][] = [
   ["9", compressedInput],
   ["10", manyFiles],
   ["11", waiting],
+  ["12", throughRedis],
 ];
 const started = performance.now();
 for (const [id, run] of cases) {

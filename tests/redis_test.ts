@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { classify, CrunchError, type Progress, type RecordError } from "../mod.ts";
 import { recordArgs } from "../lib/redis/wire.ts";
 import { RedisConnectionError, text } from "../lib/redis/client.ts";
-import { collect, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
+import { collect, deadline, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 import { HAVE_REDIS, RedisServer, startWorkers, type WorkerProcess } from "./redis_harness.ts";
 
 const ignore = !HAVE_REDIS;
@@ -43,7 +43,8 @@ async function withRedis(
   let workers: WorkerProcess[] = [];
   try {
     workers = await startWorkers(server, count, workerArgs, auth);
-    await body(server, workers);
+    // A hang fails the test (and the workers and server are stopped) instead of stalling the suite.
+    await deadline(body(server, workers), 90_000);
   } finally {
     await Promise.all(workers.map((w) => w.stop("SIGKILL")));
     await server.stop();

@@ -102,6 +102,9 @@ class Consumer {
   #loaded: Loaded | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #wake: (() => void) | undefined;
+  /** Local run and task numbers, unique over this process's life (workers are kept between runs). */
+  #runs = 0;
+  #seqs = 0;
 
   constructor(options: ConsumerOptions) {
     this.#options = options;
@@ -324,6 +327,14 @@ class Consumer {
   refuse(id: string, why: string): Promise<void> {
     return this.#refuse(id, why);
   }
+  /** A run number for the local workers, never used before by this process. */
+  nextRun(): number {
+    return ++this.#runs;
+  }
+  /** A task number for the local workers, never used before by this process. */
+  nextSeq(): number {
+    return ++this.#seqs;
+  }
   recover(error: unknown): Promise<void> {
     return this.#recover(error);
   }
@@ -365,13 +376,19 @@ class RunServer {
   readonly #held = new Map<number, Held>();
   #columns: string | undefined;
   #run: BackendRun | undefined;
-  #nextSeq = 1;
+  /** The local workers' number for this run (the coordinator's is in the messages it gets). */
+  #localRun = 0;
   #gone = false;
   #broken = false;
   /** The input file of a range run has been found readable here, as the coordinator saw it. */
   #inputChecked = false;
   #wake: (() => void) | undefined;
   #tasks = 0;
+  /**
+   * Tasks claimed but not yet handed to a local worker: a worker can die while a claim
+   * waits, leaving less room than was asked for. They go out as room comes back.
+   */
+  #backlog: TaskMessage[] = [];
 
   constructor(
     consumer: Consumer,
@@ -390,8 +407,13 @@ class RunServer {
   async serve(): Promise<void> {
     const { settings, limits } = this.#meta;
     const outputColumns = this.#columns === undefined ? undefined : JSON.parse(this.#columns);
+    this.#localRun = this.#consumer.nextRun();
     this.#run = await this.#backend.begin(
-      { ...settings, outputColumns: outputColumns ?? settings.outputColumns },
+      {
+        ...settings,
+        run: this.#localRun,
+        outputColumns: outputColumns ?? settings.outputColumns,
+      },
       limits,
       this.#listener(),
     );
@@ -400,8 +422,9 @@ class RunServer {
     let checked = performance.now();
     try {
       while (!this.#gone && !this.#broken && !consumer.stopping) {
-        const room = this.#run.room();
-        if (room === 0) {
+        this.#hand();
+        const room = this.#run.room() - this.#backlog.length;
+        if (room <= 0) {
           await consumer.sleep(250, (wake) => this.#wake = wake);
         } else {
           await this.#take(room);
@@ -413,12 +436,22 @@ class RunServer {
       }
       // Stopping: what this process holds is finished and recorded before it leaves.
       while (this.#held.size && !this.#gone && !this.#broken) {
+        this.#hand();
         await consumer.sleep(100, (wake) => this.#wake = wake);
       }
+    } catch (error) {
+      // Whatever went wrong here, the tasks this process claimed must not wait for it forever.
+      this.#giveBack(`crunch worker ${consumer.name} failed: ${(error as Error).message}`);
+      throw error;
     } finally {
       this.#run.end(this.#gone);
       this.#held.clear();
-      consumer.log(`run ${this.#id}: ${this.#gone ? "ended" : "left"} after ${this.#tasks} tasks`);
+      this.#backlog = [];
+      consumer.log(
+        `run ${this.#id}: ${this.#gone ? "ended" : "left"} after ${this.#tasks} task${
+          this.#tasks === 1 ? "" : "s"
+        }`,
+      );
     }
   }
 
@@ -469,11 +502,38 @@ class RunServer {
         }
         this.#inputChecked = true;
       }
-      const local = this.#nextSeq++;
+      const local = consumer.nextSeq();
       this.#held.set(local, { tid, entry, seq: task.seq, frames: [] });
       this.#tasks++;
-      const transfer = task.type === "chunk" ? [task.buffer] : [];
-      this.#run!.send({ ...task, seq: local }, transfer);
+      this.#backlog.push({ ...task, run: this.#localRun, seq: local });
+    }
+    this.#hand();
+  }
+
+  /** Reports every task this process holds as lost, so the coordinator sends them again. */
+  #giveBack(why: string): void {
+    const lost = [...this.#held.values()];
+    this.#held.clear();
+    this.#backlog = [];
+    if (lost.length === 0) return;
+    this.#consumer.write(
+      recordArgs(this.#id, lost.map((h) => ({ id: h.entry, tid: h.tid })), [
+        "kind",
+        "lost",
+        "worker",
+        this.#consumer.name,
+        "error",
+        why,
+      ]),
+    );
+  }
+
+  /** Hands claimed tasks to the local workers while they have room. */
+  #hand(): void {
+    while (this.#backlog.length && this.#run!.room() > 0) {
+      const task = this.#backlog.shift()!;
+      if (!this.#held.has(task.seq)) continue; // given up meanwhile (its workers failed)
+      this.#run!.send(task, task.type === "chunk" ? [task.buffer] : []);
     }
   }
 
@@ -500,8 +560,10 @@ class RunServer {
 
   #listener(): BackendListener {
     const consumer = this.#consumer;
+    const run = this.#meta.settings.run;
+    // Back in the coordinator's numbers.
     const frame = (message: CountMessage | PieceMessage, held: Held) =>
-      encodeFrames([{ ...message, seq: held.seq }]);
+      encodeFrames([{ ...message, run, seq: held.seq }]);
     return {
       count: (message) => {
         // Sent at once, as a local worker's is: if the worker dies, the coordinator knows the
@@ -525,6 +587,7 @@ class RunServer {
         held.frames.push(frame(message, held));
         if (message.type !== "done") return;
         this.#held.delete(message.seq);
+        this.#hand();
         consumer.write(recordArgs(this.#id, [{ id: held.entry, tid: held.tid }], [
           "kind",
           "done",
@@ -552,25 +615,17 @@ class RunServer {
         );
         this.#wake?.();
       },
-      ready: () => this.#wake?.(),
+      ready: () => {
+        this.#hand();
+        this.#wake?.();
+      },
       recycled: () => {},
       failed: (error) => {
         // A worker could not be replaced: give back what this process holds and start afresh.
         consumer.log(`run ${this.#id}: ${(error as Error).message}`);
-        const lost = [...this.#held.values()];
-        this.#held.clear();
-        if (lost.length) {
-          consumer.write(
-            recordArgs(this.#id, lost.map((h) => ({ id: h.entry, tid: h.tid })), [
-              "kind",
-              "lost",
-              "worker",
-              consumer.name,
-              "error",
-              `the workers of crunch worker ${consumer.name} failed: ${(error as Error).message}`,
-            ]),
-          );
-        }
+        this.#giveBack(
+          `the workers of crunch worker ${consumer.name} failed: ${(error as Error).message}`,
+        );
         this.#broken = true;
         consumer.drop(this.#backend);
         this.#wake?.();

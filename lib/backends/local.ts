@@ -52,6 +52,11 @@ class Slot {
   finished = 0;
   /** False while the worker is starting (importing the plug-in, running init). */
   ready = false;
+  /**
+   * It has the current run's settings. A task sent before them would be
+   * dropped by the worker as one of an unknown run, and waited for forever.
+   */
+  joined = false;
   /** It takes no more tasks: it is about to be replaced. */
   retiring = false;
   /** Set once the worker is known to be dead or stopped. */
@@ -87,7 +92,7 @@ class Slot {
 
   /** True when it may take another task. */
   get available(): boolean {
-    return this.ready && !this.dead && !this.retiring;
+    return this.ready && this.joined && !this.dead && !this.retiring;
   }
 
   /** Declares the worker dead: stops it and reports the death once. */
@@ -367,6 +372,7 @@ class LocalRun implements BackendRun {
     slot.finished = 0;
     slot.retiring = false;
     slot.link.post({ type: "run", ...this.#settings });
+    slot.joined = true;
   }
 
   room(): number {
