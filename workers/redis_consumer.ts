@@ -41,6 +41,8 @@ import {
   type WorkerInfo,
 } from "../lib/redis/wire.ts";
 
+const decoder = new TextDecoder();
+
 /** Settings of a `crunch worker` process. */
 export interface ConsumerOptions {
   /** `redis://[user[:password]@]host[:port][/db]`, or `rediss://`. */
@@ -296,7 +298,7 @@ class Consumer {
       await ctl.command("SREM", keys.runs, id);
       return;
     }
-    const meta = JSON.parse(new TextDecoder().decode(metaText)) as RunMeta;
+    const meta = JSON.parse(decoder.decode(metaText)) as RunMeta;
     const backend = await this.#workers(id, meta, spec);
     if (typeof backend === "string") return await this.#refuse(id, backend);
     await new RunServer(this, id, meta, backend, fields.get("columns")).serve();
@@ -319,10 +321,13 @@ class Consumer {
   log(line: string): void {
     this.#log(line);
   }
-  sleep(ms: number, wakeUp: (wake: () => void) => void): Promise<void> {
-    const sleeping = this.#sleep(ms);
-    wakeUp(this.#wake!);
-    return sleeping;
+  /** Waits `ms`, or until {@linkcode wake} (or the stop signal) ends the wait. */
+  sleep(ms: number): Promise<void> {
+    return this.#sleep(ms);
+  }
+  /** Ends the current wait: something happened (a task finished, a worker is ready). */
+  wake(): void {
+    this.#wake?.();
   }
   refuse(id: string, why: string): Promise<void> {
     return this.#refuse(id, why);
@@ -382,7 +387,6 @@ class RunServer {
   #broken = false;
   /** The input file of a range run has been found readable here, as the coordinator saw it. */
   #inputChecked = false;
-  #wake: (() => void) | undefined;
   #tasks = 0;
   /**
    * Tasks claimed but not yet handed to a local worker: a worker can die while a claim
@@ -401,7 +405,7 @@ class RunServer {
     this.#id = id;
     this.#meta = meta;
     this.#backend = backend;
-    if (columns !== undefined) this.#columns = new TextDecoder().decode(columns);
+    if (columns !== undefined) this.#columns = decoder.decode(columns);
   }
 
   async serve(): Promise<void> {
@@ -425,7 +429,7 @@ class RunServer {
         this.#hand();
         const room = this.#run.room() - this.#backlog.length;
         if (room <= 0) {
-          await consumer.sleep(250, (wake) => this.#wake = wake);
+          await consumer.sleep(250);
         } else {
           await this.#take(room);
         }
@@ -437,7 +441,7 @@ class RunServer {
       // Stopping: what this process holds is finished and recorded before it leaves.
       while (this.#held.size && !this.#gone && !this.#broken) {
         this.#hand();
-        await consumer.sleep(100, (wake) => this.#wake = wake);
+        await consumer.sleep(100);
       }
     } catch (error) {
       // Whatever went wrong here, the tasks this process claimed must not wait for it forever.
@@ -481,13 +485,13 @@ class RunServer {
       return;
     }
     for (const { id: entry, fields } of streamEntries(reply)) {
-      const tid = Number(new TextDecoder().decode(fields.get("tid")));
+      const tid = Number(decoder.decode(fields.get("tid")));
       const frame = fields.get("frame");
       if (!frame) continue;
       const task = decodeFrames(frame)[0] as TaskMessage;
       const columns = fields.get("columns");
       if (columns !== undefined) {
-        const now = new TextDecoder().decode(columns);
+        const now = decoder.decode(columns);
         if (now !== this.#columns) {
           this.#columns = now;
           this.#run!.columns(JSON.parse(now));
@@ -596,7 +600,7 @@ class RunServer {
           "frames",
           concat(held.frames),
         ]));
-        this.#wake?.();
+        consumer.wake();
       },
       lost: (seqs, error) => {
         const lost = seqs.map((s) => this.#held.get(s)).filter((h) => h !== undefined);
@@ -613,11 +617,11 @@ class RunServer {
             error.message,
           ]),
         );
-        this.#wake?.();
+        consumer.wake();
       },
       ready: () => {
         this.#hand();
-        this.#wake?.();
+        consumer.wake();
       },
       recycled: () => {},
       failed: (error) => {
@@ -628,7 +632,7 @@ class RunServer {
         );
         this.#broken = true;
         consumer.drop(this.#backend);
-        this.#wake?.();
+        consumer.wake();
       },
     };
   }

@@ -3,7 +3,7 @@
  * worker` processes of one worker each, against a local pool of two workers
  * in the same rounds: the trivial classifier on the plain and quoted shapes
  * (the workers read byte ranges; then the records sent through Redis), and
- * the seed workload. Then Redis's peak memory over a 1 GB input whose
+ * the seed workload (server and workers from the tests' harness). Then Redis's peak memory over a 1 GB input whose
  * records all go through Redis.
  *
  * @module
@@ -12,48 +12,30 @@
 import { Pool } from "../../mod.ts";
 import { RedisClient, text } from "../../lib/redis/client.ts";
 import { type Context, exists, here, sizeMb } from "../context.ts";
+import {
+  HAVE_REDIS,
+  RedisServer,
+  startWorkers,
+  type WorkerProcess,
+} from "../../tests/redis_harness.ts";
 import { inProcess, ratioOf, rounds } from "../runner.ts";
 import { SHAPES } from "../shapes.ts";
 import { shapeFile, TRIVIAL } from "./shapes.ts";
 import { scale } from "../stats.ts";
 
 const LEXICON = here("../examples/lexicon.ts");
-const CLI = here("../lib/cli.ts").pathname;
-const PORT = 16_390;
-
-function found(): boolean {
-  try {
-    return new Deno.Command("redis-server", { args: ["--version"], stdout: "null" }).outputSync()
-      .success;
-  } catch {
-    return false;
-  }
-}
 
 /** Case 12. */
 export async function throughRedis(ctx: Context): Promise<void> {
-  if (!found()) {
+  if (!HAVE_REDIS) {
     ctx.rows.push({ case: "12 through Redis", variant: "", note: "skipped: no redis-server" });
     return;
   }
-  const url = `redis://127.0.0.1:${PORT}`;
-  const server = new Deno.Command("redis-server", {
-    args: ["--port", String(PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    stdout: "null",
-  }).spawn();
-  const workers: Deno.ChildProcess[] = [];
+  const server = await RedisServer.start();
+  const url = server.url();
+  let workers: WorkerProcess[] = [];
   try {
-    await waitFor(url);
-    for (let i = 0; i < ctx.cores; i++) {
-      workers.push(
-        new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", CLI, "worker", "--redis", url, "-w", "1", "--name", `bench${i}`],
-          stdout: "null",
-          stderr: "null",
-        }).spawn(),
-      );
-    }
-    await waitForWorkers(url, ctx.cores);
+    workers = await startWorkers(server, ctx.cores, ["-w", "1"]);
     for (const [name, module] of [["trivial", TRIVIAL], ["seed (Map lexicon)", LEXICON]] as const) {
       const shapes = module === TRIVIAL ? ["plain", "quoted-5pct", "multibyte"] : ["plain"];
       for (const shapeName of shapes) {
@@ -106,16 +88,8 @@ export async function throughRedis(ctx: Context): Promise<void> {
     }
     await peakMemory(ctx, url);
   } finally {
-    for (const w of workers) {
-      try {
-        w.kill("SIGKILL");
-      } catch {
-        // ended
-      }
-      await w.status;
-    }
-    server.kill("SIGKILL");
-    await server.status;
+    await Promise.all(workers.map((w) => w.stop("SIGKILL")));
+    await server.stop();
   }
 }
 
@@ -146,32 +120,4 @@ async function peakMemory(ctx: Context, url: string): Promise<void> {
     unit: "MB Redis peak",
     note: "used_memory_peak of INFO memory; default high-water mark of 64 tasks",
   });
-}
-
-async function waitFor(url: string): Promise<void> {
-  const until = performance.now() + 10_000;
-  for (;;) {
-    try {
-      (await RedisClient.connect(url)).close();
-      return;
-    } catch (error) {
-      if (performance.now() > until) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
-async function waitForWorkers(url: string, count: number): Promise<void> {
-  const client = await RedisClient.connect(url);
-  try {
-    const until = performance.now() + 30_000;
-    for (let i = 0; i < count; i++) {
-      while ((await client.command("EXISTS", `crunch:worker:bench${i}`)) !== 1) {
-        if (performance.now() > until) throw new Error(`bench${i} did not start`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-  } finally {
-    client.close();
-  }
 }

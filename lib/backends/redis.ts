@@ -71,6 +71,8 @@ const WATCH_MS = 500;
  */
 const RUN_TTL_MS = 5_000;
 
+const decoder = new TextDecoder();
+
 /** Workers on other machines (or this one), through Redis. */
 export class RedisBackend implements Backend {
   readonly #options: Required<RedisOptions>;
@@ -338,7 +340,6 @@ class RedisRun implements BackendRun {
 
   /** A result entry: a task's results, tasks a worker lost, or a worker's refusal. */
   #outcome(fields: Map<string, Uint8Array>): void {
-    const decoder = new TextDecoder();
     const kind = decoder.decode(fields.get("kind"));
     const tids = decoder.decode(fields.get("tids")).split(",").filter(Boolean).map(Number);
     const worker = decoder.decode(fields.get("worker"));
@@ -353,31 +354,34 @@ class RedisRun implements BackendRun {
     }
     const live = tids.map((tid) => this.#flights.get(tid)).filter((f) => f !== undefined);
     if (live.length === 0) return; // an outcome the coordinator has already (a late duplicate)
+    const frames = fields.get("frames") ?? new Uint8Array();
     if (kind === "count") {
       // Sent ahead, so that a task whose worker dies can still be bisected.
-      const flight = live[0];
-      if (flight.counted) return;
-      flight.counted = true;
-      for (const message of decodeFrames(fields.get("frames") ?? new Uint8Array())) {
-        if (message.type === "count") this.#listener.count(message);
-      }
+      this.#deliver(live[0], frames);
       return;
     }
     for (const flight of live) this.#flights.delete(flight.tid);
     if (kind === "done") {
-      for (const message of decodeFrames(fields.get("frames") ?? new Uint8Array())) {
-        if (message.type === "count") {
-          if (!live[0].counted) this.#listener.count(message);
-        } else if (message.type === "partial" || message.type === "done") {
-          this.#listener.piece(message);
-        }
-      }
+      this.#deliver(live[0], frames);
     } else if (kind === "lost") {
       const reason = decoder.decode(fields.get("error")).replace(/^worker \d+ died: /, "");
       this.#listener.lost(
         live.map((f) => f.seq),
         new WorkerCrashError(this.#index(worker), `${reason} (in crunch worker ${worker})`),
       );
+    }
+  }
+
+  /** Hands a task's messages to the engine: its count once, then its pieces. */
+  #deliver(flight: Flight, frames: Uint8Array): void {
+    for (const message of decodeFrames(frames)) {
+      if (message.type === "count") {
+        if (flight.counted) continue;
+        flight.counted = true;
+        this.#listener.count(message);
+      } else if (message.type === "partial" || message.type === "done") {
+        this.#listener.piece(message);
+      }
     }
   }
 

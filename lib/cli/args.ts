@@ -4,7 +4,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import denoConfig from "../../deno.json" with { type: "json" };
 import { nearest } from "../checks.ts";
 import { formatFromName, unknownFormat } from "../input.ts";
@@ -141,14 +141,16 @@ export interface Command {
   debug: boolean;
 }
 
-function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+/** `value` if it is one of `allowed`, else a UsageError naming --`name`. */
+export function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) {
     throw new UsageError(`--${name} must be one of ${allowed.join(", ")}, got "${value}"`);
   }
   return value as T;
 }
 
-function positive(name: string, value: string): number {
+/** A positive integer, with an optional k, M or G suffix; else a UsageError naming --`name`. */
+export function positive(name: string, value: string): number {
   const match = /^(\d+)([kmg]i?b?)?$/i.exec(value.trim());
   const scale = { k: 1 << 10, m: 1 << 20, g: 1 << 30 }[match?.[2]?.[0].toLowerCase() ?? ""] ?? 1;
   const n = match ? Number(match[1]) * scale : NaN;
@@ -280,26 +282,41 @@ function columnsArg(text: string, noHeader: boolean | undefined): string[] {
   return names;
 }
 
-/** Parses the command line; throws UsageError. Resolves null for --help / --version (already printed). */
-export async function parse(args: string[]): Promise<Command | null> {
-  let parsed;
+/**
+ * `parseArgs` in strict mode; its errors become UsageErrors, an unknown
+ * option with the nearest known one ("did you mean --ordered?").
+ */
+export function parseLine<T extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: T,
+  allowPositionals: boolean,
+) {
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: OPTIONS,
-    });
+    return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
     let message = (error as Error).message.replace(/\. To specify a positional.*$/s, "");
     const unknown = message.match(/^Unknown option '(--?[\w-]+)'/)?.[1];
     if (unknown) {
-      const guess = nearest(unknown.replace(/^-+/, ""), Object.keys(OPTIONS));
+      const guess = nearest(unknown.replace(/^-+/, ""), Object.keys(options));
       if (guess) message += ` (did you mean --${guess}?)`;
     }
     throw new UsageError(message);
   }
-  const { values, positionals } = parsed;
+}
+
+/** A --redis URL, checked; a UsageError says what is wrong with it. */
+export function redisUrl(text: string): string {
+  try {
+    parseRedisUrl(text);
+  } catch (error) {
+    throw new UsageError(`--redis: ${(error as Error).message.replace(/^redis: /, "")}`);
+  }
+  return text;
+}
+
+/** Parses the command line; throws UsageError. Resolves null for --help / --version (already printed). */
+export async function parse(args: string[]): Promise<Command | null> {
+  const { values, positionals } = parseLine(args, OPTIONS, true);
   if (values.help) {
     console.log(HELP);
     return null;
@@ -358,13 +375,8 @@ export async function parse(args: string[]): Promise<Command | null> {
   }
   let redis: Command["redis"];
   if (values.redis !== undefined) {
-    try {
-      parseRedisUrl(values.redis);
-    } catch (error) {
-      throw new UsageError(`--redis: ${(error as Error).message.replace(/^redis: /, "")}`);
-    }
     redis = {
-      url: values.redis,
+      url: redisUrl(values.redis),
       highWater: values["high-water"] === undefined
         ? undefined
         : positive("high-water", values["high-water"]),

@@ -4,12 +4,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { nearest } from "../checks.ts";
-import { parseRedisUrl } from "../redis/client.ts";
 import { serveRedis } from "../../workers/redis_consumer.ts";
 import { SIGNALS } from "./execute.ts";
-import { UsageError } from "./args.ts";
+import { oneOf, parseLine, positive, redisUrl, UsageError } from "./args.ts";
 
 /** The usage line of `crunch worker`. */
 export const WORKER_USAGE = "usage: crunch worker --redis <url> [options]";
@@ -43,15 +40,6 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function count(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
 /** A module prefix as a URL: a path becomes a file:// URL ending in / for a folder. */
 function prefixUrl(prefix: string): string {
   if (/^[a-z][a-z0-9+.-]*:/i.test(prefix)) return prefix;
@@ -67,32 +55,20 @@ function prefixUrl(prefix: string): string {
 
 /** Runs `crunch worker` with `args`; resolves with its exit code. */
 export async function workerCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    let message = (error as Error).message.replace(/\. To specify a positional.*$/s, "");
-    const unknown = message.match(/^Unknown option '(--?[\w-]+)'/)?.[1];
-    if (unknown) {
-      const guess = nearest(unknown.replace(/^-+/, ""), Object.keys(OPTIONS));
-      if (guess) message += ` (did you mean --${guess}?)`;
-    }
-    throw new UsageError(message);
-  }
+  const { values } = parseLine(args, OPTIONS, false);
   if (values.help) {
     console.log(WORKER_HELP);
     return 0;
   }
   if (values.redis === undefined) throw new UsageError("missing --redis <url>");
-  try {
-    parseRedisUrl(values.redis);
-  } catch (error) {
-    throw new UsageError(`--redis: ${(error as Error).message.replace(/^redis: /, "")}`);
-  }
-  const isolation = values.isolation;
-  if (isolation !== undefined && isolation !== "thread" && isolation !== "process") {
-    throw new UsageError(`--isolation must be thread or process, got ${JSON.stringify(isolation)}`);
-  }
+  const url = redisUrl(values.redis);
+  const isolation = values.isolation === undefined
+    ? undefined
+    : oneOf("isolation", values.isolation, ["thread", "process"] as const);
+  const workers = values.workers === undefined ? undefined : positive("workers", values.workers);
+  const heartbeatMs = values.heartbeat === undefined
+    ? undefined
+    : positive("heartbeat", values.heartbeat);
   const controller = new AbortController();
   let stops = 0;
   const listeners = SIGNALS.map((signal) => {
@@ -107,12 +83,12 @@ export async function workerCommand(args: string[]): Promise<number> {
   });
   try {
     await serveRedis({
-      url: values.redis,
-      workers: count("workers", values.workers),
+      url,
+      workers,
       isolation,
       allowModules: values["allow-module"]?.map(prefixUrl),
       name: values.name,
-      heartbeatMs: count("heartbeat", values.heartbeat),
+      heartbeatMs,
       signal: controller.signal,
     });
     return 0;

@@ -13,6 +13,7 @@
  */
 
 import { CrunchError } from "../errors.ts";
+import { concat } from "../frames.ts";
 
 /** A reply: simple strings as strings, bulk strings as bytes, integers, nil, arrays. */
 export type Reply = string | number | null | Uint8Array | Reply[];
@@ -287,16 +288,8 @@ export class RedisClient {
       // Commands issued in the same tick go out in one write.
       await Promise.resolve();
       while (this.#queued.length) {
-        const parts = this.#queued;
+        const bytes = concat(this.#queued);
         this.#queued = [];
-        let size = 0;
-        for (const p of parts) size += p.length;
-        const bytes = new Uint8Array(size);
-        let at = 0;
-        for (const p of parts) {
-          bytes.set(p, at);
-          at += p.length;
-        }
         for (let n = 0; n < bytes.length;) n += await this.#conn.write(bytes.subarray(n));
       }
     } catch (error) {

@@ -26,6 +26,9 @@
 
 import type { RunLimits, RunSettings } from "../backends/backend.ts";
 
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
 /** The prefix of every key. */
 export const PREFIX = "crunch:";
 
@@ -146,11 +149,10 @@ export function recordArgs(
 export function entryFields(flat: unknown): Map<string, Uint8Array> {
   const fields = new Map<string, Uint8Array>();
   if (!Array.isArray(flat)) return fields;
-  const decoder = new TextDecoder();
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const name = flat[i] instanceof Uint8Array ? decoder.decode(flat[i]) : String(flat[i]);
     const value = flat[i + 1];
-    fields.set(name, value instanceof Uint8Array ? value : new TextEncoder().encode(String(value)));
+    fields.set(name, value instanceof Uint8Array ? value : encoder.encode(String(value)));
   }
   return fields;
 }
@@ -158,7 +160,6 @@ export function entryFields(flat: unknown): Map<string, Uint8Array> {
 /** The entries of an XREAD/XREADGROUP reply for one stream: id and fields. */
 export function streamEntries(reply: unknown): { id: string; fields: Map<string, Uint8Array> }[] {
   if (!Array.isArray(reply)) return [];
-  const decoder = new TextDecoder();
   const out: { id: string; fields: Map<string, Uint8Array> }[] = [];
   for (const stream of reply) {
     const entries = (stream as unknown[])[1];
