@@ -40,7 +40,7 @@ export {
   RetryableError,
   WorkerCrashError,
 } from "./lib/errors.ts";
-export type { Input } from "./lib/input.ts";
+export type { Input } from "./lib/input/source.ts";
 export type { Results } from "./lib/run/iterator.ts";
 export type {
   ClassifyOptions,
@@ -49,9 +49,9 @@ export type {
   OutputFormat,
   PoolOptions,
   Progress,
+  RedisOptions,
   RunOptions,
   Tagged,
 } from "./lib/options.ts";
-export type { WorkerContext } from "./lib/protocol.ts";
+export type { WorkerContext } from "./lib/plugin.ts";
 export type { Plugin } from "./lib/plugin.ts";
-export type { RedisOptions } from "./lib/backends/redis.ts";

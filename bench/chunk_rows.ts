@@ -6,12 +6,12 @@
  * @module
  */
 
-import { FileSource } from "../lib/byte_source.ts";
-import { ChunkReader } from "../lib/chunk_reader.ts";
+import { FileSource } from "../lib/input/byte_source.ts";
+import { ChunkReader } from "../lib/input/chunk_reader.ts";
 import { DEFAULT_CHUNK_BYTES } from "../lib/options.ts";
-import { delimiterOf, type Format } from "../lib/protocol.ts";
-import { parseDelimited, parseDelimitedRows, recordParsers } from "../workers/csv.ts";
-import { parseNdjson } from "../workers/ndjson.ts";
+import { delimiterOf, type Format } from "../lib/formats/format.ts";
+import { parseDelimited, parseDelimitedRows, recordParsers } from "../lib/formats/csv.ts";
+import { parseNdjson } from "../lib/formats/ndjson.ts";
 
 /** Reads a file the way a worker does (same chunks, same parser) and hands over each chunk's rows. */
 export async function eachChunkRows(

@@ -17,12 +17,12 @@
 import { parse as csvParse } from "csv-parse/sync";
 import { dsvFormat } from "d3-dsv";
 import { inferSchema, initParser } from "udsv";
-import { FileSource } from "../lib/byte_source.ts";
-import { ChunkReader } from "../lib/chunk_reader.ts";
+import { FileSource } from "../lib/input/byte_source.ts";
+import { ChunkReader } from "../lib/input/chunk_reader.ts";
 import { DEFAULT_CHUNK_BYTES } from "../lib/options.ts";
-import { delimiterOf } from "../lib/protocol.ts";
-import { parseDelimited, parseDelimitedRows, recordParsers } from "../workers/csv.ts";
-import { parseNdjson } from "../workers/ndjson.ts";
+import { delimiterOf } from "../lib/formats/format.ts";
+import { parseDelimited, parseDelimitedRows, recordParsers } from "../lib/formats/csv.ts";
+import { parseNdjson } from "../lib/formats/ndjson.ts";
 import { extensionOf, type Shape, SHAPES } from "./shapes.ts";
 import { type Spread, spread } from "./stats.ts";
 

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Format } from "../lib/protocol.ts";
+import type { Format } from "../lib/formats/format.ts";
 import { random, word } from "../examples/words.ts";
 
 /** One shape of data. */

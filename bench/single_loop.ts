@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Format } from "../lib/protocol.ts";
+import type { Format } from "../lib/formats/format.ts";
 import { eachChunkRows } from "./chunk_rows.ts";
 
 const [path, format, module] = Deno.args;

@@ -24,7 +24,7 @@ try {
 const args = [
   "run",
   "-A",
-  new URL("lib/cli.ts", root).pathname,
+  new URL("lib/cli/main.ts", root).pathname,
   "--progress",
   "-o",
   results,

@@ -138,3 +138,48 @@ export function stripAnsi(text: string): string {
   // deno-lint-ignore no-control-regex
   return text.replace(/\x1b\[[0-9;]*m/g, "");
 }
+
+/** Where a `redis://` or `rediss://` URL points, and how to log in. */
+export interface RedisAddress {
+  hostname: string;
+  port: number;
+  tls: boolean;
+  username?: string;
+  password?: string;
+  db?: number;
+  /** The URL without its password, for messages. */
+  display: string;
+}
+
+/** Reads `redis://[user[:password]@]host[:port][/db]` (or `rediss://` for TLS). */
+export function parseRedisUrl(url: string): RedisAddress {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`redis: ${JSON.stringify(url)} is not a URL (redis://host:6379)`);
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new TypeError(
+      `redis: ${JSON.stringify(url)} is not a redis:// or rediss:// URL`,
+    );
+  }
+  const db = parsed.pathname.replace(/^\//, "");
+  if (db !== "" && !/^\d+$/.test(db)) {
+    throw new TypeError(`redis: the database in ${parsed.origin}/${db} is not a number`);
+  }
+  const username = parsed.username ? decodeURIComponent(parsed.username) : undefined;
+  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  const shown = new URL(parsed.href);
+  if (shown.password) shown.password = "***";
+  return {
+    hostname: parsed.hostname.replace(/^\[|\]$/g, "") || "localhost",
+    port: parsed.port ? Number(parsed.port) : 6379,
+    tls: parsed.protocol === "rediss:",
+    username: password === undefined ? undefined : username,
+    // `redis://secret@host` names a password alone, as redis-cli reads it.
+    password: password ?? username,
+    db: db === "" ? undefined : Number(db),
+    display: shown.href,
+  };
+}

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Input } from "./input.ts";
+import type { Input } from "./input/source.ts";
 import {
   checkClassifyKeys,
   checkPoolOptions,
@@ -14,7 +14,7 @@ import {
   resolveWorkers,
   type Tagged,
 } from "./options.ts";
-import type { OutputFormat } from "./protocol.ts";
+import type { OutputFormat } from "./formats/format.ts";
 import { startBackend } from "./backends/start.ts";
 import { Engine, type Lease } from "./run/engine.ts";
 import { FilesEngine } from "./run/files_engine.ts";

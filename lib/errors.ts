@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { SerializedError } from "./protocol.ts";
+import type { SerializedError } from "./wire/protocol.ts";
 
 /**
  * Base class of every error crunch raises, so callers can tell crunch's errors

@@ -7,16 +7,11 @@
 
 import { checkKeys, checkSpec, describe } from "./checks.ts";
 import type { ParseError, RecordError } from "./errors.ts";
-import type { RedisOptions } from "./backends/redis.ts";
-import { parseRedisUrl } from "./redis/client.ts";
-import {
-  DEFAULT_BATCH_RECORDS,
-  DEFAULT_RETRY,
-  type Format,
-  type OutputFormat,
-} from "./protocol.ts";
+import { parseRedisUrl } from "./checks.ts";
+import { DEFAULT_BATCH_RECORDS, DEFAULT_RETRY } from "./wire/protocol.ts";
+import type { Format, OutputFormat } from "./formats/format.ts";
 
-export type { Format, OutputFormat } from "./protocol.ts";
+export type { Format, OutputFormat } from "./formats/format.ts";
 
 /** What to do when a record fails to parse or to classify. */
 export type OnError =
@@ -79,6 +74,18 @@ export interface Tagged<T = unknown> {
   result: T;
   /** The file the record came from, for an input of many files (`files()`). */
   file?: string;
+}
+
+/** Settings of a run through Redis. */
+export interface RedisOptions {
+  /** `redis://[user[:password]@]host[:port][/db]`, or `rediss://` for TLS. */
+  url: string;
+  /** Most tasks on the run's task stream at once (default 64): bounds Redis's memory. */
+  highWater?: number;
+  /** Fail the run when no `crunch worker` has been alive for this long, in ms (default 60 s). */
+  waitForWorkers?: number;
+  /** How long to try connecting again after the connection to Redis drops, in ms (default 60 s). */
+  reconnectTimeout?: number;
 }
 
 /** Options of a {@linkcode Pool}: how many workers, and what `init` receives. */

@@ -4,7 +4,18 @@
  * @module
  */
 
-import type { WorkerContext } from "./protocol.ts";
+/**
+ * What `init(spec, context)` receives as `context`; `Shared` is what the
+ * module's `prepare(spec)` returns.
+ */
+export interface WorkerContext<Shared = unknown> {
+  /** 0-based index of this worker in its pool. */
+  workerIndex: number;
+  /** Number of workers in the pool. */
+  workers: number;
+  /** What the module's `prepare(spec)` returned on the main thread (SharedArrayBuffers shared, not copied). */
+  shared?: Shared;
+}
 
 /**
  * What a plug-in module exports: `classify` (or `classifyBatch`), and

@@ -6,7 +6,7 @@
  */
 
 import { CrunchError } from "./errors.ts";
-import type { Input } from "./input.ts";
+import type { Input } from "./input/source.ts";
 import {
   checkPoolOptions,
   type PoolOptions,
@@ -15,7 +15,7 @@ import {
   type RunOptions,
   type Tagged,
 } from "./options.ts";
-import type { OutputFormat } from "./protocol.ts";
+import type { OutputFormat } from "./formats/format.ts";
 import type { Backend } from "./backends/backend.ts";
 import { startBackend } from "./backends/start.ts";
 import { Engine, type Lease } from "./run/engine.ts";

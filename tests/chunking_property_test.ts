@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parse as parseWhole } from "csv-parse/sync";
-import { cutterFor } from "../lib/cutter.ts";
-import { taskSource } from "../lib/input.ts";
+import { cutterFor } from "../lib/formats/cutter.ts";
+import { taskSource } from "../lib/input/source.ts";
 import { resolveRunOptions } from "../lib/options.ts";
-import { parseDelimited } from "../workers/csv.ts";
+import { parseDelimited } from "../lib/formats/csv.ts";
 import { Pool } from "../mod.ts";
 import { fixture, piecewise } from "./helpers.ts";
 

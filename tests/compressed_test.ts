@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { classify, InputError, type Progress } from "../mod.ts";
-import { sniff, ZstdFrames } from "../lib/compression.ts";
+import { sniff, ZstdFrames } from "../lib/input/compression.ts";
 import { collect, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 
 const identity = fixture("identity.ts");
@@ -111,7 +111,7 @@ Deno.test("the command reads .csv.gz and .csv.zst, from a path and from standard
     args: [
       "run",
       "-A",
-      new URL("../lib/cli.ts", import.meta.url).pathname,
+      new URL("../lib/cli/main.ts", import.meta.url).pathname,
       "--ordered",
       identity.pathname,
       "-",

@@ -1,9 +1,9 @@
 /** The CSV/TSV parser and the chunk cutter, without workers. */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { parseDelimited, parseDelimitedRows, recordParsers } from "../workers/csv.ts";
-import { parseNdjson } from "../workers/ndjson.ts";
-import { cutterFor } from "../lib/cutter.ts";
+import { parseDelimited, parseDelimitedRows, recordParsers } from "../lib/formats/csv.ts";
+import { parseNdjson } from "../lib/formats/ndjson.ts";
+import { cutterFor } from "../lib/formats/cutter.ts";
 
 const rows = (text: string) => parseDelimitedRows(text, ",");
 

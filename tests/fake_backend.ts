@@ -13,8 +13,8 @@ import type {
   RunSettings,
   TaskMessage,
 } from "../lib/backends/backend.ts";
-import { PER_WORKER } from "../lib/backends/local.ts";
-import type { Failure } from "../lib/protocol.ts";
+import { PER_WORKER } from "../lib/backends/local/local.ts";
+import type { Failure } from "../lib/wire/protocol.ts";
 
 /** What a fake worker does with one row: a result, or "die" to kill its worker. */
 export type Behaviour = (row: unknown) => unknown | "die";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { classify, InputError, type ParseError, type RecordError } from "../mod.ts";
-import { progressLine } from "../lib/progress_bar.ts";
+import { progressLine } from "../lib/cli/progress_bar.ts";
 import { collect, fixture, runCrunch, tempFile } from "./helpers.ts";
 
 const identity = fixture("identity.ts").pathname;

@@ -95,7 +95,7 @@ export async function runDeno(
 }
 
 /** Path of the crunch command's module. */
-export const CLI = new URL("../lib/cli.ts", import.meta.url).pathname;
+export const CLI = new URL("../lib/cli/main.ts", import.meta.url).pathname;
 
 /** Runs the crunch command with `args`, as a real subprocess. */
 export function runCrunch(

@@ -1,7 +1,7 @@
 /** Results go as JSON text only where that gives exactly what structured clone gives. */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { jsonSafe, resultsAsJson } from "../workers/json_safe.ts";
+import { jsonSafe, resultsAsJson } from "../lib/formats/json_safe.ts";
 
 Deno.test("whatever jsonSafe accepts comes back from JSON as it would from a clone", () => {
   fc.assert(

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ParseError, Pool, type Progress, RecordError } from "../mod.ts";
-import { RangeReader } from "../workers/range.ts";
+import { RangeReader } from "../workers/range_reader.ts";
 import { collect, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 
 const identity = fixture("identity.ts");

@@ -5,7 +5,7 @@
  * saying so.
  */
 
-import { RedisClient } from "../lib/redis/client.ts";
+import { RedisClient } from "../lib/backends/redis/client.ts";
 import { CLI } from "./helpers.ts";
 
 function found(): boolean {

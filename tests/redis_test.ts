@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import { classify, CrunchError, type Progress, type RecordError } from "../mod.ts";
-import { recordArgs } from "../lib/redis/wire.ts";
-import { RedisConnectionError, text } from "../lib/redis/client.ts";
+import { recordArgs } from "../lib/backends/redis/wire.ts";
+import { RedisConnectionError, text } from "../lib/backends/redis/client.ts";
 import { collect, deadline, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 import { HAVE_REDIS, RedisServer, startWorkers, type WorkerProcess } from "./redis_harness.ts";
 
@@ -340,7 +340,7 @@ Deno.test(
       ];
       // A coordinator killed mid-run: the same command goes on from its journal.
       const first = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", new URL("../lib/cli.ts", import.meta.url).pathname, ...args],
+        args: ["run", "-A", new URL("../lib/cli/main.ts", import.meta.url).pathname, ...args],
         stdout: "null",
         stderr: "null",
       }).spawn();

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { fixture, runCrunch, tempFile } from "./helpers.ts";
 
-const CLI = new URL("../lib/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../lib/cli/main.ts", import.meta.url).pathname;
 const spin = fixture("spin.ts").pathname;
 
 /** Records with quoted newlines, multibyte text and a few malformed ones. */

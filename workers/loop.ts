@@ -11,23 +11,23 @@
  * @module
  */
 
-import type { BatchMessage, ChunkMessage, RangeMessage, ToWorker } from "../lib/protocol.ts";
+import type { BatchMessage, ChunkMessage, RangeMessage, ToWorker } from "../lib/wire/protocol.ts";
 import {
   DEFAULT_BATCH_RECORDS,
   DEFAULT_RETRY,
-  delimiterOf,
   RAW_TEXT_CHARS,
   serializeError,
-} from "../lib/protocol.ts";
-import { parseDelimited, type RecordParsers, recordParsers } from "./csv.ts";
-import { parseNdjson } from "./ndjson.ts";
-import type { BadRecord, ParsedChunk } from "./parsed_chunk.ts";
+} from "../lib/wire/protocol.ts";
+import { delimiterOf } from "../lib/formats/format.ts";
+import { parseDelimited, type RecordParsers, recordParsers } from "../lib/formats/csv.ts";
+import { parseNdjson } from "../lib/formats/ndjson.ts";
+import type { BadRecord, ParsedChunk } from "../lib/formats/parsed_chunk.ts";
 import { isRetryable, RateGate, retrying } from "./retry.ts";
 import { classifyUnits } from "./units.ts";
 import { type CurrentRun, Piece } from "./piece.ts";
 import { exit, send, setTransport, type WorkerTransport } from "./transport.ts";
-import { loadPlugin, type Plugin } from "./plugin.ts";
-import { FileChanged, RangeReader } from "./range.ts";
+import { loadPlugin, type Plugin } from "./load_plugin.ts";
+import { FileChanged, RangeReader } from "./range_reader.ts";
 import { setImmediate } from "node:timers";
 
 export type { WorkerTransport } from "./transport.ts";

@@ -16,11 +16,11 @@ import type {
   PieceMessage,
   RangeMessage,
   RunMessage,
-} from "../lib/protocol.ts";
-import { serializeError } from "../lib/protocol.ts";
-import type { RecordParsers } from "./csv.ts";
-import { columnsOf, encodeResult } from "./encode.ts";
-import { resultsAsJson } from "./json_safe.ts";
+} from "../lib/wire/protocol.ts";
+import { serializeError } from "../lib/wire/protocol.ts";
+import type { RecordParsers } from "../lib/formats/csv.ts";
+import { columnsOf, encodeResult } from "../lib/formats/encode.ts";
+import { resultsAsJson } from "../lib/formats/json_safe.ts";
 import type { RateGate } from "./retry.ts";
 import { send } from "./transport.ts";
 

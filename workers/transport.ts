@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { FromWorker } from "../lib/protocol.ts";
+import type { FromWorker } from "../lib/wire/protocol.ts";
 
 /** What carries a worker's messages to the main side. */
 export interface WorkerTransport {

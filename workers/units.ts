@@ -9,8 +9,8 @@
  * @module
  */
 
-import type { RetryPolicy } from "../lib/protocol.ts";
-import type { Plugin } from "./plugin.ts";
+import type { RetryPolicy } from "../lib/wire/protocol.ts";
+import type { Plugin } from "./load_plugin.ts";
 import { type RateGate, retrying } from "./retry.ts";
 
 /** What a unit of work ended as, per record. */

@@ -16,7 +16,7 @@ import { spread } from "../stats.ts";
 import { shapeFile, TRIVIAL } from "./shapes.ts";
 
 const plain = SHAPES.find((s) => s.name === "plain")!;
-const CLI = new URL("../../lib/cli.ts", import.meta.url).pathname;
+const CLI = new URL("../../lib/cli/main.ts", import.meta.url).pathname;
 const PIECE = 8 << 20;
 
 /** Writes `path` compressed with `kind`, whole or in independent pieces of 8 MB. */

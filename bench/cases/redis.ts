@@ -10,7 +10,7 @@
  */
 
 import { Pool } from "../../mod.ts";
-import { RedisClient, text } from "../../lib/redis/client.ts";
+import { RedisClient, text } from "../../lib/backends/redis/client.ts";
 import { type Context, exists, here, sizeMb } from "../context.ts";
 import {
   HAVE_REDIS,

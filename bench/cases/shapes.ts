@@ -7,7 +7,7 @@
  */
 
 import { Pool } from "../../mod.ts";
-import type { Format } from "../../lib/protocol.ts";
+import type { Format } from "../../lib/formats/format.ts";
 import { type Context, exists, here, type Row, sizeMb } from "../context.ts";
 import {
   ChildRunner,

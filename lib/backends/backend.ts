@@ -16,7 +16,7 @@ import type {
   PieceMessage,
   RangeMessage,
   RunMessage,
-} from "../protocol.ts";
+} from "../wire/protocol.ts";
 
 /** One unit of work as it goes to a worker. */
 export type TaskMessage = ChunkMessage | RangeMessage | BatchMessage;

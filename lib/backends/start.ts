@@ -4,14 +4,14 @@
  * @module
  */
 
-import { resolveModule } from "../module_url.ts";
+import { resolveModule } from "./module_url.ts";
 import type { PoolOptions } from "../options.ts";
-import { sandboxPermissions } from "../sandbox.ts";
+import { sandboxPermissions } from "./local/sandbox.ts";
 import type { Backend } from "./backend.ts";
-import { LocalBackend } from "./local.ts";
-import { RedisBackend } from "./redis.ts";
-import { processLinks } from "./process_link.ts";
-import { threadLinks } from "./thread_link.ts";
+import { LocalBackend } from "./local/local.ts";
+import { RedisBackend } from "./redis/coordinator.ts";
+import { processLinks } from "./local/process_link.ts";
+import { threadLinks } from "./local/thread_link.ts";
 
 /** Starts `options.workers` workers with `module` loaded and initialised (options checked). */
 export async function startBackend(

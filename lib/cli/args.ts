@@ -7,9 +7,9 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import denoConfig from "../../deno.json" with { type: "json" };
 import { nearest } from "../checks.ts";
-import { formatFromName, unknownFormat } from "../input.ts";
+import { formatFromName, unknownFormat } from "../input/source.ts";
 import type { Format, OutputFormat } from "../options.ts";
-import { parseRedisUrl } from "../redis/client.ts";
+import { parseRedisUrl } from "../checks.ts";
 
 /** The usage line. */
 export const USAGE = "usage: crunch [options] <module> [input...]";

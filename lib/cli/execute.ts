@@ -8,17 +8,17 @@
 
 import { startRun } from "../classify.ts";
 import { CrunchError, ParseError, type RecordError } from "../errors.ts";
-import { formatFromName, type Input, unknownFormat } from "../input.ts";
+import { formatFromName, type Input, unknownFormat } from "../input/source.ts";
 import { expandFiles, files } from "../files.ts";
 import { emptyProgress } from "../run/stats.ts";
 import type { Journal, Point } from "./journal.ts";
 import { removeStale, resumePaths, resumeStart } from "./resume.ts";
 import { retryErrors } from "./retry_errors.ts";
 import type { Progress } from "../options.ts";
-import { count, ProgressBar, thousands } from "../progress_bar.ts";
+import { count, ProgressBar, thousands } from "./progress_bar.ts";
 import type { Command } from "./args.ts";
 import { planOutput, Sink } from "./sink.ts";
-import { parseRedisUrl } from "../redis/client.ts";
+import { parseRedisUrl } from "../checks.ts";
 
 /** One NDJSON line for the --errors file. */
 function errorLine(error: RecordError | ParseError): string {

@@ -7,8 +7,8 @@
 
 import denoConfig from "../../deno.json" with { type: "json" };
 import { CrunchError } from "../errors.ts";
-import { resolveModule } from "../module_url.ts";
-import { sniff, SNIFF_BYTES } from "../compression.ts";
+import { resolveModule } from "../backends/module_url.ts";
+import { sniff, SNIFF_BYTES } from "../input/compression.ts";
 import type { Command } from "./args.ts";
 import { differences, fnv, type Identity, Journal, type Point, readJournal } from "./journal.ts";
 import type { OutputPlan } from "./sink.ts";

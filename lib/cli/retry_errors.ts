@@ -8,13 +8,13 @@
 
 import { startRun } from "../classify.ts";
 import { CrunchError, ParseError, RecordError } from "../errors.ts";
-import { type Input, taskSource } from "../input.ts";
+import { type Input, taskSource } from "../input/source.ts";
 import { resolveRunOptions } from "../options.ts";
-import { delimiterOf } from "../protocol.ts";
-import { columnsOf, encodeResult } from "../../workers/encode.ts";
+import { delimiterOf } from "../formats/format.ts";
+import { columnsOf, encodeResult } from "../formats/encode.ts";
 import { OutputDocument } from "../run/document.ts";
-import { parseDelimited } from "../../workers/csv.ts";
-import { parseNdjson } from "../../workers/ndjson.ts";
+import { parseDelimited } from "../formats/csv.ts";
+import { parseNdjson } from "../formats/ndjson.ts";
 import type { Command } from "./args.ts";
 import type { Sink } from "./sink.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { serveRedis } from "../../workers/redis_consumer.ts";
+import { serveRedis } from "../backends/redis/consumer.ts";
 import { SIGNALS } from "./execute.ts";
 import { oneOf, parseLine, positive, redisUrl, UsageError } from "./args.ts";
 

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { CountMessage } from "../protocol.ts";
+import type { CountMessage } from "../wire/protocol.ts";
 
 /** What the scheduler does about a range, as verification finds it. */
 export type CutAction =

@@ -8,8 +8,9 @@
  */
 
 import { CrunchError } from "../errors.ts";
-import type { Encoded, OutputFormat } from "../protocol.ts";
-import { csvCell } from "../../workers/encode.ts";
+import type { Encoded } from "../wire/protocol.ts";
+import type { OutputFormat } from "../formats/format.ts";
+import { csvCell } from "../formats/encode.ts";
 import type { Base } from "./ledger.ts";
 
 /** Where a piece of encoded results sits: its offsets and lines within its task. */

@@ -11,11 +11,11 @@
  */
 
 import type { WorkerCrashError } from "../errors.ts";
-import { type Input, type SourceHead, type TaskSource, taskSource } from "../input.ts";
+import { type Input, type SourceHead, type TaskSource, taskSource } from "../input/source.ts";
 import type { ResolvedRunOptions } from "../options.ts";
-import { type CountMessage, DEFAULT_RETRY, type PieceMessage } from "../protocol.ts";
+import { type CountMessage, DEFAULT_RETRY, type PieceMessage } from "../wire/protocol.ts";
 import type { Backend, BackendListener, BackendRun } from "../backends/backend.ts";
-import { PER_WORKER } from "../backends/local.ts";
+import { PER_WORKER } from "../backends/local/local.ts";
 import { Cuts } from "./cuts.ts";
 import { OutputDocument } from "./document.ts";
 import { Ledger } from "./ledger.ts";

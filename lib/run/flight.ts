@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { Task } from "../input.ts";
+import type { Task } from "../input/source.ts";
 
 /** Records `[from, to)` of a task, and how often a worker died on them. */
 export interface Range {

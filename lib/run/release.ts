@@ -10,7 +10,7 @@
 
 import { CrunchError, ParseError, RecordError } from "../errors.ts";
 import type { OnError, Tagged } from "../options.ts";
-import type { Encoded, Failure } from "../protocol.ts";
+import type { Encoded, Failure } from "../wire/protocol.ts";
 import type { DocumentState, OutputDocument } from "./document.ts";
 import type { Base, Ledger } from "./ledger.ts";
 import type { Outbox } from "./outbox.ts";

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { RecordTooLong } from "../chunk_reader.ts";
+import { RecordTooLong } from "../input/chunk_reader.ts";
 import { InputError, WorkerCrashError } from "../errors.ts";
-import type { Task, TaskSource } from "../input.ts";
-import type { CountMessage, Failure, PieceMessage } from "../protocol.ts";
+import type { Task, TaskSource } from "../input/source.ts";
+import type { CountMessage, Failure, PieceMessage } from "../wire/protocol.ts";
 import type { BackendRun, TaskMessage } from "../backends/backend.ts";
 import type { Cuts } from "./cuts.ts";
 import { Flight } from "./flight.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { OutputFormat } from "../lib/protocol.ts";
+import type { OutputFormat } from "./format.ts";
 import { jsonSafe } from "./json_safe.ts";
 
 /** Built-ins that JSON writes as `{}` (or drops), losing what they hold. */

@@ -12,12 +12,12 @@ import { type ByteSource, FileSource, sizeOf, StreamSource } from "./byte_source
 import { withoutCompression } from "./compression.ts";
 import { decodedIfCompressed, DecodedSource } from "./decoded_source.ts";
 import { type Chunk, ChunkReader, RecordTooLong } from "./chunk_reader.ts";
-import { InputError, ParseError } from "./errors.ts";
-import type { Fingerprint } from "./fingerprint.ts";
-import type { ResolvedRunOptions } from "./options.ts";
-import { delimiterOf, type Format } from "./protocol.ts";
-import type { Files } from "./files.ts";
-import { parseDelimitedRows } from "../workers/csv.ts";
+import { InputError, ParseError } from "../errors.ts";
+import type { Fingerprint } from "../wire/fingerprint.ts";
+import type { ResolvedRunOptions } from "../options.ts";
+import { delimiterOf, type Format } from "../formats/format.ts";
+import type { Files } from "../files.ts";
+import { parseDelimitedRows } from "../formats/csv.ts";
 
 /**
  * What crunch can read: a file path or `file:` URL (format from the

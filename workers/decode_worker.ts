@@ -16,8 +16,8 @@
  */
 
 import zlib from "node:zlib";
-import { ZstdFrames } from "../lib/compression.ts";
-import type { DecodeReply, DecodeRequest } from "../lib/decode_protocol.ts";
+import { ZstdFrames } from "../lib/input/compression.ts";
+import type { DecodeReply, DecodeRequest } from "../lib/input/decode_protocol.ts";
 
 /** Decoded bytes go out in pieces of about this size. */
 const OUT_BYTES = 1 << 20;

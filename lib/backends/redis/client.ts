@@ -12,8 +12,10 @@
  * @module
  */
 
-import { CrunchError } from "../errors.ts";
-import { concat } from "../frames.ts";
+import { CrunchError } from "../../errors.ts";
+import { parseRedisUrl, type RedisAddress } from "../../checks.ts";
+
+export { parseRedisUrl, type RedisAddress };
 
 /** A reply: simple strings as strings, bulk strings as bytes, integers, nil, arrays. */
 export type Reply = string | number | null | Uint8Array | Reply[];
@@ -42,52 +44,18 @@ export class RedisConnectionError extends CrunchError {
   }
 }
 
-/** Where a `redis://` or `rediss://` URL points, and how to log in. */
-export interface RedisAddress {
-  hostname: string;
-  port: number;
-  tls: boolean;
-  username?: string;
-  password?: string;
-  db?: number;
-  /** The URL without its password, for messages. */
-  display: string;
-}
-
-/** Reads `redis://[user[:password]@]host[:port][/db]` (or `rediss://` for TLS). */
-export function parseRedisUrl(url: string): RedisAddress {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new TypeError(`redis: ${JSON.stringify(url)} is not a URL (redis://host:6379)`);
-  }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new TypeError(
-      `redis: ${JSON.stringify(url)} is not a redis:// or rediss:// URL`,
-    );
-  }
-  const db = parsed.pathname.replace(/^\//, "");
-  if (db !== "" && !/^\d+$/.test(db)) {
-    throw new TypeError(`redis: the database in ${parsed.origin}/${db} is not a number`);
-  }
-  const username = parsed.username ? decodeURIComponent(parsed.username) : undefined;
-  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
-  const shown = new URL(parsed.href);
-  if (shown.password) shown.password = "***";
-  return {
-    hostname: parsed.hostname.replace(/^\[|\]$/g, "") || "localhost",
-    port: parsed.port ? Number(parsed.port) : 6379,
-    tls: parsed.protocol === "rediss:",
-    username: password === undefined ? undefined : username,
-    // `redis://secret@host` names a password alone, as redis-cli reads it.
-    password: password ?? username,
-    db: db === "" ? undefined : Number(db),
-    display: shown.href,
-  };
-}
-
 const encoder = new TextEncoder();
+
+/** The bytes of `parts`, one after another. */
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
 const decoder = new TextDecoder();
 const CRLF = encoder.encode("\r\n");
 

@@ -8,11 +8,11 @@
  * @module
  */
 
-import { stripAnsi } from "./checks.ts";
-import { parse, USAGE, UsageError } from "./cli/args.ts";
-import { execute, Interrupted, isBrokenPipe, SIGNALS } from "./cli/execute.ts";
-import { WORKER_OPTIONS_FLAG, workerOptionsEnabled } from "./sandbox.ts";
-import { WORKER_USAGE, workerCommand } from "./cli/worker.ts";
+import { stripAnsi } from "../checks.ts";
+import { parse, USAGE, UsageError } from "./args.ts";
+import { execute, Interrupted, isBrokenPipe, SIGNALS } from "./execute.ts";
+import { WORKER_OPTIONS_FLAG, workerOptionsEnabled } from "../backends/local/sandbox.ts";
+import { WORKER_USAGE, workerCommand } from "./worker.ts";
 
 /**
  * Runs the command again in a Deno with the worker-options feature on, which
@@ -57,7 +57,7 @@ function fromUserFolder(): void {
   try {
     const from = Deno.env.get("INIT_CWD");
     if (!from || from === Deno.cwd()) return;
-    const home = new URL("..", import.meta.url);
+    const home = new URL("../..", import.meta.url);
     if (home.protocol !== "file:" || Deno.realPathSync(Deno.cwd()) !== Deno.realPathSync(home)) {
       return;
     }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { changeOf, type Fingerprint, fingerprintOf } from "./fingerprint.ts";
+import { changeOf, type Fingerprint, fingerprintOf } from "../wire/fingerprint.ts";
 
 /** Something that fills a caller's buffer with the next bytes of an input. */
 export interface ByteSource {

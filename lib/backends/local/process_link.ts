@@ -1,5 +1,5 @@
 /**
- * Workers as processes of their own (`deno run workers/process.ts`), talking
+ * Workers as processes of their own (`deno run workers/entry_process.ts`), talking
  * over their standard input and output in length-prefixed frames. Dearer to
  * start and to talk to than Web Workers, but each process's death is its
  * own: a plug-in that runs out of memory, or that is stuck in a synchronous
@@ -10,12 +10,12 @@
 
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CrunchError } from "../errors.ts";
-import { encodeFrame, FrameReader } from "../frames.ts";
-import type { FromWorker, ToWorker } from "../protocol.ts";
+import { CrunchError } from "../../errors.ts";
+import { encodeFrame, FrameReader } from "../../wire/frames.ts";
+import type { FromWorker, ToWorker } from "../../wire/protocol.ts";
 import type { LinkEvents, LinkFactory, WorkerLink } from "./link.ts";
 
-const WORKER_PROCESS_URL = new URL("../../workers/process.ts", import.meta.url);
+const WORKER_PROCESS_URL = new URL("../../../workers/entry_process.ts", import.meta.url);
 
 /** The permission kinds of `deno run`. */
 const KINDS = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;

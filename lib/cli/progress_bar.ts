@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Progress } from "./options.ts";
+import type { Progress } from "../options.ts";
 
 const WIDTH = 24;
 

@@ -11,8 +11,8 @@
  * @module
  */
 
-import { encodeFrame, FrameReader } from "../lib/frames.ts";
-import type { FromWorker, ToWorker } from "../lib/protocol.ts";
+import { encodeFrame, FrameReader } from "../lib/wire/frames.ts";
+import type { FromWorker, ToWorker } from "../lib/wire/protocol.ts";
 import { fatal, workLoop } from "./loop.ts";
 
 const realExit = Deno.exit;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { FromWorker, ToWorker } from "../protocol.ts";
+import type { FromWorker, ToWorker } from "../../wire/protocol.ts";
 
 /** What a link reports about its worker. */
 export interface LinkEvents {

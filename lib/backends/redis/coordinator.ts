@@ -27,10 +27,11 @@
  */
 
 import { serialize } from "node:v8";
-import { CrunchError, WorkerCrashError } from "../errors.ts";
-import { decodeFrames, encodeFrames } from "../frames.ts";
-import { RedisClient, RedisConnectionError, type Reply, text } from "../redis/client.ts";
-import { GROUP, keys, moduleHash, recordArgs, type RunMeta, streamEntries } from "../redis/wire.ts";
+import { CrunchError, WorkerCrashError } from "../../errors.ts";
+import { decodeFrames, encodeFrames } from "../../wire/frames.ts";
+import { RedisClient, RedisConnectionError, type Reply, text } from "./client.ts";
+import { GROUP, keys, moduleHash, recordArgs, type RunMeta, streamEntries } from "./wire.ts";
+import type { RedisOptions } from "../../options.ts";
 import type {
   Backend,
   BackendListener,
@@ -38,19 +39,7 @@ import type {
   RunLimits,
   RunSettings,
   TaskMessage,
-} from "./backend.ts";
-
-/** Settings of a run through Redis. */
-export interface RedisOptions {
-  /** `redis://[user[:password]@]host[:port][/db]`, or `rediss://` for TLS. */
-  url: string;
-  /** Most tasks on the run's task stream at once (default 64): bounds Redis's memory. */
-  highWater?: number;
-  /** Fail the run when no `crunch worker` has been alive for this long, in ms (default 60 s). */
-  waitForWorkers?: number;
-  /** How long to try connecting again after the connection to Redis drops, in ms (default 60 s). */
-  reconnectTimeout?: number;
-}
+} from "../backend.ts";
 
 /** The pool options a Redis run sends to its workers. */
 export interface RemotePoolOptions {

@@ -16,8 +16,8 @@
  */
 
 import type { ByteSource } from "./byte_source.ts";
-import { type Cutter, cutterFor } from "./cutter.ts";
-import type { Format } from "./protocol.ts";
+import { type Cutter, cutterFor } from "../formats/cutter.ts";
+import type { Format } from "../formats/format.ts";
 
 /** How long the reader waits for more bytes before it hands out the whole records it has. */
 export const STALL_MS = 50;

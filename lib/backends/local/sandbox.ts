@@ -11,7 +11,7 @@
 
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CrunchError } from "./errors.ts";
+import { CrunchError } from "../../errors.ts";
 
 /** True when this process has the worker-options feature on, false when it does not, undefined when it cannot tell. */
 export function workerOptionsEnabled(): boolean | undefined {

@@ -14,9 +14,9 @@
  * @module
  */
 
-import { cutterFor } from "../lib/cutter.ts";
-import { changeOf, type Fingerprint } from "../lib/fingerprint.ts";
-import type { Format } from "../lib/protocol.ts";
+import { cutterFor } from "../lib/formats/cutter.ts";
+import { changeOf, type Fingerprint } from "../lib/wire/fingerprint.ts";
+import type { Format } from "../lib/formats/format.ts";
 
 const LF = 10;
 /** Bytes read past a range's end to find its last record's end, at first. */

@@ -16,10 +16,17 @@
  * @module
  */
 
-import { stripAnsi } from "../checks.ts";
-import { CrunchError, InitError, ModuleError, reviveError, WorkerCrashError } from "../errors.ts";
-import type { FromWorker, SerializedError, WorkerContext } from "../protocol.ts";
-import { runPrepare } from "../prepare.ts";
+import { stripAnsi } from "../../checks.ts";
+import {
+  CrunchError,
+  InitError,
+  ModuleError,
+  reviveError,
+  WorkerCrashError,
+} from "../../errors.ts";
+import type { FromWorker, SerializedError } from "../../wire/protocol.ts";
+import type { WorkerContext } from "../../plugin.ts";
+import { runPrepare } from "./prepare.ts";
 import type {
   Backend,
   BackendListener,
@@ -27,7 +34,7 @@ import type {
   RunLimits,
   RunSettings,
   TaskMessage,
-} from "./backend.ts";
+} from "../backend.ts";
 import type { LinkFactory, WorkerLink } from "./link.ts";
 
 /** Tasks a worker may hold at once: one being classified, one queued behind it. */

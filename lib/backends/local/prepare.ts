@@ -6,7 +6,7 @@
  * @module
  */
 
-import { PrepareError } from "./errors.ts";
+import { PrepareError } from "../../errors.ts";
 
 /** Imports `module` on the main thread and calls its `prepare(spec)`, if it has one. */
 export async function runPrepare(module: string, spec: unknown): Promise<unknown> {

@@ -6,7 +6,7 @@
 
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ModuleError } from "./errors.ts";
+import { ModuleError } from "../errors.ts";
 
 /** Resolves a path (relative to the current directory) or URL; checks that a local file exists. */
 export async function resolveModule(module: string | URL): Promise<string> {

@@ -16,19 +16,13 @@
  */
 
 import { deserialize } from "node:v8";
-import type { Backend, BackendListener, BackendRun, TaskMessage } from "../lib/backends/backend.ts";
-import { startBackend } from "../lib/backends/start.ts";
-import { fingerprintOf } from "../lib/fingerprint.ts";
-import { workerOptionsEnabled } from "../lib/sandbox.ts";
-import { concat, decodeFrames, encodeFrames } from "../lib/frames.ts";
-import type { CountMessage, PieceMessage } from "../lib/protocol.ts";
-import {
-  RedisClient,
-  RedisConnectionError,
-  RedisReplyError,
-  type Reply,
-  text,
-} from "../lib/redis/client.ts";
+import type { Backend, BackendListener, BackendRun, TaskMessage } from "../backend.ts";
+import { startBackend } from "../start.ts";
+import { fingerprintOf } from "../../wire/fingerprint.ts";
+import { workerOptionsEnabled } from "../local/sandbox.ts";
+import { concat, decodeFrames, encodeFrames } from "../../wire/frames.ts";
+import type { CountMessage, PieceMessage } from "../../wire/protocol.ts";
+import { RedisClient, RedisConnectionError, RedisReplyError, type Reply, text } from "./client.ts";
 import {
   entryFields,
   GROUP,
@@ -39,7 +33,7 @@ import {
   type RunMeta,
   streamEntries,
   type WorkerInfo,
-} from "../lib/redis/wire.ts";
+} from "./wire.ts";
 
 const decoder = new TextDecoder();
 

@@ -1,6 +1,6 @@
 /**
  * Messages between the main thread and a decoding worker
- * (`workers/decode.ts`).
+ * (`workers/decode_worker.ts`).
  *
  * ```text
  * main                         decoder

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { delimiterOf, type Format } from "./protocol.ts";
+import { delimiterOf, type Format } from "./format.ts";
 
 const LF = 10;
 const QUOTE = 34;

@@ -7,10 +7,10 @@
  * @module
  */
 
-import type { FromWorker, ToWorker } from "../protocol.ts";
+import type { FromWorker, ToWorker } from "../../wire/protocol.ts";
 import type { LinkEvents, LinkFactory, WorkerLink } from "./link.ts";
 
-const WORKER_URL = new URL("../../workers/worker.ts", import.meta.url);
+const WORKER_URL = new URL("../../../workers/entry_thread.ts", import.meta.url);
 
 /**
  * Links to Web Workers, with `permissions` when given (a sandbox);

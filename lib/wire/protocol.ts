@@ -26,36 +26,14 @@
  */
 
 import type { Fingerprint } from "./fingerprint.ts";
-
-/** Record formats crunch reads from bytes. */
-export type Format = "csv" | "tsv" | "ndjson";
-
-/** The field delimiter of a delimited format: `chosen`, else tab for TSV and comma otherwise. */
-export function delimiterOf(format: Format | "rows", chosen?: string): string {
-  return chosen ?? (format === "tsv" ? "\t" : ",");
-}
-
-/** Formats results can be serialized to inside the workers. */
-export type OutputFormat = "ndjson" | "csv" | "json";
+import type { WorkerContext } from "../plugin.ts";
+import type { Format, OutputFormat } from "../formats/format.ts";
 
 /** An error flattened so that it survives structured cloning with its class name and stack. */
 export interface SerializedError {
   name: string;
   message: string;
   stack?: string;
-}
-
-/**
- * What `init(spec, context)` receives as `context`; `Shared` is what the
- * module's `prepare(spec)` returns.
- */
-export interface WorkerContext<Shared = unknown> {
-  /** 0-based index of this worker in its pool. */
-  workerIndex: number;
-  /** Number of workers in the pool. */
-  workers: number;
-  /** What the module's `prepare(spec)` returned on the main thread (SharedArrayBuffers shared, not copied). */
-  shared?: Shared;
 }
 
 /** How much of a malformed record's raw text its ParseError carries. */

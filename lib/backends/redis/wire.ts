@@ -24,7 +24,7 @@
  * @module
  */
 
-import type { RunLimits, RunSettings } from "../backends/backend.ts";
+import type { RunLimits, RunSettings } from "../backend.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();

@@ -1,6 +1,6 @@
 /**
  * Compressed input read as its decoded bytes: the main thread reads the
- * compressed bytes and a decoding worker (`workers/decode.ts`) inflates
+ * compressed bytes and a decoding worker (`workers/decode_worker.ts`) inflates
  * them, so decompression runs beside the main thread's cutting and the
  * classifying workers.
  *
@@ -10,9 +10,9 @@
 import { type ByteSource, within } from "./byte_source.ts";
 import { type Compression, DECODED, sniff, SNIFF_BYTES } from "./compression.ts";
 import type { DecodeReply, DecodeRequest } from "./decode_protocol.ts";
-import { InputError } from "./errors.ts";
+import { InputError } from "../errors.ts";
 
-const DECODER_URL = new URL("../workers/decode.ts", import.meta.url);
+const DECODER_URL = new URL("../../workers/decode_worker.ts", import.meta.url);
 
 /** Compressed bytes read and sent to the decoder at a time. */
 const PIECE_BYTES = 1 << 20;

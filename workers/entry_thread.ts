@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { FromWorker, ToWorker } from "../lib/protocol.ts";
+import type { FromWorker, ToWorker } from "../lib/wire/protocol.ts";
 import { fatal, workLoop } from "./loop.ts";
 
 // The command's standard output holds results: there the plug-in's console goes to standard error.

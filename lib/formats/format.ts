@@ -1,0 +1,17 @@
+/**
+ * The record formats crunch reads and the output formats it writes, and the
+ * field delimiter of each delimited format.
+ *
+ * @module
+ */
+
+/** Record formats crunch reads from bytes. */
+export type Format = "csv" | "tsv" | "ndjson";
+
+/** The field delimiter of a delimited format: `chosen`, else tab for TSV and comma otherwise. */
+export function delimiterOf(format: Format | "rows", chosen?: string): string {
+  return chosen ?? (format === "tsv" ? "\t" : ",");
+}
+
+/** Formats results can be serialized to inside the workers. */
+export type OutputFormat = "ndjson" | "csv" | "json";
