@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parse as parseWhole } from "csv-parse/sync";
 import { cutterFor } from "../lib/formats/cutter.ts";
-import { taskSource } from "../lib/input/source.ts";
+import { planInput } from "../lib/input/source.ts";
 import { resolveRunOptions } from "../lib/options.ts";
 import { parseDelimited } from "../lib/formats/csv.ts";
 import { Pool } from "../mod.ts";
@@ -56,13 +56,12 @@ function oracle(text: string): Record<string, string>[] {
 async function chunkedRecords(text: string, chunkBytes: number, pieces: number[]) {
   const bytes = new TextEncoder().encode(text);
   const options = resolveRunOptions({ format: "csv", chunkBytes });
-  const source = taskSource(piecewise(bytes, pieces), options);
-  const head = await source.open();
+  const { head, source } = await planInput(piecewise(bytes, pieces), options).open();
   const records: unknown[] = [];
   for (let task = await source.next(); task; task = await source.next()) {
-    assert.equal(task.kind, "chunk");
-    if (task.kind !== "chunk") break;
-    const { buffer, start, end } = task.chunk;
+    assert.equal(task.body.kind, "chunk");
+    if (task.body.kind !== "chunk") break;
+    const { buffer, start, end } = task.body;
     const chunkText = new TextDecoder().decode(new Uint8Array(buffer, start, end - start));
     const parsed = parseDelimited(chunkText, ",", head.columns!);
     assert.equal(parsed.bad.size, 0, `bad records: ${JSON.stringify([...parsed.bad])}`);

@@ -11,10 +11,12 @@ import type {
   BackendRun,
   RunLimits,
   RunSettings,
-  TaskMessage,
+  Task,
 } from "../lib/backends/backend.ts";
-import { PER_WORKER } from "../lib/backends/local/local.ts";
-import type { Failure } from "../lib/wire/protocol.ts";
+import type { Failure } from "../lib/wire/task.ts";
+
+/** Tasks a fake worker holds at once. */
+const PER_WORKER = 2;
 
 /** What a fake worker does with one row: a result, or "die" to kill its worker. */
 export type Behaviour = (row: unknown) => unknown | "die";
@@ -29,11 +31,13 @@ export interface Log {
 /** A backend of `size` fake workers. */
 export class FakeBackend implements Backend {
   readonly size: number;
+  readonly capacity: number;
   readonly log: Log = { sent: [], deaths: 0 };
   readonly #behaviour: Behaviour;
 
   constructor(size: number, behaviour: Behaviour) {
     this.size = size;
+    this.capacity = size * PER_WORKER;
     this.#behaviour = behaviour;
   }
 
@@ -49,7 +53,7 @@ export class FakeBackend implements Backend {
 }
 
 class FakeRun implements BackendRun {
-  #queues: TaskMessage[][];
+  #queues: Task[][];
   #ready: boolean[];
   #ended = false;
 
@@ -72,8 +76,8 @@ class FakeRun implements BackendRun {
     return room;
   }
 
-  send(task: TaskMessage): void {
-    if (task.type !== "batch") throw new Error("the fake backend takes batches only");
+  send(task: Task): void {
+    if (task.body.kind !== "batch") throw new Error("the fake backend takes batches only");
     let worker = -1;
     this.#queues.forEach((q, i) => {
       if (
@@ -83,12 +87,12 @@ class FakeRun implements BackendRun {
         worker = i;
       }
     });
-    this.log.sent.push({ seq: task.seq, from: task.from ?? 0, to: task.to });
+    this.log.sent.push({ seq: task.id, from: task.from ?? 0, to: task.to });
     this.#queues[worker].push(task);
     if (this.#queues[worker].length === 1) setTimeout(() => this.#work(worker), 0);
   }
 
-  columns(): void {}
+  update(): void {}
 
   end(): void {
     this.#ended = true;
@@ -96,12 +100,13 @@ class FakeRun implements BackendRun {
 
   #work(worker: number): void {
     const task = this.#queues[worker][0];
-    if (this.#ended || task === undefined || task.type !== "batch") return;
-    const { rows, seq, run } = task;
+    if (this.#ended || task === undefined || task.body.kind !== "batch") return;
+    const { rows } = task.body;
+    const seq = task.id;
     const from = task.from ?? 0;
     const to = Math.min(task.to ?? rows.length, rows.length);
     if (task.count) {
-      this.listener.count({ type: "count", run, seq, records: rows.length, newlines: 0 });
+      this.listener.count({ id: seq, records: rows.length, newlines: 0 });
     }
     const results: unknown[] = [];
     const offsets: number[] = [];
@@ -122,7 +127,7 @@ class FakeRun implements BackendRun {
       }
       if (result === "die") {
         // What was classified before the death is lost with the worker, as in a real one.
-        const lost = this.#queues[worker].map((t) => t.seq);
+        const lost = this.#queues[worker].map((t) => t.id);
         this.#queues[worker] = [];
         this.#ready[worker] = false;
         this.log.deaths++;
@@ -138,9 +143,8 @@ class FakeRun implements BackendRun {
     }
     this.#queues[worker].shift();
     this.listener.piece({
-      type: "done",
-      run,
-      seq,
+      id: seq,
+      last: true,
       results,
       offsets: this.settings.tagged ? offsets : undefined,
       failures,

@@ -13,7 +13,7 @@
 
 import { encodeFrame, FrameReader } from "../lib/wire/frames.ts";
 import type { FromWorker, ToWorker } from "../lib/wire/protocol.ts";
-import { fatal, workLoop } from "./loop.ts";
+import { WorkLoop } from "./loop.ts";
 
 const realExit = Deno.exit;
 const stdout = Deno.stdout;
@@ -29,7 +29,7 @@ function send(message: FromWorker): void {
 // Standard output is the channel: the plug-in's console goes to standard error.
 for (const name of ["log", "info", "debug"] as const) console[name] = console.error;
 
-const handle = workLoop({ send, exit: () => realExit(1) });
+const loop = new WorkLoop({ send, exit: () => realExit(1) });
 
 Object.defineProperty(Deno, "exit", {
   value: (code?: number): never => {
@@ -43,15 +43,15 @@ globalThis.close = () => {
 };
 globalThis.addEventListener("error", (event) => {
   event.preventDefault();
-  fatal(event.error ?? new Error(event.message));
+  loop.fatal(event.error ?? new Error(event.message));
 });
 globalThis.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
-  fatal(event.reason);
+  loop.fatal(event.reason);
 });
 
 const frames = new FrameReader();
 for await (const bytes of Deno.stdin.readable) {
-  for (const message of frames.push(bytes)) handle(message as ToWorker);
+  for (const message of frames.push(bytes)) loop.handle(message as ToWorker);
 }
 realExit(0);

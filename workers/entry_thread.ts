@@ -13,7 +13,7 @@
  */
 
 import type { FromWorker, ToWorker } from "../lib/wire/protocol.ts";
-import { fatal, workLoop } from "./loop.ts";
+import { WorkLoop } from "./loop.ts";
 
 // The command's standard output holds results: there the plug-in's console goes to standard error.
 if (new URL(import.meta.url).searchParams.get("console") === "stderr") {
@@ -23,7 +23,7 @@ if (new URL(import.meta.url).searchParams.get("console") === "stderr") {
 const realClose = self.close.bind(self);
 const realExit = Deno.exit;
 
-const handle = workLoop({
+const loop = new WorkLoop({
   send: (message: FromWorker, transfer: Transferable[] = []) => self.postMessage(message, transfer),
   exit: realClose,
 });
@@ -40,10 +40,10 @@ self.close = () => {
 };
 self.addEventListener("error", (event) => {
   event.preventDefault();
-  fatal(event.error ?? new Error(event.message));
+  loop.fatal(event.error ?? new Error(event.message));
 });
 self.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
-  fatal(event.reason);
+  loop.fatal(event.reason);
 });
-self.onmessage = (event: MessageEvent<ToWorker>) => handle(event.data);
+self.onmessage = (event: MessageEvent<ToWorker>) => loop.handle(event.data);

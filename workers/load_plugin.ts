@@ -5,8 +5,8 @@
  */
 
 import type { Plugin as Contract } from "../lib/plugin.ts";
-import type { SerializedError } from "../lib/wire/protocol.ts";
-import { serializeError } from "../lib/wire/protocol.ts";
+import type { SerializedError } from "../lib/wire/task.ts";
+import { serializeError } from "../lib/wire/task.ts";
 
 /** The contract a classifier module fulfils, as the worker calls it. */
 export type Plugin = Contract<unknown, unknown, unknown, unknown>;

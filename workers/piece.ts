@@ -7,30 +7,17 @@
  * @module
  */
 
-import type {
-  BatchMessage,
-  ChunkMessage,
-  DoneMessage,
-  Encoded,
-  Failure,
-  PieceMessage,
-  RangeMessage,
-  RunMessage,
-} from "../lib/wire/protocol.ts";
-import { serializeError } from "../lib/wire/protocol.ts";
-import type { RecordParsers } from "../lib/formats/csv.ts";
+import type { Encoded, Failure, ResultsPiece } from "../lib/wire/task.ts";
+import { serializeError } from "../lib/wire/task.ts";
 import { columnsOf, encodeResult } from "../lib/formats/encode.ts";
 import { resultsAsJson } from "../lib/formats/json_safe.ts";
-import type { RateGate } from "./retry.ts";
-import { send } from "./transport.ts";
-
-/** The run being worked on, with what the worker derives from it. */
-export type CurrentRun = RunMessage & { parsers?: RecordParsers; gate?: RateGate };
+import type { CurrentRun } from "./current_run.ts";
+import type { WorkerTransport } from "./transport.ts";
 
 const encoder = new TextEncoder();
 
 /** The results and failures of a run of records within a chunk, sent as one message. */
-export class Piece {
+export class PieceBuilder {
   results: unknown[] = [];
   /** Characters in the string results so far. */
   chars = 0;
@@ -80,7 +67,8 @@ export class Piece {
   }
 
   /** Serializes the results for an `encode` run; results that cannot be become failures. */
-  #encode(current: CurrentRun, rows: unknown[], lines: number[] | undefined): Encoded {
+  #encode(run: CurrentRun, rows: unknown[], lines: number[] | undefined): Encoded {
+    const current = run.settings;
     const format = current.encode!;
     if (format === "csv" && current.outputColumns === undefined && this.results.length) {
       current.outputColumns = columnsOf(this.results[0]);
@@ -130,52 +118,49 @@ export class Piece {
   }
 
   /**
-   * Sends the records `[from, to)`: a partial message, or the chunk's done
-   * message when `newlines` is given. Results that cannot be cloned become
-   * failures of their records.
+   * Sends the records `[from, to)` of task `id` through `transport`: a
+   * piece, the task's last when `newlines` is given. Results that cannot be
+   * cloned become failures of their records.
    */
   send(
-    current: CurrentRun,
-    chunk: ChunkMessage | RangeMessage | BatchMessage,
+    transport: WorkerTransport,
+    run: CurrentRun,
+    id: number,
     to: number,
     rows: unknown[],
     lines: number[] | undefined,
     newlines: number | undefined,
   ): void {
-    const message: PieceMessage = newlines === undefined
-      ? { type: "partial", run: chunk.run, seq: chunk.seq, results: [], failures: [], records: 0 }
-      : {
-        type: "done",
-        run: chunk.run,
-        seq: chunk.seq,
-        results: [],
-        failures: [],
-        records: 0,
-        newlines,
-      };
-    message.records = to - this.from;
-    if (this.retried) message.retried = this.retried;
-    if (newlines !== undefined && current.reportHeap) {
-      (message as DoneMessage).heapUsed = Deno.memoryUsage().heapUsed;
-    }
+    const settings = run.settings;
+    const piece: ResultsPiece = {
+      id,
+      last: newlines !== undefined,
+      results: [],
+      failures: [],
+      records: to - this.from,
+    };
+    if (newlines !== undefined) piece.newlines = newlines;
+    if (this.retried) piece.retried = this.retried;
+    if (newlines !== undefined && settings.reportHeap) piece.heapUsed = Deno.memoryUsage().heapUsed;
     const transfer: Transferable[] = [];
-    if (current.encode) {
-      message.encoded = this.#encode(current, rows, lines);
-      if (message.encoded.bytes) transfer.push(message.encoded.bytes.buffer as ArrayBuffer);
+    if (settings.encode) {
+      piece.encoded = this.#encode(run, rows, lines);
+      if (piece.encoded.bytes) transfer.push(piece.encoded.bytes.buffer as ArrayBuffer);
     }
     const fill = () => {
       const json = resultsAsJson(this.results);
-      message.results = json === undefined ? this.results : [];
-      message.json = json;
-      message.failures = this.failures;
-      if (current.tagged) {
-        message.offsets = this.offsets;
-        if (lines) message.lines = this.offsets.map((offset) => lines[offset]);
+      piece.results = json === undefined ? this.results : [];
+      piece.json = json;
+      piece.failures = this.failures;
+      if (settings.tagged) {
+        piece.offsets = this.offsets;
+        if (lines) piece.lines = this.offsets.map((offset) => lines[offset]);
       }
     };
     fill();
+    const message = { type: "piece" as const, run: run.id, piece };
     try {
-      send(message, transfer);
+      transport.send(message, transfer);
       return;
     } catch (error) {
       if (!(error instanceof DOMException && error.name === "DataCloneError")) throw error;
@@ -196,6 +181,6 @@ export class Piece {
     });
     this.#compact();
     fill();
-    send(message);
+    transport.send(message);
   }
 }

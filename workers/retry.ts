@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { RetryPolicy } from "../lib/wire/protocol.ts";
+import type { RetryPolicy } from "../lib/wire/task.ts";
 
 /**
  * True for an error the plug-in marks as worth retrying: crunch's

@@ -1,6 +1,6 @@
 /**
- * What carries a worker's messages to the main side (Web Worker messages,
- * or a worker process's frames), set once by the work loop.
+ * What carries a worker's messages to the main side: Web Worker messages,
+ * or a worker process's frames.
  *
  * @module
  */
@@ -13,21 +13,4 @@ export interface WorkerTransport {
   send(message: FromWorker, transfer?: Transferable[]): void;
   /** Ends this worker at once (after a fatal error has been sent). */
   exit(): void;
-}
-
-let transport: WorkerTransport | undefined;
-
-/** Sets the transport of this worker. */
-export function setTransport(carrier: WorkerTransport): void {
-  transport = carrier;
-}
-
-/** Sends `message` to the main side. */
-export function send(message: FromWorker, transfer?: Transferable[]): void {
-  transport!.send(message, transfer);
-}
-
-/** Ends this worker at once. */
-export function exit(): void {
-  transport!.exit();
 }

@@ -1,28 +1,19 @@
 /**
  * The seam between a run's core (scheduling, retries, ordering, the output
  * document) and whatever runs its tasks: Web Workers in this process, worker
- * processes, or workers elsewhere. The core asks a backend how much room it
- * has, sends it tasks, and hears back pieces of results, record counts,
- * lost tasks and readiness.
+ * processes, or `crunch worker`s elsewhere through Redis. It speaks the
+ * run's own terms (`lib/wire/task.ts`): the core sends tasks numbered in
+ * input order and hears back pieces of results, record counts, lost tasks
+ * and readiness under those numbers. How a backend carries them (which run
+ * number its workers know, which ids its queue uses) is its own business.
  *
  * @module
  */
 
 import type { WorkerCrashError } from "../errors.ts";
-import type {
-  BatchMessage,
-  ChunkMessage,
-  CountMessage,
-  PieceMessage,
-  RangeMessage,
-  RunMessage,
-} from "../wire/protocol.ts";
+import type { ResultsPiece, RunSettings, Task, TaskCount } from "../wire/task.ts";
 
-/** One unit of work as it goes to a worker. */
-export type TaskMessage = ChunkMessage | RangeMessage | BatchMessage;
-
-/** The settings every worker of a run gets once, before its tasks. */
-export type RunSettings = Omit<RunMessage, "type">;
+export type { ResultsPiece, RunSettings, Task, TaskCount } from "../wire/task.ts";
 
 /** Limits the backend enforces on the workers of a run. */
 export interface RunLimits {
@@ -32,24 +23,37 @@ export interface RunLimits {
   maxChunksPerWorker?: number;
 }
 
+/** Settings of a run that become known while it runs. */
+export interface RunUpdate {
+  /** The CSV output columns, once the first result fixed them. */
+  outputColumns?: string[];
+}
+
+/** Something about a backend's workers worth counting, that changes nothing in the run. */
+export interface WorkerNote {
+  /** "recycled": a worker was replaced after `maxChunksPerWorker` tasks or past its heap limit. */
+  kind: "recycled";
+  /** Which worker. */
+  worker: number;
+}
+
 /** What the run's core hears from its backend. */
 export interface BackendListener {
-  /** Results of consecutive records of a task (several pieces per task, the last one "done"). */
-  piece(message: PieceMessage): void;
+  /** Results of consecutive records of a task (several pieces per task, the last one `last`). */
+  piece(piece: ResultsPiece): void;
   /** A task's record count, sent before its results for ranges and retried tasks. */
-  count(message: CountMessage): void;
+  count(count: TaskCount): void;
   /**
-   * A worker died or was given up on. `tasks` are the sequence numbers it
-   * held, the one it was working on first; none of their later messages
-   * will arrive.
+   * A worker died or was given up on. `ids` are the tasks it held, the one
+   * it was working on first; nothing more of them will arrive.
    */
-  lost(tasks: number[], error: WorkerCrashError): void;
+  lost(ids: number[], error: WorkerCrashError): void;
   /** Room may have grown: a replacement worker is ready. */
   ready(): void;
   /** The backend cannot go on with the run (a replacement worker failed to start). */
   failed(error: unknown): void;
-  /** A worker was replaced after `maxChunksPerWorker` tasks. */
-  recycled(): void;
+  /** Something about the workers worth counting. */
+  note(note: WorkerNote): void;
 }
 
 /** One run on a backend's workers. */
@@ -57,13 +61,13 @@ export interface BackendRun {
   /** How many more tasks the workers can take now. */
   room(): number;
   /**
-   * Sends a task to a worker, transferring `transfer`. Throws a
-   * `DataCloneError` DOMException when the task cannot be sent (a batch
-   * holding a function, say).
+   * Sends a task to a worker, transferring `transfer` where the transport
+   * can. Throws a `DataCloneError` DOMException when the task cannot be
+   * carried (a batch holding a function, say).
    */
-  send(task: TaskMessage, transfer?: ArrayBuffer[]): void;
-  /** The CSV output columns of the run are now fixed. */
-  columns(columns: string[]): void;
+  send(task: Task, transfer?: ArrayBuffer[]): void;
+  /** Settings of the run fixed while it runs; later tasks are run with them. */
+  update(change: RunUpdate): void;
   /** The run is over; with `cancel`, the workers drop what they still hold of it. */
   end(cancel: boolean): void;
 }
@@ -72,8 +76,10 @@ export interface BackendRun {
 export interface Backend {
   /** Number of workers. */
   readonly size: number;
+  /** Tasks in flight the backend holds at most: the core keeps about twice that open. */
+  readonly capacity: number;
   /**
-   * Starts a run: waits for workers lost earlier to be replaced, then sends
+   * Starts a run: waits for workers lost earlier to be replaced, then tells
    * every worker the run's settings. Rejects when a worker cannot be started.
    */
   begin(settings: RunSettings, limits: RunLimits, listener: BackendListener): Promise<BackendRun>;

@@ -8,7 +8,7 @@
 
 import { startRun } from "../classify.ts";
 import { CrunchError, ParseError, RecordError } from "../errors.ts";
-import { type Input, taskSource } from "../input/source.ts";
+import { type Input, planInput } from "../input/source.ts";
 import { resolveRunOptions } from "../options.ts";
 import { delimiterOf } from "../formats/format.ts";
 import { columnsOf, encodeResult } from "../formats/encode.ts";
@@ -62,15 +62,15 @@ async function* records(
     header: command.header,
     columns: command.columns,
   });
-  const source = taskSource(command.input as Input, { ...options, reader: "main" });
+  const plan = planInput(command.input as Input, { ...options, reader: "main" });
   try {
-    const head = await source.open();
+    const { head, source } = await plan.open();
     const delimiter = delimiterOf(head.format, head.delimiter);
     let index = 0;
     let line = head.firstLine;
     for (let task = await source.next(); task !== null; task = await source.next()) {
-      if (task.kind !== "chunk") continue;
-      const { buffer, start, end } = task.chunk;
+      if (task.body.kind !== "chunk") continue;
+      const { buffer, start, end } = task.body;
       const text = new TextDecoder().decode(new Uint8Array(buffer, start, end - start));
       const parsed = head.format === "ndjson"
         ? parseNdjson(text)
@@ -94,7 +94,7 @@ async function* records(
       line += parsed.newlines;
     }
   } finally {
-    source.close();
+    plan.close();
   }
   if (wanted.size) {
     throw new CrunchError(

@@ -1,23 +1,29 @@
 /**
  * Turns what the caller passes as input (a path, a URL, an open file, a byte
- * stream, or an iterable of rows) into a source of tasks for the workers:
- * chunks of whole records, or batches of rows.
+ * stream, or an iterable of rows) into a source of tasks of one kind: byte
+ * ranges that workers read themselves (a regular file), chunks cut on the
+ * main thread (streams, pipes, compressed files, or when asked), or batches
+ * of rows. The input is checked at once; it is opened, its compression told
+ * by its first bytes and its header read when the run starts.
  *
  * @module
  */
 
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { InputError } from "../errors.ts";
+import type { Files } from "../files.ts";
+import type { Format } from "../formats/format.ts";
+import type { ResolvedRunOptions } from "../options.ts";
 import { type ByteSource, FileSource, sizeOf, StreamSource } from "./byte_source.ts";
+import { ChunkReader } from "./chunk_reader.ts";
+import { type ChunkSettings, ChunkSource } from "./chunks.ts";
 import { withoutCompression } from "./compression.ts";
 import { decodedIfCompressed, DecodedSource } from "./decoded_source.ts";
-import { type Chunk, ChunkReader, RecordTooLong } from "./chunk_reader.ts";
-import { InputError, ParseError } from "../errors.ts";
-import type { Fingerprint } from "../wire/fingerprint.ts";
-import type { ResolvedRunOptions } from "../options.ts";
-import { delimiterOf, type Format } from "../formats/format.ts";
-import type { Files } from "../files.ts";
-import { parseDelimitedRows } from "../formats/csv.ts";
+import { readHead } from "./head.ts";
+import { RangeSource } from "./ranges.ts";
+import { isAsyncIterable, isIterable, RowSource } from "./rows.ts";
+import type { InputPlan, OpenInput } from "./task.ts";
 
 /**
  * What crunch can read: a file path or `file:` URL (format from the
@@ -35,64 +41,6 @@ export type Input =
   | Iterable<unknown>
   | AsyncIterable<unknown>;
 
-/** One unit of work for a worker. */
-export type Task =
-  | { kind: "chunk"; chunk: Chunk; copy?: Uint8Array }
-  | {
-    kind: "range";
-    path: string;
-    offset: number;
-    end: number;
-    exact: boolean;
-    /** What the file was when the run opened it. */
-    fingerprint?: Fingerprint;
-  }
-  | { kind: "batch"; rows: unknown[] };
-
-/** What a source knows once it is open. */
-export interface SourceHead {
-  /** "rows" for iterables. */
-  format: Format | "rows";
-  /** Column names, for CSV and TSV. */
-  columns?: string[];
-  /** 1-based line of the first data record (after the header). */
-  firstLine: number;
-  /** The field delimiter, when not the format's own. */
-  delimiter?: string;
-  /** The most tasks the input can make, when known: no more workers than that are useful. */
-  tasks?: number;
-}
-
-/** A source of tasks for one run. */
-export interface TaskSource {
-  /** The file, for error messages. */
-  readonly file?: string;
-  /** Who reads a byte input now. */
-  readonly reader?: "workers" | "main";
-  /** Input size in bytes, when known. */
-  readonly bytesTotal?: number;
-  /** Bytes read so far. */
-  readonly bytesRead: number;
-  /** Opens the input and reads its header. */
-  open(): Promise<SourceHead>;
-  /** The next task, or null at the end. */
-  next(): Promise<Task | null>;
-  /**
-   * The same task again, to re-run it after its worker died: a chunk's bytes
-   * are re-read from the file, or copied from what was kept of a stream.
-   */
-  again(task: Task): Promise<Task>;
-  /**
-   * Ranges only: stop handing out ranges and read and cut the rest of the
-   * file on the main thread, from byte `start` (a record start).
-   */
-  fallBack?(start: number): void;
-  /** Ranges only: every record of a range of `bytes` bytes is classified (for `bytesRead`). */
-  finished?(bytes: number): void;
-  /** Releases the input; safe at any time, more than once. */
-  close(): void;
-}
-
 const EXTENSIONS: Record<string, Format> = {
   ".csv": "csv",
   ".tsv": "tsv",
@@ -106,14 +54,6 @@ export function formatFromName(name: string): Format | undefined {
   const plain = withoutCompression(name); // reviews.csv.gz holds CSV
   const dot = plain.lastIndexOf(".");
   return dot === -1 ? undefined : EXTENSIONS[plain.slice(dot).toLowerCase()];
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === "function";
-}
-
-function isIterable(value: unknown): value is Iterable<unknown> {
-  return typeof (value as Iterable<unknown>)?.[Symbol.iterator] === "function";
 }
 
 /** The smallest chunk an input is cut into so that every worker gets work. */
@@ -134,25 +74,18 @@ export function unknownFormat(path: string, remedy: string): string {
     `each optionally .gz or .zst): ${remedy}`;
 }
 
-/** Resolves `input` into a task source, checking that its format is known. */
-export function taskSource(
-  input: Input,
-  options: ResolvedRunOptions & { workers?: number },
-): TaskSource {
+/** The options an input is read with. */
+export type InputOptions = ResolvedRunOptions & { workers?: number };
+
+/** Checks `input` (its format known, its kind supported) and plans how to read it. */
+export function planInput(input: Input, options: InputOptions): InputPlan {
   if (typeof input === "string" || input instanceof URL) {
     const path = input instanceof URL || input.startsWith("file:") ? fileURLToPath(input) : input;
     const format = options.format ?? formatFromName(path);
     if (format === undefined) {
       throw new TypeError(unknownFormat(path, "pass the format option"));
     }
-    return new ByteTaskSource(
-      () => FileSource.open(path),
-      format,
-      options,
-      path,
-      true,
-      options.reader === "workers",
-    );
+    return new BytePlan(() => FileSource.open(path), format, options, path);
   }
   if (input instanceof ReadableStream || input instanceof Deno.FsFile) {
     if (options.format === undefined) {
@@ -163,14 +96,19 @@ export function taskSource(
     const open = input instanceof ReadableStream
       ? () => Promise.resolve(new StreamSource(input))
       : async () => new FileSource(input, false, sizeOf(await input.stat()));
-    return new ByteTaskSource(open, options.format, options, undefined, false);
+    return new BytePlan(open, options.format, options, undefined);
   }
   if (isAsyncIterable(input) || isIterable(input)) {
     // An array of few rows still makes two batches per worker.
     const batchSize = Array.isArray(input) && options.workers
       ? Math.min(options.batchSize, Math.max(1, Math.ceil(input.length / (options.workers * 2))))
       : options.batchSize;
-    return new RowTaskSource(input, batchSize);
+    const source = new RowSource(input, batchSize);
+    return {
+      file: undefined,
+      open: () => Promise.resolve({ head: source.head, source }),
+      close: () => source.close(),
+    };
   }
   throw new TypeError(
     `unsupported input ${
@@ -179,99 +117,38 @@ export function taskSource(
   );
 }
 
-/**
- * Chunks of a byte input, read and cut on the main thread; or, for a file
- * that workers read themselves, byte ranges (until a guessed cut proves wrong
- * and {@linkcode TaskSource.fallBack} switches to chunks).
- */
-class ByteTaskSource implements TaskSource {
-  #openSource: () => Promise<ByteSource>;
-  #format: Format;
-  #options: ResolvedRunOptions & { workers?: number };
-  #reader?: ChunkReader;
+/** A byte input: a file by path (read twice, by range, when it is a regular file) or a stream. */
+class BytePlan implements InputPlan {
+  readonly #open: () => Promise<ByteSource>;
+  readonly #format: Format;
+  readonly #options: InputOptions;
+  readonly file: string | undefined;
   #closed = false;
-  /** True when chunks can be read again from the file; otherwise a copy of each is kept. */
-  #rereadable: boolean;
-  #rereader: Promise<Deno.FsFile> | undefined;
-  readonly file?: string;
-  bytesTotal?: number;
-  /** Ranges: where the next range starts (undefined once reading is the main thread's). */
-  #rangeAt: number | undefined;
-  /** Ranges: where the records start (after the header). */
-  #dataStart = 0;
-  #ranges: boolean;
-  /** Ranges: the file's absolute path, for the workers. */
-  #absolute: string | undefined;
-  /**
-   * The file offset the main thread's reading starts at: 0, or after a
-   * fall-back from ranges the offset it reopens the file at (when `next()`
-   * finds no reader).
-   */
-  #readerBase = 0;
-  /** A compressed input: progress counts its compressed bytes. */
-  #decoded: DecodedSource | undefined;
-  /** A regular file's size and first bytes at open, to notice it changing under the run. */
-  #fingerprint: Fingerprint | undefined;
-  /** The file source the main thread reads now, if it reads one. */
-  #fileSource: FileSource | undefined;
+  #opened: OpenInput | undefined;
 
   constructor(
-    openSource: () => Promise<ByteSource>,
+    open: () => Promise<ByteSource>,
     format: Format,
-    options: ResolvedRunOptions & { workers?: number },
+    options: InputOptions,
     file: string | undefined,
-    rereadable: boolean,
-    ranges = false,
   ) {
-    this.#openSource = openSource;
+    this.#open = open;
     this.#format = format;
     this.#options = options;
     this.file = file;
-    this.#rereadable = rereadable;
-    this.#ranges = ranges;
   }
 
-  get reader(): "workers" | "main" {
-    return this.#rangeAt === undefined ? "main" : "workers";
+  async open(): Promise<OpenInput> {
+    const opened = await this.#openHead();
+    this.#opened = opened;
+    if (this.#closed) opened.source.close();
+    return opened;
   }
 
-  /** Ranges: the header's bytes and those of every finished range. */
-  #finishedBytes = 0;
-
-  finished(bytes: number): void {
-    this.#finishedBytes += bytes;
-  }
-
-  get bytesRead(): number {
-    if (this.#decoded) return this.#decoded.compressedRead;
-    if (this.#rangeAt !== undefined) return this.#finishedBytes;
-    return this.#readerBase + (this.#reader?.bytesRead ?? 0);
-  }
-
-  async open(): Promise<SourceHead> {
-    const head = await this.#openHead();
-    const start = this.#options.startAt;
-    if (start === undefined) return head;
-    // A resumed run: the header is read as before, the records start where the last run stopped.
-    if (this.#decoded || this.bytesTotal === undefined) {
-      throw new InputError(
-        this.file,
-        "a compressed input or a stream cannot be resumed from an offset",
-      );
-    }
-    if (this.#rangeAt !== undefined) {
-      this.#dataStart = this.#rangeAt = this.#finishedBytes = start.byte;
-    } else {
-      this.#reader?.close();
-      this.fallBack(start.byte);
-    }
-    return { ...head, firstLine: start.line };
-  }
-
-  async #openHead(): Promise<SourceHead> {
+  async #openHead(): Promise<OpenInput> {
     let source: ByteSource;
     try {
-      source = await this.#openSource();
+      source = await this.#open();
     } catch (error) {
       throw openError(this.file, error);
     }
@@ -283,254 +160,77 @@ class ByteTaskSource implements TaskSource {
       inner instanceof FileSource ? (bytes) => inner.rewind(bytes) : undefined,
     );
     source = sniffed.source;
-    if (source instanceof DecodedSource) this.#decoded = source;
+    const decoded = source instanceof DecodedSource ? source : undefined;
     if (this.#closed) {
       source.close();
       throw new Error("input closed");
     }
-    this.bytesTotal = source.size ?? this.#decoded?.compressedSize;
-    // A FIFO or process substitution (<(zcat f.gz)): read once, in order, by the main thread.
-    if (source.size === undefined) this.#rereadable = this.#ranges = false;
-    else if (source instanceof FileSource) this.#fingerprint = source.fingerprint();
-    if (source.size !== undefined && this.#options.workers) {
-      const chunkBytes = spreadChunk(source.size, this.#options.chunkBytes, this.#options.workers);
-      this.#options = { ...this.#options, chunkBytes };
+    const options = this.#options;
+    const file = source instanceof FileSource && source.size !== undefined ? source : undefined;
+    let chunkBytes = options.chunkBytes;
+    if (source.size !== undefined && options.workers) {
+      chunkBytes = spreadChunk(source.size, chunkBytes, options.workers);
     }
-    const { chunkBytes, maxRecordBytes } = this.#options;
-    this.#reader = new ChunkReader(
+    const settings: ChunkSettings = {
+      format: this.#format,
+      chunkBytes,
+      maxRecordBytes: options.maxRecordBytes,
+      delimiter: options.delimiter,
+      file: this.file,
+      // A FIFO or process substitution (<(zcat f.gz)) is read once, in order.
+      // Resolved now, as the main thread just opened it: a later Deno.chdir() changes nothing.
+      path: source.size !== undefined && this.file !== undefined ? resolve(this.file) : undefined,
+      size: source.size,
+      fingerprint: file?.fingerprint(),
+    };
+    const reader = new ChunkReader(
       source,
       this.#format,
       chunkBytes,
-      maxRecordBytes,
+      options.maxRecordBytes,
       0,
-      this.#options.delimiter,
+      options.delimiter,
     );
-    if (source instanceof FileSource && source.size !== undefined) this.#fileSource = source;
-    const head = await this.#head();
+    const head = await readHead(reader, this.#format, options, this.file);
     if (source.size !== undefined) head.tasks = Math.max(1, Math.ceil(source.size / chunkBytes));
-    if (this.#ranges) {
-      // The workers read the rest: the main thread keeps only where the records start.
-      this.#dataStart = this.#rangeAt = this.#finishedBytes = await this.#reader.position();
-      // Resolved now, as the main thread just opened it: a later Deno.chdir() changes nothing.
-      this.#absolute = resolve(this.file!);
-      this.#reader.close();
-      this.#reader = undefined;
-    }
-    return head;
+    return this.#pick(head, reader, settings, decoded, file);
   }
 
-  async #head(): Promise<SourceHead> {
-    if (this.#format === "ndjson") return { format: "ndjson", firstLine: 1 };
-    let line = 1;
-    for (;;) {
-      const { header: named = true, columns: given, delimiter } = this.#options;
-      let header;
-      try {
-        // Without a header row the first record is only looked at: it is data.
-        header = await this.#reader!.header(false);
-      } catch (error) {
-        if (!(error instanceof RecordTooLong)) throw error;
-        throw new ParseError(
-          `the header row is longer than ${error.limit} bytes (maxRecordBytes): is a quote left open, or do the lines end with a lone CR?`,
-          { file: this.file, line },
-        );
-      }
-      if (header === null) {
-        return { format: this.#format, columns: given ?? [], firstLine: line, delimiter };
-      }
-      const text = new TextDecoder().decode(header.bytes);
-      if (text.trim() === "") {
-        await this.#reader!.header(); // a blank line before the first record: skip it
-        line += header.newlines;
-        continue;
-      }
-      if (/\r(?!\n)./s.test(text)) {
-        throw new ParseError(
-          "the lines end with a lone CR (classic Mac line ends), which crunch does not read as " +
-            `line ends: convert them first, e.g. tr '\\r' '\\n' < ${
-              this.file ?? "in.csv"
-            } > out.csv`,
-          { file: this.file, line },
-        );
-      }
-      const fields = this.#parseHeader(text, line);
-      if (!named) {
-        // Numbered columns (c1, c2, ...) as many as the first record has, unless given.
-        const columns = given ?? fields.map((_, i) => `c${i + 1}`);
-        return { format: this.#format, columns, firstLine: line, delimiter };
-      }
-      await this.#reader!.header();
-      if (delimiter === undefined && fields.length === 1) {
-        const own = delimiterOf(this.#format);
-        const [other] = [";", "|", "\t", ","].filter((d) => d !== own && text.includes(d));
-        if (other !== undefined) {
-          const name = other === "\t" ? "tab" : other;
-          throw new ParseError(
-            `the header has one column, ${JSON.stringify(fields[0])}, holding ${
-              JSON.stringify(other)
-            }: if the fields are separated by ${name}, pass --delimiter '${
-              other === "\t" ? "\\t" : other
-            }' (the delimiter option); to read it as one column, pass --delimiter ','`,
-            { file: this.file, line },
-          );
-        }
-      }
-      return {
-        format: this.#format,
-        columns: fields,
-        firstLine: line + header.newlines,
-        delimiter,
-      };
-    }
-  }
-
-  #parseHeader(text: string, line: number): string[] {
-    const where = { file: this.file, line };
-    let rows: string[][];
-    try {
-      rows = parseDelimitedRows(text, delimiterOf(this.#format, this.#options.delimiter));
-    } catch (error) {
-      throw new ParseError(`bad header row: ${(error as Error).message}`, where);
-    }
-    const columns = rows[0];
-    const seen = new Set<string>();
-    for (const name of columns) {
-      if (seen.has(name)) {
-        throw new ParseError(`the header names column ${JSON.stringify(name)} twice`, where);
-      }
-      seen.add(name);
-    }
-    return columns;
-  }
-
-  fallBack(start: number): void {
-    this.#rangeAt = undefined;
-    this.#readerBase = start;
-    this.#reader = undefined;
-  }
-
-  async next(): Promise<Task | null> {
-    const at = this.#rangeAt;
-    if (at !== undefined) {
-      const size = this.bytesTotal!;
-      if (at >= size) return null;
-      const end = Math.min(size, at + this.#options.chunkBytes);
-      this.#rangeAt = end;
-      const path = this.#absolute!;
-      const exact = at === this.#dataStart;
-      return { kind: "range", path, offset: at, end, exact, fingerprint: this.#fingerprint };
-    }
-    if (this.#reader === undefined) {
-      // Fallen back from ranges: the main thread reads on from the verified boundary.
-      const start = this.#readerBase;
-      if (this.#closed) return null;
-      const file = await Deno.open(this.#absolute ?? this.file!, { read: true });
-      await file.seek(start, Deno.SeekMode.Start);
-      const { chunkBytes, maxRecordBytes } = this.#options;
-      const source = new FileSource(file, true, this.bytesTotal);
-      this.#fileSource = source;
-      this.#reader = new ChunkReader(
-        source,
-        this.#format,
-        chunkBytes,
-        maxRecordBytes,
-        start,
-        this.#options.delimiter,
+  /** Ranges for a regular file the workers may read, else chunks; from where a resumed run stopped. */
+  async #pick(
+    head: OpenInput["head"],
+    reader: ChunkReader,
+    settings: ChunkSettings,
+    decoded: DecodedSource | undefined,
+    file: FileSource | undefined,
+  ): Promise<OpenInput> {
+    const start = this.#options.startAt;
+    if (start !== undefined && (decoded || settings.size === undefined)) {
+      reader.close();
+      throw new InputError(
+        this.file,
+        "a compressed input or a stream cannot be resumed from an offset",
       );
     }
-    const chunk = await this.#reader!.next();
-    if (chunk === null) {
-      // The end of a regular file: still the file the run opened, or only grown?
-      const change = this.#fingerprint && this.#fileSource?.changeSince(this.#fingerprint);
-      if (change) throw new InputError(this.file, change);
-      return null;
+    if (start !== undefined) head = { ...head, firstLine: start.line };
+    const ranges = this.#options.reader === "workers" && settings.path !== undefined && !decoded;
+    if (ranges) {
+      // The workers read the rest: the main thread keeps only where the records start.
+      const at = start?.byte ?? await reader.position();
+      reader.close();
+      const whole = settings as ChunkSettings & { path: string; size: number };
+      return { head, source: new RangeSource(whole, at) };
     }
-    if (this.#rereadable) return { kind: "chunk", chunk };
-    const copy = new Uint8Array(chunk.buffer, chunk.start, chunk.end - chunk.start).slice();
-    return { kind: "chunk", chunk, copy };
-  }
-
-  async again(task: Task): Promise<Task> {
-    if (task.kind !== "chunk") return task; // a range is read again by its worker
-    const { chunk, copy } = task;
-    const length = chunk.end - chunk.start;
-    let bytes: Uint8Array;
-    if (copy) bytes = copy.slice();
-    else {
-      this.#rereader ??= Deno.open(this.#absolute ?? this.file!, { read: true });
-      const file = await this.#rereader;
-      await file.seek(chunk.offset, Deno.SeekMode.Start);
-      bytes = new Uint8Array(length);
-      for (let at = 0; at < length;) {
-        const n = await file.read(bytes.subarray(at));
-        if (n === null) {
-          throw new InputError(this.file, "it shrank while it was being read");
-        }
-        at += n;
-      }
+    if (start !== undefined) {
+      reader.close();
+      return { head, source: new ChunkSource(settings, undefined, start.byte) };
     }
-    const buffer = bytes.buffer as ArrayBuffer;
-    return { kind: "chunk", chunk: { ...chunk, buffer, start: 0, end: length }, copy };
+    return { head, source: new ChunkSource(settings, reader, 0, decoded, file) };
   }
 
   close(): void {
     this.#closed = true;
-    this.#reader?.close();
-    this.#rereader?.then((file) => file.close(), () => {});
-    this.#rereader = undefined;
-  }
-}
-
-/** Batches of rows from an iterable. */
-class RowTaskSource implements TaskSource {
-  #iterator: Iterator<unknown> | AsyncIterator<unknown>;
-  #async: boolean;
-  #batchSize: number;
-  #done = false;
-  #tasks: number | undefined;
-  readonly bytesRead = 0;
-
-  constructor(input: Iterable<unknown> | AsyncIterable<unknown>, batchSize: number) {
-    if (Array.isArray(input)) this.#tasks = Math.max(1, Math.ceil(input.length / batchSize));
-    this.#async = isAsyncIterable(input);
-    this.#iterator = this.#async
-      ? (input as AsyncIterable<unknown>)[Symbol.asyncIterator]()
-      : (input as Iterable<unknown>)[Symbol.iterator]();
-    this.#batchSize = batchSize;
-  }
-
-  open(): Promise<SourceHead> {
-    return Promise.resolve({ format: "rows", firstLine: 0, tasks: this.#tasks });
-  }
-
-  again(task: Task): Promise<Task> {
-    return Promise.resolve(task);
-  }
-
-  async next(): Promise<Task | null> {
-    if (this.#done) return null;
-    const rows: unknown[] = [];
-    const it = this.#iterator;
-    while (rows.length < this.#batchSize) {
-      const step = this.#async ? await it.next() : (it as Iterator<unknown>).next();
-      if (step.done) {
-        this.#done = true;
-        break;
-      }
-      rows.push(step.value);
-    }
-    return rows.length ? { kind: "batch", rows } : null;
-  }
-
-  close(): void {
-    if (this.#done) return;
-    this.#done = true;
-    try {
-      const result = this.#iterator.return?.();
-      if (result instanceof Promise) result.catch(() => {});
-    } catch {
-      // the iterator's own clean-up failed; nothing to add
-    }
+    this.#opened?.source.close();
   }
 }
 

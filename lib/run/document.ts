@@ -8,7 +8,7 @@
  */
 
 import { CrunchError } from "../errors.ts";
-import type { Encoded } from "../wire/protocol.ts";
+import type { Encoded } from "../wire/task.ts";
 import type { OutputFormat } from "../formats/format.ts";
 import { csvCell } from "../formats/encode.ts";
 import type { Base } from "./ledger.ts";

@@ -11,12 +11,11 @@
  */
 
 import type { WorkerCrashError } from "../errors.ts";
-import { type Input, type SourceHead, type TaskSource, taskSource } from "../input/source.ts";
+import { type Input, planInput } from "../input/source.ts";
+import type { InputPlan, SourceHead, TaskSource } from "../input/task.ts";
 import type { ResolvedRunOptions } from "../options.ts";
-import { type CountMessage, DEFAULT_RETRY, type PieceMessage } from "../wire/protocol.ts";
-import type { Backend, BackendListener, BackendRun } from "../backends/backend.ts";
-import { PER_WORKER } from "../backends/local/local.ts";
-import { Cuts } from "./cuts.ts";
+import { DEFAULT_RETRY, type ResultsPiece, type TaskCount } from "../wire/task.ts";
+import type { Backend, BackendListener, BackendRun, WorkerNote } from "../backends/backend.ts";
 import { OutputDocument } from "./document.ts";
 import { Ledger } from "./ledger.ts";
 import { Outbox } from "./outbox.ts";
@@ -46,14 +45,12 @@ export interface Lease {
 }
 
 type Event =
-  | { type: "piece"; message: PieceMessage }
-  | { type: "count"; message: CountMessage }
+  | { type: "piece"; piece: ResultsPiece }
+  | { type: "count"; count: TaskCount }
   | { type: "lost"; seqs: number[]; error: WorkerCrashError }
   | { type: "ready" }
-  | { type: "recycled" }
+  | { type: "note"; note: WorkerNote }
   | { type: "failed"; error: unknown };
-
-let lastRunId = 0;
 
 /** What the consumer's iterator drives: one input's {@linkcode Engine}, or several in turn. */
 export interface Pump {
@@ -79,11 +76,10 @@ export interface Part {
 export class Engine implements BackendListener, Pump {
   readonly #options: ResolvedRunOptions;
   readonly #lease: Lease;
-  readonly #source: TaskSource;
-  readonly #runId = ++lastRunId;
+  readonly #plan: InputPlan;
+  #source: TaskSource | undefined;
   readonly #outbox = new Outbox();
   readonly #stats = new Stats();
-  readonly #cuts = new Cuts();
   #state: "new" | "running" | "ended" = "new";
   /** Set when the run ends in an error; thrown once the results before it are consumed. */
   #error: { value: unknown } | undefined;
@@ -114,7 +110,7 @@ export class Engine implements BackendListener, Pump {
     this.#part = part;
     // One worker leaves the main thread idle: its reading is then free parallel work.
     const reader = options.reader ?? (lease.workers > 1 ? "workers" : "main");
-    this.#source = taskSource(input, { ...options, reader, workers: lease.workers });
+    this.#plan = planInput(input, { ...options, reader, workers: lease.workers });
   }
 
   /**
@@ -214,11 +210,12 @@ export class Engine implements BackendListener, Pump {
     const options = this.#options;
     options.signal?.throwIfAborted();
     options.signal?.addEventListener("abort", this.#onAbort, { once: true });
-    const head = await this.#source.open();
+    const { head, source } = await this.#plan.open();
+    this.#source = source;
     const ledger = new Ledger(head.firstLine, options.startAt?.index ?? 0);
     if (options.encode) {
       this.#document = this.#part?.document ?? new OutputDocument(options.encode, options.tagged);
-      this.#document.listen((columns) => this.#backendRun?.columns(columns));
+      this.#document.listen((columns) => this.#backendRun?.update({ outputColumns: columns }));
       if (options.documentState) this.#document.restore(options.documentState);
     }
     this.#release = new Release(
@@ -226,7 +223,7 @@ export class Engine implements BackendListener, Pump {
         ordered: options.ordered,
         tagged: options.tagged,
         onError: options.onError,
-        file: this.#source.file,
+        file: source.file,
         checkpoints: options.checkpoints
           ? {
             index: options.startAt?.index ?? 0,
@@ -240,21 +237,18 @@ export class Engine implements BackendListener, Pump {
       this.#outbox,
       this.#stats,
       this.#document,
-      (seq) => this.#cuts.held(seq),
+      (seq) => source.held(seq),
     );
     this.#acquiring = this.#lease.acquire(this.#starting.signal, head.tasks, head);
     const backend = await this.#acquiring;
     if (this.#state !== "running") return; // ended while starting; #giveBack releases it
-    this.#scheduler = new Scheduler(this.#source, this.#release, this.#cuts, this.#stats, {
-      run: this.#runId,
+    this.#scheduler = new Scheduler(source, this.#release, this.#stats, {
       maxRespawns: options.maxRespawns,
-      maxRecordBytes: options.maxRecordBytes,
-      maxOpen: backend.size * PER_WORKER * 2,
+      maxOpen: backend.capacity * 2,
       backlog: () => this.#release!.bytes + this.#outbox.bytes,
     });
     this.#backendRun = await backend.begin(
       {
-        run: this.#runId,
         format: head.format,
         delimiter: head.delimiter,
         columns: head.columns,
@@ -267,7 +261,6 @@ export class Engine implements BackendListener, Pump {
         batchRecords: options.batchRecords,
         retry: { ...DEFAULT_RETRY, max: options.retries },
         rate: options.rateLimit && {
-          buffer: new SharedArrayBuffer(8),
           intervalUs: 1e6 / options.rateLimit.perSecond,
           perWorkerUs: 1e6 * backend.size / options.rateLimit.perSecond,
         },
@@ -280,12 +273,12 @@ export class Engine implements BackendListener, Pump {
 
   // --- the backend's events: queued, handled by the pump -------------------
 
-  piece(message: PieceMessage): void {
-    this.#push({ type: "piece", message });
+  piece(piece: ResultsPiece): void {
+    this.#push({ type: "piece", piece });
   }
 
-  count(message: CountMessage): void {
-    this.#push({ type: "count", message });
+  count(count: TaskCount): void {
+    this.#push({ type: "count", count });
   }
 
   lost(seqs: number[], error: WorkerCrashError): void {
@@ -296,8 +289,8 @@ export class Engine implements BackendListener, Pump {
     this.#push({ type: "ready" });
   }
 
-  recycled(): void {
-    this.#push({ type: "recycled" });
+  note(note: WorkerNote): void {
+    this.#push({ type: "note", note });
   }
 
   failed(error: unknown): void {
@@ -318,11 +311,11 @@ export class Engine implements BackendListener, Pump {
     const scheduler = this.#scheduler!;
     for (const event of events) {
       if (this.#state !== "running") return;
-      if (event.type === "piece") scheduler.piece(event.message);
+      if (event.type === "piece") scheduler.piece(event.piece);
       else if (event.type === "count") {
-        const error = scheduler.count(event.message);
-        if (error) return this.#fail(error);
-      } else if (event.type === "recycled") this.#stats.recycled++;
+        const error = scheduler.count(event.count);
+        if (error !== undefined) return this.#fail(error);
+      } else if (event.type === "note" && event.note.kind === "recycled") this.#stats.recycled++;
       else if (event.type === "lost") {
         const error = scheduler.lost(event.seqs, event.error);
         if (error) return this.#fail(error);
@@ -340,6 +333,7 @@ export class Engine implements BackendListener, Pump {
   }
 
   #report(): void {
+    if (this.#source === undefined) return;
     this.#options.onProgress?.(this.#stats.snapshot(this.#source));
   }
 
@@ -360,7 +354,7 @@ export class Engine implements BackendListener, Pump {
     this.#interrupt?.();
     this.#starting.abort(this.#error?.value ?? new Error("the run ended"));
     this.#wake?.();
-    this.#source.close();
+    this.#plan.close();
     this.#options.signal?.removeEventListener("abort", this.#onAbort);
   }
 

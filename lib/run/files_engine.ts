@@ -10,7 +10,8 @@
 import type { Backend } from "../backends/backend.ts";
 import { ParseError } from "../errors.ts";
 import { expandFiles, type Files } from "../files.ts";
-import { formatFromName, type SourceHead, unknownFormat } from "../input/source.ts";
+import { formatFromName, unknownFormat } from "../input/source.ts";
+import type { SourceHead } from "../input/task.ts";
 import type { Progress, ResolvedRunOptions, Tagged } from "../options.ts";
 import { OutputDocument } from "./document.ts";
 import { Engine, type Lease, type Pump } from "./engine.ts";

@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { Task } from "../input/source.ts";
+import type { InputTask } from "../input/task.ts";
 
 /** Records `[from, to)` of a task, and how often a worker died on them. */
 export interface Range {
@@ -29,39 +29,40 @@ export type Verdict =
   | { kind: "retry"; narrowed?: boolean }
   | { kind: "poison"; offset: number };
 
+/**
+ * Where a flight stands:
+ * - "waiting": not held by a worker (new, or waiting to be sent again);
+ * - "sent": a worker holds it;
+ * - "superseded": a worker holds it, but it is to be run again as `next`
+ *   (a range found to start at the wrong place): what that worker sends is
+ *   dropped, and `next` is sent once it is done with it (or lost it);
+ * - "discarded": a worker holds it, but it holds no records after all: what
+ *   that worker sends is dropped, and it is forgotten once the worker is done.
+ */
+export type FlightState = "waiting" | "sent" | "superseded" | "discarded";
+
 /** One task from dispatch until all its records are reported. */
 export class Flight {
   readonly seq: number;
-  task: Task;
-  /** True while a worker holds it (sent, and not yet done or lost). */
-  sent = false;
+  task: InputTask;
+  state: FlightState = "waiting";
   /** Ranges still to classify, in order; the first is the current one. */
   ranges: Range[] = [{ from: 0, to: Infinity, attempts: 0 }];
   /** Records in the task, once a worker has counted them. */
   records: number | undefined;
-  /** 1-based line of each record within its chunk, once counted (byte inputs). */
+  /** 1-based line of each record within its task's text, once counted (byte inputs). */
   lines: number[] | undefined;
   /** The one record the current range holds, as its worker counted it (for a poison record's error). */
   alone: unknown;
-  /** Newlines in the chunk, once known. */
+  /** Newlines in the task's text, once known. */
   newlines: number | undefined;
-  /** Ranges: the input offset after the range's last record, once its worker has cut it. */
-  byteEnd: number | undefined;
-  /** True once it has been sent again after a crash. */
-  retried = false;
-  /**
-   * A range found to start at the wrong place while a worker still holds
-   * it: what that worker sends is dropped, and this task is run once it is
-   * done (or lost).
-   */
-  rerun: Task | undefined;
-  /** Sent again for a reason other than a crash (a range run again from its true start). */
-  redo = false;
-  /** A range whose guessed cut proved wrong: what its worker sends is dropped. */
-  discarded = false;
+  /** True once a worker died holding it: it is sent with its record count asked for. */
+  crashedBefore = false;
+  /** What a superseded flight is run as once its worker lets go of it. */
+  next: InputTask | undefined;
 
   /** A flight for `task`, number `seq` in the run. */
-  constructor(seq: number, task: Task) {
+  constructor(seq: number, task: InputTask) {
     this.seq = seq;
     this.task = task;
   }

@@ -9,13 +9,9 @@
  * @module
  */
 
-/** Where a chunk starts in the input. */
-export interface Base {
-  /** 0-based index of the chunk's first record. */
-  index: number;
-  /** 1-based line where the chunk starts. */
-  line: number;
-}
+import type { Base } from "../input/task.ts";
+
+export type { Base };
 
 /** Running prefix sums of records and lines over chunk sequence numbers. */
 export class Ledger {

@@ -10,7 +10,7 @@
 
 import { CrunchError, ParseError, RecordError } from "../errors.ts";
 import type { OnError, Tagged } from "../options.ts";
-import type { Encoded, Failure } from "../wire/protocol.ts";
+import type { Encoded, Failure } from "../wire/task.ts";
 import type { DocumentState, OutputDocument } from "./document.ts";
 import type { Base, Ledger } from "./ledger.ts";
 import type { Outbox } from "./outbox.ts";
@@ -75,6 +75,8 @@ interface Pending {
   newlines?: number;
   /** Where the byte after the task's last record is, when known. */
   byteEnd?: number;
+  /** The input stops at this task: the error the run ends with, made from its base. */
+  stop?: (base: Base) => unknown;
 }
 
 /** Pieces waiting for release, by task sequence number. */
@@ -122,6 +124,16 @@ export class Release {
   /** A task was dispatched: its results will come here. */
   opened(): void {
     this.#open++;
+  }
+
+  /**
+   * The input stops at task `seq` (a new task number): the run ends with the
+   * error `at` makes from where it starts, after every record before it.
+   */
+  stop(seq: number, at: (base: Base) => unknown): void {
+    this.#open++;
+    this.#pending.set(seq, { pieces: [], records: 0, final: true, newlines: 0, stop: at });
+    this.#ledger.report(seq, 0, 0);
   }
 
   /** Adds a piece of results to its task. */
@@ -190,6 +202,10 @@ export class Release {
   /** Releases a task's pieces in order while their positions are known: [all released, error]. */
   #flushOne(seq: number, pending: Pending): [boolean, unknown] {
     if (this.#held(seq)) return [false, undefined];
+    if (pending.stop) {
+      const base = this.#ledger.base(seq);
+      return base === undefined ? [false, undefined] : [false, pending.stop(base)];
+    }
     while (pending.pieces.length) {
       const piece = pending.pieces[0];
       const base = this.#ledger.base(seq);

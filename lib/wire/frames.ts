@@ -29,12 +29,15 @@ export function dataCloneError(message: string): DOMException {
 export function encodeFrame(message: Message): Uint8Array[] {
   let payload: Uint8Array | undefined;
   let header: Message = message;
-  if (message.type === "chunk") {
-    payload = new Uint8Array(message.buffer, message.start, message.end - message.start);
-    header = { ...message, buffer: new ArrayBuffer(0), start: 0, end: payload.length };
-  } else if ((message.type === "partial" || message.type === "done") && message.encoded?.bytes) {
-    payload = message.encoded.bytes;
-    header = { ...message, encoded: { ...message.encoded, bytes: undefined } };
+  if (message.type === "task" && message.task.body.kind === "chunk") {
+    const body = message.task.body;
+    payload = new Uint8Array(body.buffer, body.start, body.end - body.start);
+    const bare = { ...body, buffer: new ArrayBuffer(0), start: 0, end: payload.length };
+    header = { ...message, task: { ...message.task, body: bare } };
+  } else if (message.type === "piece" && message.piece.encoded?.bytes) {
+    payload = message.piece.encoded.bytes;
+    const encoded = { ...message.piece.encoded, bytes: undefined };
+    header = { ...message, piece: { ...message.piece, encoded } };
   }
   let head: Uint8Array;
   try {
@@ -56,12 +59,13 @@ function decodeBody(body: Uint8Array): Message {
   const headLength = view.getUint32(0, true);
   const message = deserialize(body.subarray(4, 4 + headLength)) as Message;
   const payload = body.slice(4 + headLength);
-  if (message.type === "chunk") {
-    message.buffer = payload.buffer as ArrayBuffer;
-    message.start = 0;
-    message.end = payload.length;
-  } else if ((message.type === "partial" || message.type === "done") && message.encoded) {
-    if (payload.length) message.encoded.bytes = payload;
+  if (message.type === "task" && message.task.body.kind === "chunk") {
+    const chunk = message.task.body;
+    chunk.buffer = payload.buffer as ArrayBuffer;
+    chunk.start = 0;
+    chunk.end = payload.length;
+  } else if (message.type === "piece" && message.piece.encoded) {
+    if (payload.length) message.piece.encoded.bytes = payload;
   }
   return message;
 }

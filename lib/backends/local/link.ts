@@ -1,7 +1,8 @@
 /**
  * The transport to one worker, whatever kind it is (a Web Worker, a worker
  * process): what the local backend needs to send it messages, hear its
- * messages and learn of its death, and stop it.
+ * messages and learn of its death, and stop it; and what the transport can
+ * carry, so the backend decides once how to send what needs carrying.
  *
  * @module
  */
@@ -27,5 +28,22 @@ export interface WorkerLink {
   terminate(): void;
 }
 
-/** Starts worker number `index`, reporting to `events`. */
-export type LinkFactory = (index: number, events: LinkEvents) => WorkerLink;
+/** What a transport can carry besides what structured clone copies. */
+export interface Carries {
+  /**
+   * SharedArrayBuffers arrive shared (threads of one process): a rate
+   * limit's clock and what `prepare()` shares are one copy for all workers.
+   * Without it each worker gets a copy of its own.
+   */
+  sharedMemory: boolean;
+  /** ArrayBuffers can be transferred rather than copied. */
+  transfer: boolean;
+}
+
+/** How the backend starts workers of one kind. */
+export interface Links {
+  /** What this kind of link carries. */
+  readonly carries: Carries;
+  /** Starts worker number `index`, reporting to `events`. */
+  start(index: number, events: LinkEvents): WorkerLink;
+}

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { CrunchError } from "../../errors.ts";
 import { encodeFrame, FrameReader } from "../../wire/frames.ts";
 import type { FromWorker, ToWorker } from "../../wire/protocol.ts";
-import type { LinkEvents, LinkFactory, WorkerLink } from "./link.ts";
+import type { LinkEvents, Links, WorkerLink } from "./link.ts";
 
 const WORKER_PROCESS_URL = new URL("../../../workers/entry_process.ts", import.meta.url);
 
@@ -31,7 +31,7 @@ export interface ProcessOptions {
 }
 
 /** Links to worker processes. */
-export function processLinks(options: ProcessOptions): LinkFactory {
+export function processLinks(options: ProcessOptions): Links {
   const args = [
     "run",
     "--quiet",
@@ -42,7 +42,10 @@ export function processLinks(options: ProcessOptions): LinkFactory {
     args.push(`--v8-flags=--max-old-space-size=${options.maxWorkerMemory}`);
   }
   args.push(WORKER_PROCESS_URL.href);
-  return (index, events) => new ProcessLink(index, args, events, options.maxWorkerMemory);
+  return {
+    carries: { sharedMemory: false, transfer: false },
+    start: (index, events) => new ProcessLink(index, args, events, options.maxWorkerMemory),
+  };
 }
 
 function granted(kind: (typeof KINDS)[number]): boolean {
@@ -169,11 +172,6 @@ class ProcessLink implements WorkerLink {
 
   post(message: ToWorker): void {
     if (this.#terminated) return;
-    if (message.type === "run" && message.rate?.buffer) {
-      // Memory is not shared with a process: it keeps its own share of the rate.
-      const { perWorkerUs } = message.rate;
-      message = { ...message, rate: { intervalUs: perWorkerUs, perWorkerUs } };
-    }
     for (const part of encodeFrame(message)) {
       this.#writer.write(part).catch(() => {
         // the process is gone; its status says how

@@ -8,7 +8,7 @@
  */
 
 import type { FromWorker, ToWorker } from "../../wire/protocol.ts";
-import type { LinkEvents, LinkFactory, WorkerLink } from "./link.ts";
+import type { LinkEvents, Links, WorkerLink } from "./link.ts";
 
 const WORKER_URL = new URL("../../../workers/entry_thread.ts", import.meta.url);
 
@@ -20,10 +20,13 @@ const WORKER_URL = new URL("../../../workers/entry_thread.ts", import.meta.url);
 export function threadLinks(
   permissions?: Deno.PermissionOptions,
   consoleToStderr = false,
-): LinkFactory {
+): Links {
   const url = new URL(WORKER_URL);
   if (consoleToStderr) url.searchParams.set("console", "stderr");
-  return (index, events) => new ThreadLink(url, index, events, permissions);
+  return {
+    carries: { sharedMemory: true, transfer: true },
+    start: (index, events) => new ThreadLink(url, index, events, permissions),
+  };
 }
 
 class ThreadLink implements WorkerLink {

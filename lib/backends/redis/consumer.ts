@@ -16,24 +16,13 @@
  */
 
 import { deserialize } from "node:v8";
-import type { Backend, BackendListener, BackendRun, TaskMessage } from "../backend.ts";
+import type { Backend } from "../backend.ts";
 import { startBackend } from "../start.ts";
-import { fingerprintOf } from "../../wire/fingerprint.ts";
 import { workerOptionsEnabled } from "../local/sandbox.ts";
-import { concat, decodeFrames, encodeFrames } from "../../wire/frames.ts";
-import type { CountMessage, PieceMessage } from "../../wire/protocol.ts";
-import { RedisClient, RedisConnectionError, RedisReplyError, type Reply, text } from "./client.ts";
-import {
-  entryFields,
-  GROUP,
-  keys,
-  moduleHash,
-  noteArgs,
-  recordArgs,
-  type RunMeta,
-  streamEntries,
-  type WorkerInfo,
-} from "./wire.ts";
+import { RedisClient, RedisConnectionError, type Reply, text } from "./client.ts";
+import { defaultAllow, digest, moduleMismatch, moduleNotAllowed } from "./admission.ts";
+import { type Outcome, RunServer, type ServerContext } from "./run_server.ts";
+import { entryFields, keys, noteArgs, type RunMeta, type WorkerInfo } from "./wire.ts";
 
 const decoder = new TextDecoder();
 
@@ -60,18 +49,6 @@ export interface ConsumerOptions {
   log?: (line: string) => void;
 }
 
-/** A task this process holds, by its local sequence number. */
-interface Held {
-  tid: number;
-  entry: string;
-  /** The coordinator's sequence number. */
-  seq: number;
-  frames: Uint8Array[];
-}
-
-/** What a run's outcome writes: an EVAL of the record script, kept until Redis took it. */
-type Outcome = (string | number | Uint8Array)[];
-
 /** The plug-in workers of this process, kept from one run to the next with the same module and spec. */
 interface Loaded {
   key: string;
@@ -83,7 +60,7 @@ export async function serveRedis(options: ConsumerOptions): Promise<void> {
   await new Consumer(options).serve();
 }
 
-class Consumer {
+class Consumer implements ServerContext {
   readonly #options: ConsumerOptions;
   readonly #name: string;
   readonly #allow: string[];
@@ -98,16 +75,11 @@ class Consumer {
   #loaded: Loaded | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #wake: (() => void) | undefined;
-  /** Local run and task numbers, unique over this process's life (workers are kept between runs). */
-  #runs = 0;
-  #seqs = 0;
 
   constructor(options: ConsumerOptions) {
     this.#options = options;
     this.#name = options.name ?? `${Deno.hostname()}-${Deno.pid}`;
-    this.#allow = options.allowModules?.length
-      ? options.allowModules
-      : [new URL(`file://${Deno.cwd().replace(/\/?$/, "/")}`).href];
+    this.#allow = options.allowModules?.length ? options.allowModules : defaultAllow(Deno.cwd());
     this.#heartbeatMs = options.heartbeatMs ?? 5000;
     this.#log = options.log ?? ((line) => console.error(`crunch worker: ${line}`));
   }
@@ -238,27 +210,21 @@ class Consumer {
 
   /** The local workers for `meta`'s module and spec, started if need be; a string says why not. */
   async #workers(id: string, meta: RunMeta, spec: Uint8Array): Promise<Backend | string> {
-    if (!this.#allow.some((prefix) => meta.module.startsWith(prefix))) {
-      return `the module ${meta.module} is not under an allowed prefix (${
-        this.#allow.join(", ")
-      }); start the worker with --allow-module <prefix>`;
-    }
-    let hash: string;
-    try {
-      hash = await moduleHash(meta.module);
-    } catch (error) {
-      return `cannot read the module ${meta.module} here: ${(error as Error).message}`;
-    }
-    if (hash !== meta.hash) {
-      return `the module ${meta.module} here is not the coordinator's (sha256 ${
-        hash.slice(0, 12)
-      } here, ${meta.hash.slice(0, 12)} there)`;
-    }
+    const refusal = moduleNotAllowed(meta.module, this.#allow) ??
+      await moduleMismatch(meta.module, meta.hash);
+    if (refusal !== undefined) return refusal;
     // Sandboxed threads need Deno's worker-options feature; without it, processes take the flags.
     const isolation = meta.permissions && workerOptionsEnabled() === false
       ? "process"
       : this.#options.isolation ?? meta.isolation;
-    const key = JSON.stringify([meta.module, hash, [...spec], isolation, meta.permissions]);
+    // Keyed by a hash: a spec of any size makes a key of 64 characters.
+    const key = JSON.stringify([
+      meta.module,
+      meta.hash,
+      await digest(spec),
+      isolation,
+      meta.permissions,
+    ]);
     if (this.#loaded?.key === key) return this.#loaded.backend;
     if (this.#loaded) {
       await this.#loaded.backend.close().catch(() => {});
@@ -298,7 +264,7 @@ class Consumer {
     await new RunServer(this, id, meta, backend, fields.get("columns")).serve();
   }
 
-  // --- what a RunServer uses -------------------------------------------------
+  // --- the ServerContext a RunServer uses -----------------------------------------
 
   get name(): string {
     return this.#name;
@@ -325,14 +291,6 @@ class Consumer {
   }
   refuse(id: string, why: string): Promise<void> {
     return this.#refuse(id, why);
-  }
-  /** A run number for the local workers, never used before by this process. */
-  nextRun(): number {
-    return ++this.#runs;
-  }
-  /** A task number for the local workers, never used before by this process. */
-  nextSeq(): number {
-    return ++this.#seqs;
   }
   recover(error: unknown): Promise<void> {
     return this.#recover(error);
@@ -363,271 +321,5 @@ class Consumer {
         if (error instanceof RedisConnectionError) this.#unwritten.push(outcome);
       }
     }
-  }
-}
-
-/** One run served by a {@linkcode Consumer}'s workers. */
-class RunServer {
-  readonly #consumer: Consumer;
-  readonly #id: string;
-  readonly #meta: RunMeta;
-  readonly #backend: Backend;
-  readonly #held = new Map<number, Held>();
-  #columns: string | undefined;
-  #run: BackendRun | undefined;
-  /** The local workers' number for this run (the coordinator's is in the messages it gets). */
-  #localRun = 0;
-  #gone = false;
-  #broken = false;
-  /** The input file of a range run has been found readable here, as the coordinator saw it. */
-  #inputChecked = false;
-  #tasks = 0;
-  /**
-   * Tasks claimed but not yet handed to a local worker: a worker can die while a claim
-   * waits, leaving less room than was asked for. They go out as room comes back.
-   */
-  #backlog: TaskMessage[] = [];
-
-  constructor(
-    consumer: Consumer,
-    id: string,
-    meta: RunMeta,
-    backend: Backend,
-    columns: Uint8Array | undefined,
-  ) {
-    this.#consumer = consumer;
-    this.#id = id;
-    this.#meta = meta;
-    this.#backend = backend;
-    if (columns !== undefined) this.#columns = decoder.decode(columns);
-  }
-
-  async serve(): Promise<void> {
-    const { settings, limits } = this.#meta;
-    const outputColumns = this.#columns === undefined ? undefined : JSON.parse(this.#columns);
-    this.#localRun = this.#consumer.nextRun();
-    this.#run = await this.#backend.begin(
-      {
-        ...settings,
-        run: this.#localRun,
-        outputColumns: outputColumns ?? settings.outputColumns,
-      },
-      limits,
-      this.#listener(),
-    );
-    const consumer = this.#consumer;
-    consumer.log(`run ${this.#id}: taking tasks`);
-    let checked = performance.now();
-    try {
-      while (!this.#gone && !this.#broken && !consumer.stopping) {
-        this.#hand();
-        const room = this.#run.room() - this.#backlog.length;
-        if (room <= 0) {
-          await consumer.sleep(250);
-        } else {
-          await this.#take(room);
-        }
-        if (performance.now() - checked > 1000) {
-          checked = performance.now();
-          if ((await consumer.ctl.command("EXISTS", keys.run(this.#id))) !== 1) this.#gone = true;
-        }
-      }
-      // Stopping: what this process holds is finished and recorded before it leaves.
-      while (this.#held.size && !this.#gone && !this.#broken) {
-        this.#hand();
-        await consumer.sleep(100);
-      }
-    } catch (error) {
-      // Whatever went wrong here, the tasks this process claimed must not wait for it forever.
-      this.#giveBack(`crunch worker ${consumer.name} failed: ${(error as Error).message}`);
-      throw error;
-    } finally {
-      this.#run.end(this.#gone);
-      this.#held.clear();
-      this.#backlog = [];
-      consumer.log(
-        `run ${this.#id}: ${this.#gone ? "ended" : "left"} after ${this.#tasks} task${
-          this.#tasks === 1 ? "" : "s"
-        }`,
-      );
-    }
-  }
-
-  /** Claims up to `room` new tasks (waiting up to 500 ms for some) and hands them to the workers. */
-  async #take(room: number): Promise<void> {
-    const consumer = this.#consumer;
-    let reply: Reply;
-    try {
-      reply = await consumer.block.command(
-        "XREADGROUP",
-        "GROUP",
-        GROUP,
-        consumer.name,
-        "COUNT",
-        room,
-        "BLOCK",
-        500,
-        "STREAMS",
-        keys.tasks(this.#id),
-        ">",
-      );
-    } catch (error) {
-      // The run ended: its stream was deleted (while this read waited, or before).
-      if (error instanceof RedisReplyError && /^(NOGROUP|UNBLOCKED)$/.test(error.code)) {
-        this.#gone = true;
-      } else await consumer.recover(error);
-      return;
-    }
-    for (const { id: entry, fields } of streamEntries(reply)) {
-      const tid = Number(decoder.decode(fields.get("tid")));
-      const frame = fields.get("frame");
-      if (!frame) continue;
-      const task = decodeFrames(frame)[0] as TaskMessage;
-      const columns = fields.get("columns");
-      if (columns !== undefined) {
-        const now = decoder.decode(columns);
-        if (now !== this.#columns) {
-          this.#columns = now;
-          this.#run!.columns(JSON.parse(now));
-        }
-      }
-      if (task.type === "range" && !this.#inputChecked) {
-        const why = await this.#checkInput(task.path, task.fingerprint);
-        if (why !== undefined) {
-          await consumer.refuse(this.#id, why);
-          this.#gone = true;
-          return;
-        }
-        this.#inputChecked = true;
-      }
-      const local = consumer.nextSeq();
-      this.#held.set(local, { tid, entry, seq: task.seq, frames: [] });
-      this.#tasks++;
-      this.#backlog.push({ ...task, run: this.#localRun, seq: local });
-    }
-    this.#hand();
-  }
-
-  /** Reports every task this process holds as lost, so the coordinator sends them again. */
-  #giveBack(why: string): void {
-    const lost = [...this.#held.values()];
-    this.#held.clear();
-    this.#backlog = [];
-    if (lost.length === 0) return;
-    this.#consumer.write(
-      recordArgs(this.#id, lost.map((h) => ({ id: h.entry, tid: h.tid })), [
-        "kind",
-        "lost",
-        "worker",
-        this.#consumer.name,
-        "error",
-        why,
-      ]),
-    );
-  }
-
-  /** Hands claimed tasks to the local workers while they have room. */
-  #hand(): void {
-    while (this.#backlog.length && this.#run!.room() > 0) {
-      const task = this.#backlog.shift()!;
-      if (!this.#held.has(task.seq)) continue; // given up meanwhile (its workers failed)
-      this.#run!.send(task, task.type === "chunk" ? [task.buffer] : []);
-    }
-  }
-
-  /** Why this process cannot read the input of a range run as the coordinator does, if it cannot. */
-  async #checkInput(
-    path: string,
-    expected: { size: number; head: number } | undefined,
-  ): Promise<string | undefined> {
-    try {
-      using file = await Deno.open(path);
-      const print = fingerprintOf(file);
-      if (expected && (print.size < expected.size || print.head !== expected.head)) {
-        return `the input ${path} here is not the coordinator's file (size ${print.size} here, ` +
-          `${expected.size} there); run the coordinator with --reader main to send the records ` +
-          "through Redis";
-      }
-      return undefined;
-    } catch (error) {
-      return `cannot read the input ${path} here (${(error as Error).message}): put it where ` +
-        "every worker sees it at the same path, or run the coordinator with --reader main to " +
-        "send the records through Redis";
-    }
-  }
-
-  #listener(): BackendListener {
-    const consumer = this.#consumer;
-    const run = this.#meta.settings.run;
-    // Back in the coordinator's numbers.
-    const frame = (message: CountMessage | PieceMessage, held: Held) =>
-      encodeFrames([{ ...message, run, seq: held.seq }]);
-    return {
-      count: (message) => {
-        // Sent at once, as a local worker's is: if the worker dies, the coordinator knows the
-        // task's records and can bisect it. Not an outcome: the task stays pending.
-        const held = this.#held.get(message.seq);
-        if (!held) return;
-        consumer.write(noteArgs(this.#id, [
-          "kind",
-          "count",
-          "tids",
-          String(held.tid),
-          "worker",
-          consumer.name,
-          "frames",
-          frame(message, held),
-        ]));
-      },
-      piece: (message) => {
-        const held = this.#held.get(message.seq);
-        if (!held) return;
-        held.frames.push(frame(message, held));
-        if (message.type !== "done") return;
-        this.#held.delete(message.seq);
-        this.#hand();
-        consumer.write(recordArgs(this.#id, [{ id: held.entry, tid: held.tid }], [
-          "kind",
-          "done",
-          "worker",
-          consumer.name,
-          "frames",
-          concat(held.frames),
-        ]));
-        consumer.wake();
-      },
-      lost: (seqs, error) => {
-        const lost = seqs.map((s) => this.#held.get(s)).filter((h) => h !== undefined);
-        for (const s of seqs) this.#held.delete(s);
-        if (lost.length === 0) return;
-        consumer.log(`run ${this.#id}: ${error.message}`);
-        consumer.write(
-          recordArgs(this.#id, lost.map((h) => ({ id: h.entry, tid: h.tid })), [
-            "kind",
-            "lost",
-            "worker",
-            consumer.name,
-            "error",
-            error.message,
-          ]),
-        );
-        consumer.wake();
-      },
-      ready: () => {
-        this.#hand();
-        consumer.wake();
-      },
-      recycled: () => {},
-      failed: (error) => {
-        // A worker could not be replaced: give back what this process holds and start afresh.
-        consumer.log(`run ${this.#id}: ${(error as Error).message}`);
-        this.#giveBack(
-          `the workers of crunch worker ${consumer.name} failed: ${(error as Error).message}`,
-        );
-        this.#broken = true;
-        consumer.drop(this.#backend);
-        consumer.wake();
-      },
-    };
   }
 }

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { CountMessage } from "../wire/protocol.ts";
+import type { Cut } from "../wire/task.ts";
 
 /** What the scheduler does about a range, as verification finds it. */
 export type CutAction =
@@ -73,14 +73,10 @@ export class Cuts {
     return !this.#fellBack && seq >= this.#verified && seq < this.#ranges;
   }
 
-  /** A range reported where it was cut; returns what to do about the ranges it verifies. */
-  report(message: CountMessage): CutAction[] {
-    if (this.#fellBack || message.seq >= this.#ranges || message.seq < this.#verified) return [];
-    this.#reports.set(message.seq, {
-      start: message.start,
-      end: message.end,
-      clean: message.clean!,
-    });
+  /** Range `seq` reported where it was cut; returns what to do about the ranges it verifies. */
+  report(seq: number, cut: Cut): CutAction[] {
+    if (this.#fellBack || seq >= this.#ranges || seq < this.#verified) return [];
+    this.#reports.set(seq, { start: cut.start, end: cut.end, clean: cut.clean });
     const actions: CutAction[] = [];
     while (this.#verified < this.#ranges) {
       const seq = this.#verified;

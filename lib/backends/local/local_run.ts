@@ -1,0 +1,176 @@
+/**
+ * One run on a {@linkcode LocalBackend}'s workers: which worker takes each
+ * task (the least loaded, a couple at most each), what a worker's death
+ * loses, a watchdog for workers that stop finishing records, and workers
+ * recycled after so many tasks or past their heap limit.
+ *
+ * @module
+ */
+
+import { WorkerCrashError } from "../../errors.ts";
+import type { FromWorker, RunMessage } from "../../wire/protocol.ts";
+import type { BackendListener, BackendRun, RunLimits, RunUpdate, Task } from "../backend.ts";
+import type { LocalBackend } from "./local.ts";
+import type { Slot } from "./slot.ts";
+
+/** Tasks a worker may hold at once: one being classified, one queued behind it. */
+export const PER_WORKER = 2;
+
+/** One run on a local backend's workers. */
+export class LocalRun implements BackendRun {
+  readonly #backend: LocalBackend;
+  readonly #slots: Slot[];
+  readonly #settings: RunMessage;
+  readonly #limits: RunLimits;
+  readonly #listener: BackendListener;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  #ended = false;
+
+  constructor(
+    backend: LocalBackend,
+    slots: Slot[],
+    settings: RunMessage,
+    limits: RunLimits,
+    listener: BackendListener,
+  ) {
+    this.#backend = backend;
+    this.#slots = slots;
+    this.#settings = { ...settings };
+    this.#limits = limits;
+    this.#listener = listener;
+    for (const slot of slots) this.#join(slot);
+    const { timeout } = limits;
+    if (timeout !== undefined) {
+      // More workers than cores share the cores: a record takes that much longer in wall time.
+      const share = Math.max(1, slots.length / (navigator.hardwareConcurrency || 1));
+      this.#watchdog = setInterval(
+        () => this.#checkTimeouts(timeout, timeout * share),
+        Math.min(250, Math.max(10, timeout / 4)),
+      );
+    }
+  }
+
+  #join(slot: Slot): void {
+    slot.queue = [];
+    slot.finished = 0;
+    slot.retiring = false;
+    slot.link.post(this.#settings);
+    slot.joined = true;
+  }
+
+  room(): number {
+    let room = 0;
+    for (const slot of this.#slots) {
+      if (slot.available) room += PER_WORKER - slot.queue.length;
+    }
+    return room;
+  }
+
+  send(task: Task, transfer: ArrayBuffer[] = []): void {
+    let slot: Slot | undefined;
+    for (const s of this.#slots) {
+      if (
+        s.available && s.queue.length < PER_WORKER && (!slot || s.queue.length < slot.queue.length)
+      ) {
+        slot = s;
+      }
+    }
+    if (slot === undefined) throw new Error("no worker has room for a task");
+    slot.link.post({ type: "task", run: this.#settings.run, task }, transfer);
+    slot.queue.push(task.id);
+    if (slot.queue.length === 1) slot.progressAt = performance.now();
+  }
+
+  update(change: RunUpdate): void {
+    Object.assign(this.#settings, change);
+    const run = this.#settings.run;
+    for (const slot of this.#slots) {
+      if (!slot.dead) slot.link.post({ type: "update", run, ...change });
+    }
+  }
+
+  end(cancel: boolean): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    clearInterval(this.#watchdog);
+    this.#backend.detach(this);
+    if (cancel) {
+      for (const slot of this.#slots) {
+        if (!slot.dead) slot.link.post({ type: "cancel", run: this.#settings.run });
+      }
+    }
+  }
+
+  /** A message from a ready worker. */
+  message(slot: Slot, message: FromWorker): void {
+    if (this.#ended) return;
+    if (message.type === "count") {
+      if (message.run === this.#settings.run) this.#listener.count(message.count);
+      return;
+    }
+    if (message.type !== "piece" || message.run !== this.#settings.run) return;
+    slot.progressAt = performance.now();
+    const { piece } = message;
+    this.#listener.piece(piece);
+    if (piece.last) this.#finished(slot, piece.id, piece.heapUsed);
+  }
+
+  /** `slot` is done with task `id`. */
+  #finished(slot: Slot, id: number, heapUsed?: number): void {
+    const at = slot.queue.indexOf(id);
+    if (at !== -1) slot.queue.splice(at, 1);
+    slot.progressAt = performance.now();
+    slot.finished++;
+    const { maxChunksPerWorker } = this.#limits;
+    if (maxChunksPerWorker !== undefined && slot.finished >= maxChunksPerWorker) {
+      slot.retiring = true;
+    }
+    // A worker that holds more heap than allowed is replaced between tasks, before a record
+    // runs it out of memory (which, in a Web Worker, would end the whole process).
+    const limit = this.#backend.heapLimit;
+    if (limit !== undefined && heapUsed !== undefined && heapUsed > limit) slot.retiring = true;
+    if (slot.retiring && slot.queue.length === 0) {
+      this.#listener.note({ kind: "recycled", worker: slot.index });
+      this.#replace(slot, true);
+    }
+  }
+
+  /** A worker of this run died: its tasks are lost, and a fresh worker takes its place. */
+  died(slot: Slot, error: WorkerCrashError): void {
+    if (this.#ended) return;
+    const tasks = slot.queue;
+    slot.queue = [];
+    this.#listener.lost(tasks, error);
+    if (!this.#ended) this.#replace(slot, false);
+  }
+
+  /** A replacement worker is ready: it takes this run's settings, then tasks. */
+  joined(slot: Slot): void {
+    if (this.#ended) return;
+    this.#join(slot);
+    this.#listener.ready();
+  }
+
+  #replace(slot: Slot, graceful: boolean): void {
+    this.#backend.replace(slot.index, graceful).catch((error) => {
+      if (!this.#ended) this.#listener.failed(error);
+    });
+  }
+
+  #checkTimeouts(timeout: number, wall: number): void {
+    const now = performance.now();
+    for (const slot of this.#slots) {
+      if (!slot.dead && slot.queue.length && now - slot.progressAt > wall) {
+        const shared = wall > timeout
+          ? ` (${Math.round(wall)} ms with more workers than cores)`
+          : "";
+        slot.kill(
+          new WorkerCrashError(
+            slot.index,
+            `no record finished within the timeout of ${timeout} ms${shared}`,
+          ),
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The coordinator's watch over a run in Redis, a round every half second:
+ * it renews the run's keys (they expire a few seconds after a coordinator
+ * that died stops renewing them), publishes the run again when Redis lost
+ * it, gives up the tasks of `crunch worker`s whose heartbeat is gone (with
+ * the same script a worker records outcomes with, so exactly one side wins)
+ * and fails a run no worker has served for `waitForWorkers`.
+ *
+ * @module
+ */
+
+import { CrunchError } from "../../errors.ts";
+import type { RedisClient, Reply } from "./client.ts";
+import { text } from "./client.ts";
+import { GROUP, keys, recordArgs } from "./wire.ts";
+
+/**
+ * A run's keys expire this long after its coordinator last renewed them, so
+ * a coordinator that died leaves nothing behind for long.
+ */
+export const RUN_TTL_MS = 5_000;
+
+/** How often the registry of worker processes is looked at. */
+const WORKERS_EVERY_MS = 2000;
+
+/** A task in Redis without an outcome. */
+export interface Held {
+  tid: number;
+  /** Its entry in the task stream. */
+  entry?: string;
+}
+
+/** What the reaper needs of the run it watches. */
+export interface ReapedRun {
+  /** True once the run is over (ended or failed). */
+  readonly ended: boolean;
+  /** Tasks without an outcome. */
+  readonly inFlight: number;
+  /** The tasks without an outcome that have an entry in the task stream, by entry. */
+  entries(): Map<string, Held>;
+  /** The worker `worker` stopped: `held` were given up in Redis and are lost. */
+  giveUp(worker: string, held: Held[]): void;
+  /** Publishes the run again and sends every task without an outcome again. */
+  republish(): Promise<void>;
+  /** Ends the run with `error`. */
+  fail(error: unknown): void;
+}
+
+/** The watch over one run. */
+export class Reaper {
+  readonly #id: string;
+  readonly #display: string;
+  readonly #waitForWorkers: number;
+  readonly #run: ReapedRun;
+  #noWorkersSince: number | undefined;
+  #lastWorkerCheck = 0;
+
+  /** Watches run `id` at `display` (the URL without its password, for messages). */
+  constructor(id: string, display: string, waitForWorkers: number, run: ReapedRun) {
+    this.#id = id;
+    this.#display = display;
+    this.#waitForWorkers = waitForWorkers;
+    this.#run = run;
+  }
+
+  /** One round, through `ctl`; a failed command rejects. */
+  async round(ctl: RedisClient): Promise<void> {
+    const id = this.#id;
+    for (const key of [keys.run(id), keys.tasks(id), keys.results(id)]) {
+      ctl.command("PEXPIRE", key, RUN_TTL_MS).catch(() => {});
+    }
+    // The run's keys are gone (Redis lost them, or they expired while this process stalled):
+    // the workers dropped the run, so publish it again and send what has no outcome again.
+    if ((await ctl.command("EXISTS", keys.run(id))) !== 1) {
+      await this.#run.republish();
+      return;
+    }
+    await this.#reap(ctl);
+    await this.#checkWorkers(ctl);
+  }
+
+  /** Gives up the tasks of worker processes whose heartbeat is gone. */
+  async #reap(ctl: RedisClient): Promise<void> {
+    const id = this.#id;
+    const pending = await ctl.command("XPENDING", keys.tasks(id), GROUP, "-", "+", 1000);
+    const byWorker = new Map<string, string[]>();
+    for (const row of (pending as Reply[][]) ?? []) {
+      const name = text(row[1])!;
+      if (!byWorker.has(name)) byWorker.set(name, []);
+      byWorker.get(name)!.push(text(row[0])!);
+    }
+    const names = [...byWorker.keys()];
+    const alive = await Promise.all(names.map((n) => ctl.command("EXISTS", keys.worker(n))));
+    const byEntry = this.#run.entries();
+    for (let i = 0; i < names.length; i++) {
+      if (alive[i] === 1 || this.#run.ended) continue;
+      const held = byWorker.get(names[i])!.map((entry) => byEntry.get(entry)).filter((h) =>
+        h !== undefined
+      );
+      if (held.length === 0) continue;
+      const acked = text(
+        await ctl.command(...recordArgs(id, held.map((h) => ({ id: h.entry!, tid: h.tid })))),
+      )!;
+      const given = new Set(acked.split(",").filter(Boolean).map(Number));
+      this.#run.giveUp(names[i], held.filter((h) => given.has(h.tid)));
+    }
+  }
+
+  /** Ends the run when tasks wait and no worker process has been alive for `waitForWorkers`. */
+  async #checkWorkers(ctl: RedisClient): Promise<void> {
+    const now = performance.now();
+    if (this.#run.inFlight === 0) {
+      this.#noWorkersSince = undefined;
+      return;
+    }
+    if (now - this.#lastWorkerCheck < WORKERS_EVERY_MS) return;
+    this.#lastWorkerCheck = now;
+    const names = ((await ctl.command("SMEMBERS", keys.workers)) as Reply[]).map((n) => text(n)!);
+    const alive = await Promise.all(names.map((n) => ctl.command("EXISTS", keys.worker(n))));
+    const gone = names.filter((_, i) => alive[i] !== 1);
+    if (gone.length) await ctl.command("SREM", keys.workers, ...gone);
+    if (gone.length < names.length) {
+      this.#noWorkersSince = undefined;
+      return;
+    }
+    this.#noWorkersSince ??= now;
+    const waited = now - this.#noWorkersSince;
+    if (waited >= this.#waitForWorkers && !this.#run.ended) {
+      this.#run.fail(
+        new CrunchError(
+          `no crunch worker is serving ${this.#display} (waited ${
+            Math.round(waited / 1000)
+          } s): start one with \`crunch worker --redis ${this.#display}\``,
+        ),
+      );
+    }
+  }
+}

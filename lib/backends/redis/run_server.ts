@@ -1,0 +1,287 @@
+/**
+ * One run served by a `crunch worker`: claims the run's tasks as the local
+ * workers have room, hands them on, and records each task's outcome (its
+ * results, or its loss when a local worker died holding it) with the Lua
+ * script that writes an outcome only for a task still pending.
+ *
+ * @module
+ */
+
+import type { Backend, BackendListener, BackendRun, Task } from "../backend.ts";
+import { concat, decodeFrames, encodeFrames } from "../../wire/frames.ts";
+import { type RedisClient, RedisReplyError, type Reply } from "./client.ts";
+import { inputMismatch } from "./admission.ts";
+import { GROUP, keys, noteArgs, recordArgs, type RunMeta, streamEntries } from "./wire.ts";
+
+const decoder = new TextDecoder();
+
+/** A task this process holds, by its tid (the local workers' id for it). */
+interface Held {
+  tid: number;
+  entry: string;
+  frames: Uint8Array[];
+}
+
+/** What a run's outcome writes: an EVAL of the record script, kept until Redis took it. */
+export type Outcome = (string | number | Uint8Array)[];
+
+/** What a {@linkcode RunServer} needs of the process that serves runs. */
+export interface ServerContext {
+  /** This process's consumer name. */
+  readonly name: string;
+  /** True once the process is asked to stop. */
+  readonly stopping: boolean;
+  /** The connection for commands (a new one after a reconnect). */
+  readonly ctl: RedisClient;
+  /** The connection for blocking reads. */
+  readonly block: RedisClient;
+  /** A status line (never data or specs). */
+  log(line: string): void;
+  /** Waits `ms`, or until {@linkcode ServerContext.wake} (or the stop signal) ends the wait. */
+  sleep(ms: number): Promise<void>;
+  /** Ends the current wait: something happened (a task finished, a worker is ready). */
+  wake(): void;
+  /** Says why this process will not run `id`. */
+  refuse(id: string, why: string): Promise<void>;
+  /** Deals with a failed command: reconnects after a lost connection. */
+  recover(error: unknown): Promise<void>;
+  /** The workers broke (one could not be replaced): start afresh at the next run. */
+  drop(backend: Backend): void;
+  /** Writes an outcome; one that cannot be written now is written after reconnecting. */
+  write(outcome: Outcome): void;
+}
+
+/** One run served by a {@linkcode Consumer}'s workers. */
+export class RunServer {
+  readonly #consumer: ServerContext;
+  readonly #id: string;
+  readonly #meta: RunMeta;
+  readonly #backend: Backend;
+  readonly #held = new Map<number, Held>();
+  #columns: string | undefined;
+  #run: BackendRun | undefined;
+  #gone = false;
+  #broken = false;
+  /** The input file of a range run has been found readable here, as the coordinator saw it. */
+  #inputChecked = false;
+  #tasks = 0;
+  /**
+   * Tasks claimed but not yet handed to a local worker: a worker can die while a claim
+   * waits, leaving less room than was asked for. They go out as room comes back.
+   */
+  #backlog: Task[] = [];
+
+  constructor(
+    consumer: ServerContext,
+    id: string,
+    meta: RunMeta,
+    backend: Backend,
+    columns: Uint8Array | undefined,
+  ) {
+    this.#consumer = consumer;
+    this.#id = id;
+    this.#meta = meta;
+    this.#backend = backend;
+    if (columns !== undefined) this.#columns = decoder.decode(columns);
+  }
+
+  async serve(): Promise<void> {
+    const { settings, limits } = this.#meta;
+    const outputColumns = this.#columns === undefined ? undefined : JSON.parse(this.#columns);
+    this.#run = await this.#backend.begin(
+      { ...settings, outputColumns: outputColumns ?? settings.outputColumns },
+      limits,
+      this.#listener(),
+    );
+    const consumer = this.#consumer;
+    consumer.log(`run ${this.#id}: taking tasks`);
+    let checked = performance.now();
+    try {
+      while (!this.#gone && !this.#broken && !consumer.stopping) {
+        this.#hand();
+        const room = this.#run.room() - this.#backlog.length;
+        if (room <= 0) {
+          await consumer.sleep(250);
+        } else {
+          await this.#take(room);
+        }
+        if (performance.now() - checked > 1000) {
+          checked = performance.now();
+          if ((await consumer.ctl.command("EXISTS", keys.run(this.#id))) !== 1) this.#gone = true;
+        }
+      }
+      // Stopping: what this process holds is finished and recorded before it leaves.
+      while (this.#held.size && !this.#gone && !this.#broken) {
+        this.#hand();
+        await consumer.sleep(100);
+      }
+    } catch (error) {
+      // Whatever went wrong here, the tasks this process claimed must not wait for it forever.
+      this.#giveBack(`crunch worker ${consumer.name} failed: ${(error as Error).message}`);
+      throw error;
+    } finally {
+      this.#run.end(this.#gone);
+      this.#held.clear();
+      this.#backlog = [];
+      consumer.log(
+        `run ${this.#id}: ${this.#gone ? "ended" : "left"} after ${this.#tasks} task${
+          this.#tasks === 1 ? "" : "s"
+        }`,
+      );
+    }
+  }
+
+  /** Claims up to `room` new tasks (waiting up to 500 ms for some) and hands them to the workers. */
+  async #take(room: number): Promise<void> {
+    const consumer = this.#consumer;
+    let reply: Reply;
+    try {
+      reply = await consumer.block.command(
+        "XREADGROUP",
+        "GROUP",
+        GROUP,
+        consumer.name,
+        "COUNT",
+        room,
+        "BLOCK",
+        500,
+        "STREAMS",
+        keys.tasks(this.#id),
+        ">",
+      );
+    } catch (error) {
+      // The run ended: its stream was deleted (while this read waited, or before).
+      if (error instanceof RedisReplyError && /^(NOGROUP|UNBLOCKED)$/.test(error.code)) {
+        this.#gone = true;
+      } else await consumer.recover(error);
+      return;
+    }
+    for (const { id: entry, fields } of streamEntries(reply)) {
+      const tid = Number(decoder.decode(fields.get("tid")));
+      const frame = fields.get("frame");
+      if (!frame) continue;
+      const message = decodeFrames(frame)[0];
+      if (message?.type !== "task") continue;
+      const task = message.task;
+      const columns = fields.get("columns");
+      if (columns !== undefined) {
+        const now = decoder.decode(columns);
+        if (now !== this.#columns) {
+          this.#columns = now;
+          this.#run!.update({ outputColumns: JSON.parse(now) });
+        }
+      }
+      if (task.body.kind === "range" && !this.#inputChecked) {
+        const why = await inputMismatch(task.body.path, task.body.fingerprint);
+        if (why !== undefined) {
+          await consumer.refuse(this.#id, why);
+          this.#gone = true;
+          return;
+        }
+        this.#inputChecked = true;
+      }
+      this.#held.set(tid, { tid, entry, frames: [] });
+      this.#tasks++;
+      this.#backlog.push({ ...task, id: tid });
+    }
+    this.#hand();
+  }
+
+  /** Reports every task this process holds as lost, so the coordinator sends them again. */
+  #giveBack(why: string): void {
+    const lost = [...this.#held.values()];
+    this.#held.clear();
+    this.#backlog = [];
+    if (lost.length === 0) return;
+    this.#consumer.write(
+      recordArgs(this.#id, lost.map((h) => ({ id: h.entry, tid: h.tid })), [
+        "kind",
+        "lost",
+        "worker",
+        this.#consumer.name,
+        "error",
+        why,
+      ]),
+    );
+  }
+
+  /** Hands claimed tasks to the local workers while they have room. */
+  #hand(): void {
+    while (this.#backlog.length && this.#run!.room() > 0) {
+      const task = this.#backlog.shift()!;
+      if (!this.#held.has(task.id)) continue; // given up meanwhile (its workers failed)
+      this.#run!.send(task, task.body.kind === "chunk" ? [task.body.buffer] : []);
+    }
+  }
+
+  #listener(): BackendListener {
+    const consumer = this.#consumer;
+    return {
+      count: (count) => {
+        // Sent at once, as a local worker's is: if the worker dies, the coordinator knows the
+        // task's records and can bisect it. Not an outcome: the task stays pending.
+        const held = this.#held.get(count.id);
+        if (!held) return;
+        consumer.write(noteArgs(this.#id, [
+          "kind",
+          "count",
+          "tids",
+          String(held.tid),
+          "worker",
+          consumer.name,
+          "frames",
+          encodeFrames([{ type: "count", run: 0, count }]),
+        ]));
+      },
+      piece: (piece) => {
+        const held = this.#held.get(piece.id);
+        if (!held) return;
+        held.frames.push(encodeFrames([{ type: "piece", run: 0, piece }]));
+        if (!piece.last) return;
+        this.#held.delete(piece.id);
+        this.#hand();
+        consumer.write(recordArgs(this.#id, [{ id: held.entry, tid: held.tid }], [
+          "kind",
+          "done",
+          "worker",
+          consumer.name,
+          "frames",
+          concat(held.frames),
+        ]));
+        consumer.wake();
+      },
+      lost: (seqs, error) => {
+        const lost = seqs.map((s) => this.#held.get(s)).filter((h) => h !== undefined);
+        for (const s of seqs) this.#held.delete(s);
+        if (lost.length === 0) return;
+        consumer.log(`run ${this.#id}: ${error.message}`);
+        consumer.write(
+          recordArgs(this.#id, lost.map((h) => ({ id: h.entry, tid: h.tid })), [
+            "kind",
+            "lost",
+            "worker",
+            consumer.name,
+            "error",
+            error.message,
+          ]),
+        );
+        consumer.wake();
+      },
+      ready: () => {
+        this.#hand();
+        consumer.wake();
+      },
+      note: () => {},
+      failed: (error) => {
+        // A worker could not be replaced: give back what this process holds and start afresh.
+        consumer.log(`run ${this.#id}: ${(error as Error).message}`);
+        this.#giveBack(
+          `the workers of crunch worker ${consumer.name} failed: ${(error as Error).message}`,
+        );
+        this.#broken = true;
+        consumer.drop(this.#backend);
+        consumer.wake();
+      },
+    };
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The head of a byte input: the header row of CSV and TSV (or numbered
+ * columns without one), blank lines before it skipped, and the mistakes a
+ * header shows early (a semicolon-separated file read with commas, lone CR
+ * line ends, a column named twice, an unclosed quote).
+ *
+ * @module
+ */
+
+import { ParseError } from "../errors.ts";
+import { parseDelimitedRows } from "../formats/csv.ts";
+import { delimiterOf, type Format } from "../formats/format.ts";
+import { type ChunkReader, RecordTooLong } from "./chunk_reader.ts";
+import type { SourceHead } from "./task.ts";
+
+/** The dialect options the head depends on. */
+export interface Dialect {
+  header: boolean;
+  columns?: string[];
+  delimiter?: string;
+}
+
+/**
+ * Reads the head of the input `reader` reads (consuming the header row, not
+ * a first data record); `file` names it in errors.
+ */
+export async function readHead(
+  reader: ChunkReader,
+  format: Format,
+  dialect: Dialect,
+  file: string | undefined,
+): Promise<SourceHead> {
+  if (format === "ndjson") return { format: "ndjson", firstLine: 1 };
+  const { header: named, columns: given, delimiter } = dialect;
+  let line = 1;
+  for (;;) {
+    let header;
+    try {
+      // Without a header row the first record is only looked at: it is data.
+      header = await reader.header(false);
+    } catch (error) {
+      if (!(error instanceof RecordTooLong)) throw error;
+      throw new ParseError(
+        `the header row is longer than ${error.limit} bytes (maxRecordBytes): is a quote left open, or do the lines end with a lone CR?`,
+        { file, line },
+      );
+    }
+    if (header === null) return { format, columns: given ?? [], firstLine: line, delimiter };
+    const text = new TextDecoder().decode(header.bytes);
+    if (text.trim() === "") {
+      await reader.header(); // a blank line before the first record: skip it
+      line += header.newlines;
+      continue;
+    }
+    if (/\r(?!\n)./s.test(text)) {
+      throw new ParseError(
+        "the lines end with a lone CR (classic Mac line ends), which crunch does not read as " +
+          `line ends: convert them first, e.g. tr '\\r' '\\n' < ${file ?? "in.csv"} > out.csv`,
+        { file, line },
+      );
+    }
+    const fields = headerFields(text, delimiterOf(format, delimiter), file, line);
+    if (!named) {
+      // Numbered columns (c1, c2, ...) as many as the first record has, unless given.
+      const columns = given ?? fields.map((_, i) => `c${i + 1}`);
+      return { format, columns, firstLine: line, delimiter };
+    }
+    await reader.header();
+    if (delimiter === undefined && fields.length === 1) wrongDelimiter(text, format, file, line);
+    return { format, columns: fields, firstLine: line + header.newlines, delimiter };
+  }
+}
+
+/** The names in a header row; a ParseError for a malformed row or a name given twice. */
+function headerFields(
+  text: string,
+  delimiter: string,
+  file: string | undefined,
+  line: number,
+): string[] {
+  const where = { file, line };
+  let rows: string[][];
+  try {
+    rows = parseDelimitedRows(text, delimiter);
+  } catch (error) {
+    throw new ParseError(`bad header row: ${(error as Error).message}`, where);
+  }
+  const columns = rows[0];
+  const seen = new Set<string>();
+  for (const name of columns) {
+    if (seen.has(name)) {
+      throw new ParseError(`the header names column ${JSON.stringify(name)} twice`, where);
+    }
+    seen.add(name);
+  }
+  return columns;
+}
+
+/** A header of one column that holds another delimiter: a ParseError naming the one to pass. */
+function wrongDelimiter(text: string, format: Format, file: string | undefined, line: number) {
+  const own = delimiterOf(format);
+  const [other] = [";", "|", "\t", ","].filter((d) => d !== own && text.includes(d));
+  if (other === undefined) return;
+  const name = other === "\t" ? "tab" : other;
+  const fields = parseDelimitedRows(text, own)[0];
+  throw new ParseError(
+    `the header has one column, ${JSON.stringify(fields[0])}, holding ${
+      JSON.stringify(other)
+    }: if the fields are separated by ${name}, pass --delimiter '${
+      other === "\t" ? "\\t" : other
+    }' (the delimiter option); to read it as one column, pass --delimiter ','`,
+    { file, line },
+  );
+}

@@ -1,0 +1,70 @@
+/**
+ * Byte-range tasks in a worker: the worker reads the records that start in
+ * its range of the file itself (`range_reader.ts` says where they are cut),
+ * and reports where it cut. A range whose last LF turns out to lie inside a
+ * quoted field reads on to where that record really ends; a cut that cannot
+ * be mended (or a file this worker cannot read) is reported unclean, and the
+ * range is counted only: the main thread reads on from the last good cut.
+ *
+ * @module
+ */
+
+import type { RangeBody } from "../../lib/wire/task.ts";
+import type { CurrentRun } from "../current_run.ts";
+import { FileChanged, type RangeReader } from "../range_reader.ts";
+import { rowsOfParsed, type TaskRows } from "./task_rows.ts";
+
+/**
+ * How far past its end, in range sizes, a range reads on for the end of a
+ * record that a quoted field carries over its last LF. A range that started
+ * at a wrong place (inside a quoted field) sees the quotes inverted and may
+ * search far; its results are dropped anyway, so the search is bounded.
+ */
+const STRETCH_RANGES = 4;
+
+/** The rows of a range, read by `ranges` (which keeps the file open between ranges). */
+export function rangeRows(
+  body: RangeBody,
+  run: CurrentRun,
+  ranges: RangeReader,
+  decoder: TextDecoder,
+): TaskRows {
+  const { path, offset, end, exact, maxRecordBytes, fingerprint } = body;
+  let read;
+  try {
+    read = ranges.read(run.id, path, offset, end, exact, maxRecordBytes, fingerprint);
+  } catch (error) {
+    ranges.close();
+    // The file changed under the run (the run ends), or this worker cannot read it (a
+    // sandbox, say: main reads it instead).
+    const cut = error instanceof FileChanged ? { clean: false, changed: error.message } : {
+      clean: false,
+    };
+    return { rows: [], newlines: 0, text: "", cut, classify: false };
+  }
+  let text = decoder.decode(read.bytes);
+  let parsed = run.parse(text);
+  const start = read.start;
+  const cut = { start, end: start + read.bytes.length, clean: read.found };
+  if (cut.clean && parsed.openQuote && run.settings.format !== "rows") {
+    // The range's last LF lies inside a quoted field: read on to where that record really
+    // ends. (The next range's guessed start is then wrong, and main re-runs it from here.)
+    const stretched = ranges.stretch(
+      run.id,
+      path,
+      start,
+      cut.end - start,
+      Math.min(maxRecordBytes, STRETCH_RANGES * (end - offset)),
+      run.settings.format,
+      run.settings.delimiter,
+    );
+    if (stretched === undefined) cut.clean = false;
+    else {
+      text = decoder.decode(stretched);
+      parsed = run.parse(text);
+      cut.end = start + stretched.length;
+    }
+  }
+  if (parsed.openQuote) cut.clean = false;
+  return { ...rowsOfParsed(parsed, text, start), cut, classify: cut.clean };
+}

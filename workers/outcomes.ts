@@ -1,0 +1,138 @@
+/**
+ * Where a task's outcomes go while its records are classified: each
+ * result, failure or malformed record into the current piece, and pieces
+ * sent now and then (every 50 ms for slow classifiers, at once past 8 M
+ * characters of results), so the main side sees progress and memory stays
+ * bounded.
+ *
+ * @module
+ */
+
+import { RAW_TEXT_CHARS, serializeError } from "../lib/wire/task.ts";
+import type { ClassifySink } from "./classify.ts";
+import type { CurrentRun } from "./current_run.ts";
+import type { TaskRows } from "./kinds/mod.ts";
+import type { Pacer } from "./pacer.ts";
+import { PieceBuilder } from "./piece.ts";
+import type { WorkerTransport } from "./transport.ts";
+
+/** Characters of string results above which a piece is sent at once. */
+const PIECE_CHARS = 8 << 20;
+
+/** Longest time a task's results wait in a worker before a piece carries them. */
+const FLUSH_EVERY_MS = 50;
+
+const encoder = new TextEncoder();
+
+/** The outcomes of one task's records, sent in pieces. */
+export class TaskOutcomes implements ClassifySink {
+  readonly #transport: WorkerTransport;
+  readonly #run: CurrentRun;
+  readonly #id: number;
+  readonly #rows: TaskRows;
+  readonly #pacer: Pacer;
+  readonly #live: () => boolean;
+  #piece: PieceBuilder;
+  #lastFlush = performance.now();
+  /** Where the last malformed record's bytes were counted to: records come in order. */
+  #countedTo = 0;
+  /** The input byte offset of `#countedTo`. */
+  #byte: number | undefined;
+
+  /** Outcomes of task `id`'s `rows` from record `from` on; `live` is false once its run is gone. */
+  constructor(
+    transport: WorkerTransport,
+    run: CurrentRun,
+    id: number,
+    rows: TaskRows,
+    from: number,
+    pacer: Pacer,
+    live: () => boolean,
+  ) {
+    this.#transport = transport;
+    this.#run = run;
+    this.#id = id;
+    this.#rows = rows;
+    this.#pacer = pacer;
+    this.#live = live;
+    this.#piece = new PieceBuilder(from);
+    this.#byte = rows.byte;
+  }
+
+  result(offset: number, value: unknown): void {
+    const piece = this.#piece;
+    piece.add(value, offset);
+    // Big results go out as they come: no piece holds more than PIECE_CHARS of text.
+    if (typeof value === "string" && (piece.chars += value.length) > PIECE_CHARS) {
+      this.#flush(offset + 1);
+    }
+  }
+
+  failure(offset: number, error: unknown): void {
+    this.#piece.failures.push({
+      kind: "record",
+      offset,
+      line: this.#rows.lines?.[offset] ?? 0,
+      record: this.#rows.rows[offset],
+      error: serializeError(error),
+    });
+  }
+
+  bad(offset: number): void {
+    const bad = this.#rows.bad!.get(offset)!;
+    if (!("from" in bad)) {
+      // A row the transport could not carry.
+      this.#piece.failures.push({
+        kind: "record",
+        offset,
+        line: 0,
+        record: bad.record,
+        error: { name: "DataCloneError", message: bad.reason },
+      });
+      return;
+    }
+    const { text } = this.#rows;
+    const raw = text.slice(bad.from, Math.min(bad.to, bad.from + RAW_TEXT_CHARS));
+    let byte: number | undefined;
+    if (this.#byte !== undefined) {
+      this.#byte += encoder.encode(text.slice(this.#countedTo, bad.from)).length;
+      this.#countedTo = bad.from;
+      byte = this.#byte;
+    }
+    this.#piece.failures.push({
+      kind: "parse",
+      offset,
+      line: bad.line,
+      text: raw.replace(/\r?\n$/, ""),
+      byte,
+      error: { name: "ParseError", message: bad.reason },
+    });
+  }
+
+  retried(): void {
+    this.#piece.retried++;
+  }
+
+  async tick(next: number): Promise<boolean> {
+    const now = performance.now();
+    // Slow classifiers: hand results over as they come, not only when the task ends.
+    if (now - this.#lastFlush > FLUSH_EVERY_MS) this.#flush(next);
+    // Yield now and then inside long tasks too, so cancel and terminate() act promptly.
+    if (this.#pacer.due(now)) await this.#pacer.yield();
+    return this.#live();
+  }
+
+  /** Sends records up to `to` as a piece, and starts the next one there. */
+  #flush(to: number): void {
+    const { rows, lines } = this.#rows;
+    this.#piece.send(this.#transport, this.#run, this.#id, to, rows, lines, undefined);
+    this.#piece = new PieceBuilder(to);
+    this.#lastFlush = performance.now();
+  }
+
+  /** Sends the task's last piece: records up to `to`. */
+  finish(to: number): void {
+    const { rows, lines, newlines } = this.#rows;
+    this.#piece.send(this.#transport, this.#run, this.#id, to, rows, lines, newlines);
+  }
+}
