@@ -11,13 +11,16 @@
  * @example
  * ```ts
  * import { classify } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  *
  * // examples/hits.ts exports init(spec) and classify(row); paths are relative to the current directory.
  * const results = classify("examples/hits.ts", "examples/reviews.csv", {
  *   spec: { words: ["good", "great"] },
  *   ordered: true,
  * });
- * for await (const result of results) console.log(result); // { id: "1", hits: 1 }, { id: "3", hits: 2 }
+ * const all = [];
+ * for await (const result of results) all.push(result);
+ * assert.deepEqual(all, [{ id: "1", hits: 1 }, { id: "3", hits: 2 }]);
  * ```
  *
  * @module

@@ -42,13 +42,20 @@ import { type Results, RunIterator } from "./run/iterator.ts";
  * @example
  * ```ts
  * import { classify } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  *
  * // examples/hits.ts exports init(spec) and classify(row)
  * const hits = classify("examples/hits.ts", "examples/reviews.csv", {
  *   spec: { words: ["good"] },
  *   tagged: true,
+ *   ordered: true,
  * });
- * for await (const hit of hits) console.log(hit); // { index: 0, line: 2, result: { id: "1", hits: 1 } }, ...
+ * const all = [];
+ * for await (const hit of hits) all.push(hit);
+ * assert.deepEqual(all, [
+ *   { index: 0, line: 2, result: { id: "1", hits: 1 } },
+ *   { index: 2, line: 4, result: { id: "3", hits: 1 } },
+ * ]);
  * ```
  */
 export function classify<_R = Uint8Array>(
@@ -89,7 +96,7 @@ export function startRun<R>(
     & { consoleToStderr?: boolean }
     & Pick<
       ResolvedRunOptions,
-      "startAt" | "checkpoints" | "documentState" | "onMark"
+      "startAt" | "checkpoints" | "documentState" | "onMark" | "select"
     > = {},
 ): RunIterator<R> {
   checkClassifyKeys(options);
@@ -106,8 +113,7 @@ export function startRun<R>(
       ),
     release: (backend, how) => {
       if (how === "done") return backend?.close() ?? Promise.resolve([]);
-      backend?.terminate();
-      return Promise.resolve();
+      return backend?.terminate() ?? Promise.resolve();
     },
   };
   const { consoleToStderr, ...resume } = internal;

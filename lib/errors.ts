@@ -13,8 +13,9 @@ import type { SerializedError } from "./wire/protocol.ts";
  * @example
  * ```ts
  * import { CrunchError, ParseError } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  * const e = new ParseError("unclosed quote", { file: "a.csv", line: 3 });
- * console.log(e instanceof CrunchError); // true
+ * assert.ok(e instanceof CrunchError);
  * ```
  */
 export class CrunchError extends Error {
@@ -41,8 +42,11 @@ export function reviveError(error: SerializedError): Error {
  * @example
  * ```ts
  * import { ModuleError } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  * const e = new ModuleError("file:///x.ts", "has no classify export", ["init"]);
- * console.log(e.message); // names the URL and the exports found
+ * assert.equal(e.module, "file:///x.ts");
+ * assert.deepEqual(e.exports, ["init"]);
+ * assert.match(e.message, /file:\/\/\/x\.ts has no classify export.*init/);
  * ```
  */
 export class ModuleError extends CrunchError {
@@ -72,8 +76,9 @@ export class ModuleError extends CrunchError {
  * @example
  * ```ts
  * import { InitError } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  * const e = new InitError("file:///x.ts", 0, { name: "TypeError", message: "bad spec" });
- * console.log(e.message); // init() of file:///x.ts failed in worker 0: TypeError: bad spec
+ * assert.equal(e.message, "init() of file:///x.ts failed in worker 0: TypeError: bad spec");
  * ```
  */
 export class InitError extends CrunchError {
@@ -119,8 +124,9 @@ function where(position: RecordPosition): string {
  * @example
  * ```ts
  * import { PrepareError } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  * const e = new PrepareError("file:///x.ts", "failed: RangeError: no lexicon");
- * console.log(e.message); // prepare() of file:///x.ts failed: RangeError: no lexicon
+ * assert.equal(e.message, "prepare() of file:///x.ts failed: RangeError: no lexicon");
  * ```
  */
 export class PrepareError extends CrunchError {
@@ -141,11 +147,12 @@ export class PrepareError extends CrunchError {
  * @example
  * ```ts
  * import { RecordError } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  * const e = new RecordError({ index: 4, line: 6, file: "a.csv" }, { id: "4" }, {
  *   name: "RangeError",
  *   message: "no such id",
  * });
- * console.log(e.message); // classify failed at a.csv, line 6, record 4: RangeError: no such id
+ * assert.equal(e.message, "classify failed at a.csv, line 6, record 4: RangeError: no such id");
  * ```
  */
 export class RecordError extends CrunchError {
@@ -193,8 +200,9 @@ export interface ParsePosition {
  * @example
  * ```ts
  * import { ParseError } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  * const e = new ParseError("expected 3 fields, found 2", { file: "a.csv", line: 7 });
- * console.log(e.message); // a.csv, line 7: expected 3 fields, found 2
+ * assert.equal(e.message, "a.csv, line 7: expected 3 fields, found 2");
  * ```
  */
 export class ParseError extends CrunchError {
@@ -232,8 +240,9 @@ export class ParseError extends CrunchError {
  * @example
  * ```ts
  * import { InputError } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  * const e = new InputError("a.csv", "it shrank from 900 to 300 bytes while it was being read");
- * console.log(e.message); // a.csv: it shrank from 900 to 300 bytes while it was being read
+ * assert.equal(e.message, "a.csv: it shrank from 900 to 300 bytes while it was being read");
  * ```
  */
 export class InputError extends CrunchError {
@@ -258,8 +267,9 @@ export class InputError extends CrunchError {
  * @example
  * ```ts
  * import { WorkerCrashError } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  * const e = new WorkerCrashError(1, "the classifier called Deno.exit(3)");
- * console.log(e.message); // worker 1 died: the classifier called Deno.exit(3)
+ * assert.equal(e.message, "worker 1 died: the classifier called Deno.exit(3)");
  * ```
  */
 export class WorkerCrashError extends CrunchError {
@@ -283,8 +293,9 @@ export class WorkerCrashError extends CrunchError {
  * @example
  * ```ts
  * import { RetryableError } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  * const e = new RetryableError("the server said 429", { retryAfter: 1000 });
- * console.log(e.retryable, e.retryAfter); // true 1000
+ * assert.deepEqual([e.retryable, e.retryAfter], [true, 1000]);
  * ```
  */
 export class RetryableError extends Error {

@@ -34,11 +34,20 @@ export class Files {
  * @example
  * ```ts
  * import { classify, files } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
+ *
+ * // The glob names reviews.csv again: each file is read once.
  * const results = classify("examples/hits.ts", files("examples/reviews.csv", "examples/*.csv"), {
  *   spec: { words: ["good"] },
  *   tagged: true,
+ *   ordered: true,
  * });
- * for await (const r of results) console.log(r.file, r.index, r.result); // examples/reviews.csv 0 { id: "1", hits: 1 }, ...
+ * const found = [];
+ * for await (const r of results) found.push([r.file, r.index, r.result]);
+ * assert.deepEqual(found, [
+ *   ["examples/reviews.csv", 0, { id: "1", hits: 1 }],
+ *   ["examples/reviews.csv", 2, { id: "3", hits: 1 }],
+ * ]);
  * ```
  */
 export function files(...patterns: (string | URL)[]): Files {

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { checkKeys, checkSpec, describe } from "./checks.ts";
+import { checkKeys, checkSpec, describe, parseRedisUrl } from "./checks.ts";
 import type { ParseError, RecordError } from "./errors.ts";
-import { parseRedisUrl } from "./checks.ts";
-import { DEFAULT_BATCH_RECORDS, DEFAULT_RETRY } from "./wire/protocol.ts";
+import { integer } from "./options/kinds.ts";
+import { keysOf, OPTIONS, type OptionSpec } from "./options/table.ts";
 import type { Format, OutputFormat } from "./formats/format.ts";
 
 export type { Format, OutputFormat } from "./formats/format.ts";
@@ -246,99 +246,62 @@ export interface RunOptions {
 /** Options of {@linkcode classify}: those of the pool and those of the run. */
 export interface ClassifyOptions extends PoolOptions, RunOptions {}
 
-/** Run options with defaults applied. */
-export interface ResolvedRunOptions {
-  ordered: boolean;
-  format?: Format;
-  chunkBytes: number;
-  batchSize: number;
-  maxRecordBytes: number;
-  onError: OnError;
-  signal?: AbortSignal;
-  onProgress?: (progress: Progress) => void;
-  tagged: boolean;
-  encode?: OutputFormat;
-  timeout?: number;
-  maxRespawns: number;
-  maxChunksPerWorker?: number;
-  reader?: "workers" | "main";
-  delimiter?: string;
-  header: boolean;
-  columns?: string[];
-  mixedHeaders: boolean;
-  concurrency: number;
-  batchRecords: number;
-  retries: number;
-  rateLimit?: { perSecond: number };
-  /** Internal (the command's --resume): the records start here, not after the header. */
-  startAt?: { byte: number; index: number; line: number };
-  /** Internal: mark resumable points in the outbox (ordered runs). */
-  checkpoints?: boolean;
-  /** Internal: the output document goes on from this state. */
-  documentState?: { started: boolean; columns?: string[] };
-  /** Internal: called at each checkpoint; its value is kept in it. */
-  onMark?: () => unknown;
-}
+/** Run options that always have a value once resolved (their defaults). */
+type Defaulted =
+  | "ordered"
+  | "chunkBytes"
+  | "batchSize"
+  | "maxRecordBytes"
+  | "onError"
+  | "tagged"
+  | "maxRespawns"
+  | "header"
+  | "mixedHeaders"
+  | "concurrency"
+  | "batchRecords"
+  | "retries";
 
-/** The default `chunkBytes`. */
-export const DEFAULT_CHUNK_BYTES = 512 << 10;
+/** Run options with defaults applied, and the command's internal ones. */
+export type ResolvedRunOptions =
+  & Omit<RunOptions, Defaulted>
+  & Required<Pick<RunOptions, Defaulted>>
+  & {
+    /** Internal (the command's --resume): the records start here, not after the header. */
+    startAt?: { byte: number; index: number; line: number };
+    /** Internal: mark resumable points in the outbox (ordered runs). */
+    checkpoints?: boolean;
+    /** Internal: the output document goes on from this state. */
+    documentState?: { started: boolean; columns?: string[] };
+    /** Internal: called at each checkpoint; its value is kept in it. */
+    onMark?: () => unknown;
+    /** Internal (the command's --retry-errors): classify only the records with these indexes. */
+    select?: ReadonlySet<number>;
+  };
 
-const OUTPUTS: readonly OutputFormat[] = ["ndjson", "csv", "json"];
-const FORMATS: readonly Format[] = ["csv", "tsv", "ndjson"];
+export { DEFAULT_CHUNK_BYTES } from "./options/defaults.ts";
 
 /** Every key of {@linkcode PoolOptions}. */
-export const POOL_KEYS: readonly (keyof PoolOptions)[] = [
-  "spec",
-  "workers",
-  "permissions",
-  "isolation",
-  "maxWorkerMemory",
-  "redis",
-];
+export const POOL_KEYS: readonly (keyof PoolOptions)[] = keysOf("pool") as (keyof PoolOptions)[];
 
 /** Every key of {@linkcode RunOptions}. */
-export const RUN_KEYS: readonly (keyof RunOptions)[] = [
-  "ordered",
-  "format",
-  "chunkBytes",
-  "batchSize",
-  "maxRecordBytes",
-  "onError",
-  "signal",
-  "onProgress",
-  "tagged",
-  "encode",
-  "timeout",
-  "maxRespawns",
-  "maxChunksPerWorker",
-  "reader",
-  "delimiter",
-  "header",
-  "columns",
-  "mixedHeaders",
-  "concurrency",
-  "batchRecords",
-  "retries",
-  "rateLimit",
-];
+export const RUN_KEYS: readonly (keyof RunOptions)[] = keysOf("run") as (keyof RunOptions)[];
 
-function positiveInteger(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new (typeof value === "number" ? RangeError : TypeError)(
-      `option ${name} must be a positive integer, got ${describe(value)}`,
-    );
+const SPECS: readonly OptionSpec[] = OPTIONS;
+
+/** The options of `scope` that `options` gives, checked, with defaults where not given. */
+function resolve(scope: "pool" | "run", options: object): Record<string, unknown> {
+  const given = options as Record<string, unknown>;
+  const resolved: Record<string, unknown> = {};
+  for (const spec of SPECS) {
+    if (spec.scope !== scope || spec.key === undefined) continue;
+    const value = given[spec.key];
+    resolved[spec.key] = value === undefined
+      ? spec.default
+      : spec.kind
+      ? spec.kind.check(spec.key, value)
+      : value;
   }
-  return value;
-}
-
-function oneOf<T>(name: string, value: unknown, allowed: readonly T[]): T | undefined {
-  if (value === undefined || allowed.includes(value as T)) return value as T | undefined;
-  throw new TypeError(
-    `option ${name} must be ${
-      allowed.map((a) => JSON.stringify(a)).join(", ").replace(/, ([^,]*)$/, " or $1")
-    }, got ${describe(value)}`,
-  );
+  return resolved;
 }
 
 /** Checks the `redis` option: a URL, or an object with `url` and limits. */
@@ -359,14 +322,17 @@ function checkRedis(redis: unknown): void {
     throw new TypeError(`option redis.url must be a redis:// URL, got ${describe(url)}`);
   }
   parseRedisUrl(url);
-  positiveInteger("redis.highWater", highWater, 1);
-  positiveInteger("redis.waitForWorkers", waitForWorkers, 1);
-  positiveInteger("redis.reconnectTimeout", reconnectTimeout, 1);
+  const limit = integer();
+  for (const [name, value] of Object.entries({ highWater, waitForWorkers, reconnectTimeout })) {
+    if (value !== undefined) limit.check(`redis.${name}`, value);
+  }
 }
 
 /** Returns the worker count to use, checking the option. */
 export function resolveWorkers(workers: unknown): number {
-  return positiveInteger("workers", workers, navigator.hardwareConcurrency || 1);
+  return workers === undefined
+    ? navigator.hardwareConcurrency || 1
+    : integer().check("workers", workers);
 }
 
 /**
@@ -386,9 +352,7 @@ export function checkPoolOptions(options: PoolOptions, keys = true): void {
       ),
     );
   }
-  resolveWorkers(options.workers);
-  oneOf("isolation", options.isolation, ["thread", "process"]);
-  positiveInteger("maxWorkerMemory", options.maxWorkerMemory, 0);
+  resolve("pool", options);
   checkRedis(options.redis);
   checkSpec(options.spec);
 }
@@ -410,100 +374,11 @@ export function resolveRunOptions(options: RunOptions = {}, keys = true): Resolv
       ),
     );
   }
-  const { format, onError = "fail", onProgress } = options;
-  oneOf("format", format, FORMATS);
-  if (onError !== "fail" && onError !== "skip" && typeof onError !== "function") {
+  const resolved = resolve("run", options) as ResolvedRunOptions;
+  if (resolved.columns !== undefined && resolved.header) {
     throw new TypeError(
-      `option onError must be "fail", "skip" or a function, got ${describe(onError)}`,
+      "option columns names the columns of a file without a header row: add header: false",
     );
   }
-  oneOf("encode", options.encode, OUTPUTS);
-  oneOf("reader", options.reader, ["workers", "main"]);
-  for (const key of ["ordered", "tagged"] as const) {
-    if (options[key] !== undefined && typeof options[key] !== "boolean") {
-      throw new TypeError(`option ${key} must be true or false, got ${describe(options[key])}`);
-    }
-  }
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new TypeError(`option signal must be an AbortSignal, got ${describe(options.signal)}`);
-  }
-  if (onProgress !== undefined && typeof onProgress !== "function") {
-    throw new TypeError(`option onProgress must be a function, got ${describe(onProgress)}`);
-  }
-  return {
-    ordered: options.ordered ?? false,
-    format,
-    chunkBytes: positiveInteger("chunkBytes", options.chunkBytes, DEFAULT_CHUNK_BYTES),
-    batchSize: positiveInteger("batchSize", options.batchSize, 1000),
-    maxRecordBytes: positiveInteger("maxRecordBytes", options.maxRecordBytes, 64 << 20),
-    onError,
-    signal: options.signal,
-    onProgress,
-    tagged: options.tagged ?? false,
-    encode: options.encode,
-    timeout: options.timeout === undefined
-      ? undefined
-      : positiveInteger("timeout", options.timeout, 0),
-    maxRespawns: options.maxRespawns === 0
-      ? 0
-      : positiveInteger("maxRespawns", options.maxRespawns, 16),
-    maxChunksPerWorker: options.maxChunksPerWorker === undefined
-      ? undefined
-      : positiveInteger("maxChunksPerWorker", options.maxChunksPerWorker, 0),
-    reader: options.reader,
-    ...dialect(options),
-    mixedHeaders: options.mixedHeaders ?? false,
-    concurrency: positiveInteger("concurrency", options.concurrency, 1),
-    batchRecords: positiveInteger("batchRecords", options.batchRecords, DEFAULT_BATCH_RECORDS),
-    retries: options.retries === 0
-      ? 0
-      : positiveInteger("retries", options.retries, DEFAULT_RETRY.max),
-    rateLimit: rateLimitOf(options.rateLimit),
-  };
-}
-
-function rateLimitOf(limit: unknown): { perSecond: number } | undefined {
-  if (limit === undefined) return undefined;
-  const perSecond = (limit as { perSecond?: unknown })?.perSecond;
-  if (typeof perSecond !== "number" || !(perSecond > 0) || !Number.isFinite(perSecond)) {
-    throw new TypeError(
-      `option rateLimit must be { perSecond: n } with n a positive number, got ${describe(limit)}`,
-    );
-  }
-  return { perSecond };
-}
-
-/** The delimiter, header and columns options, checked. */
-function dialect(
-  options: RunOptions,
-): Pick<ResolvedRunOptions, "delimiter" | "header" | "columns"> {
-  const { delimiter, header = true, columns } = options;
-  if (
-    delimiter !== undefined &&
-    (typeof delimiter !== "string" || delimiter.length !== 1 || delimiter.charCodeAt(0) > 127 ||
-      /["\r\n]/.test(delimiter))
-  ) {
-    throw new TypeError(
-      `option delimiter must be one ASCII character other than a quote or a line end, got ${
-        describe(delimiter)
-      }`,
-    );
-  }
-  if (typeof header !== "boolean") {
-    throw new TypeError(`option header must be true or false, got ${describe(header)}`);
-  }
-  if (columns !== undefined) {
-    if (!Array.isArray(columns) || columns.some((c) => typeof c !== "string") || !columns.length) {
-      throw new TypeError(`option columns must be an array of names, got ${describe(columns)}`);
-    }
-    if (header) {
-      throw new TypeError(
-        "option columns names the columns of a file without a header row: add header: false",
-      );
-    }
-    if (new Set(columns).size !== columns.length) {
-      throw new TypeError("option columns names a column twice");
-    }
-  }
-  return { delimiter, header, columns };
+  return resolved;
 }

@@ -39,6 +39,7 @@ export interface WorkerContext<Shared = unknown> {
  * @example
  * ```ts
  * import type { Plugin, WorkerContext } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  *
  * type Spec = { words: string[] };
  * type Row = { id: string; text: string };
@@ -54,7 +55,7 @@ export interface WorkerContext<Shared = unknown> {
  * } satisfies Plugin<Spec, Row, { id: string; hits: number }>;
  *
  * plugin.init({ words: ["good"] }, { workerIndex: 0, workers: 1 });
- * console.log(plugin.classify({ id: "1", text: "good good bad" })); // { id: "1", hits: 2 }
+ * assert.deepEqual(plugin.classify({ id: "1", text: "good good bad" }), { id: "1", hits: 2 });
  * ```
  */
 export interface Plugin<

@@ -30,11 +30,18 @@ import { type Results, RunIterator } from "./run/iterator.ts";
  * @example
  * ```ts
  * import { Pool } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  *
  * await using pool = await Pool.start("examples/hits.ts", { spec: { words: ["good"] } });
- * for await (const result of pool.classify("examples/reviews.csv")) console.log(result);
+ * const first = [];
+ * for await (const result of pool.classify("examples/reviews.csv", { ordered: true })) {
+ *   first.push(result);
+ * }
+ * assert.deepEqual(first, [{ id: "1", hits: 1 }, { id: "3", hits: 1 }]);
  * // init ran once per worker; the next input reuses it
- * for await (const result of pool.classify([{ id: "9", text: "good good" }])) console.log(result);
+ * const second = [];
+ * for await (const result of pool.classify([{ id: "9", text: "good good" }])) second.push(result);
+ * assert.deepEqual(second, [{ id: "9", hits: 2 }]);
  * ```
  */
 export class Pool {
@@ -53,8 +60,9 @@ export class Pool {
    * @example
    * ```ts
    * import { Pool } from "@crunch/crunch";
+   * import assert from "node:assert/strict";
    * const pool = await Pool.start("examples/hits.ts", { workers: 2, spec: { words: ["good"] } });
-   * console.log(pool.size); // 2
+   * assert.equal(pool.size, 2);
    * await pool.close();
    * ```
    */
@@ -77,9 +85,12 @@ export class Pool {
    * @example
    * ```ts
    * import { Pool } from "@crunch/crunch";
+   * import assert from "node:assert/strict";
    * await using pool = await Pool.start("examples/hits.ts", { spec: { words: ["a"] } });
    * const rows = [{ id: "1", text: "a b a" }, { id: "2", text: "b" }];
-   * for await (const r of pool.classify(rows, { ordered: true })) console.log(r); // { id: "1", hits: 2 }
+   * const results = [];
+   * for await (const r of pool.classify(rows, { ordered: true })) results.push(r);
+   * assert.deepEqual(results, [{ id: "1", hits: 2 }]); // "2" has no hit: no result
    * ```
    */
   classify<_R = Uint8Array>(
@@ -123,8 +134,10 @@ export class Pool {
    * @example
    * ```ts
    * import { Pool } from "@crunch/crunch";
+   * import assert from "node:assert/strict";
    * const pool = await Pool.start("examples/hits.ts", { spec: { words: [] } });
    * await pool.close(); // calls each worker's close() export, if any
+   * assert.throws(() => pool.classify([]), /the pool is closed/);
    * ```
    */
   close(): Promise<void> {

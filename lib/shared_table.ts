@@ -88,10 +88,11 @@ function sameKey(chars: Uint16Array, record: number, key: string, start: number,
  * @example
  * ```ts
  * import { SharedTable } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  *
  * const table = SharedTable.from([["good", 1.5], ["bad", -2], ["label", "x"]]);
  * const inWorker = SharedTable.open(table.buffer); // what a worker does with the buffer
- * console.log(inWorker.get("good"), inWorker.get("label"), inWorker.has("ugly")); // 1.5 x false
+ * assert.deepEqual([inWorker.get("good"), inWorker.get("label"), inWorker.has("ugly")], [1.5, "x", false]);
  * ```
  */
 export class SharedTable {
@@ -129,8 +130,9 @@ export class SharedTable {
    * @example
    * ```ts
    * import { SharedTable } from "@crunch/crunch";
+   * import assert from "node:assert/strict";
    * const table = SharedTable.from(new Map([["a", 1], ["b", 2]]));
-   * console.log(table.size); // 2
+   * assert.equal(table.size, 2);
    * ```
    */
   static from(entries: Iterable<readonly [string, TableValue]>): SharedTable {
@@ -209,8 +211,9 @@ export class SharedTable {
    * @example
    * ```ts
    * import { SharedTable } from "@crunch/crunch";
+   * import assert from "node:assert/strict";
    * const lexicon = await SharedTable.fromFile("examples/words.tsv"); // good<TAB>1.5 ...
-   * console.log(lexicon.get("good")); // 1.5
+   * assert.equal(lexicon.get("good"), 1.5);
    * ```
    */
   static async fromFile(path: string): Promise<SharedTable> {
@@ -236,8 +239,9 @@ export class SharedTable {
    * @example
    * ```ts
    * import { SharedTable } from "@crunch/crunch";
+   * import assert from "node:assert/strict";
    * const buffer = SharedTable.from([["k", 1]]).buffer;
-   * console.log(SharedTable.open(buffer).get("k")); // 1
+   * assert.equal(SharedTable.open(buffer).get("k"), 1);
    * ```
    */
   static open(buffer: SharedArrayBuffer): SharedTable {
@@ -283,7 +287,8 @@ export class SharedTable {
    * @example
    * ```ts
    * import { SharedTable } from "@crunch/crunch";
-   * console.log(SharedTable.from([["a", 1]]).get("a")); // 1
+   * import assert from "node:assert/strict";
+   * assert.equal(SharedTable.from([["a", 1]]).get("a"), 1);
    * ```
    */
   get(key: string): TableValue | undefined {
@@ -298,8 +303,9 @@ export class SharedTable {
    * @example
    * ```ts
    * import { SharedTable } from "@crunch/crunch";
+   * import assert from "node:assert/strict";
    * const t = SharedTable.from([["good", 2]]);
-   * console.log(t.getRange("a good day", 2, 6)); // 2
+   * assert.equal(t.getRange("a good day", 2, 6), 2);
    * ```
    */
   getRange(text: string, start: number, end: number): TableValue | undefined {
@@ -313,7 +319,8 @@ export class SharedTable {
    * @example
    * ```ts
    * import { SharedTable } from "@crunch/crunch";
-   * console.log(SharedTable.from([["a", 1]]).has("b")); // false
+   * import assert from "node:assert/strict";
+   * assert.equal(SharedTable.from([["a", 1]]).has("b"), false);
    * ```
    */
   has(key: string): boolean {
@@ -326,7 +333,8 @@ export class SharedTable {
    * @example
    * ```ts
    * import { SharedTable } from "@crunch/crunch";
-   * for (const [k, v] of SharedTable.from([["a", 1]])) console.log(k, v);
+   * import assert from "node:assert/strict";
+   * assert.deepEqual([...SharedTable.from([["a", 1]])], [["a", 1]]);
    * ```
    */
   *entries(): IterableIterator<[string, TableValue]> {
@@ -342,7 +350,8 @@ export class SharedTable {
    * @example
    * ```ts
    * import { SharedTable } from "@crunch/crunch";
-   * console.log([...SharedTable.from([["a", 1]]).keys()]); // ["a"]
+   * import assert from "node:assert/strict";
+   * assert.deepEqual([...SharedTable.from([["a", 1]]).keys()], ["a"]);
    * ```
    */
   *keys(): IterableIterator<string> {

@@ -1,7 +1,8 @@
 /**
  * The backend contract: the same behaviour tests run against every kind of
- * worker (Web Workers in this process, worker processes), as tinypool runs
- * the same checks under threads and child processes.
+ * worker (Web Workers in this process, worker processes, and `crunch
+ * worker` processes through a real redis-server where one can be run), as
+ * tinypool runs the same checks under threads and child processes.
  */
 import assert from "node:assert/strict";
 import {
@@ -12,6 +13,7 @@ import {
   RecordError,
   WorkerCrashError,
 } from "../mod.ts";
+import { HAVE_REDIS, RedisServer, startWorkers, type WorkerProcess } from "./redis_harness.ts";
 import {
   collect,
   deadline,
@@ -22,17 +24,60 @@ import {
   tempFile,
 } from "./helpers.ts";
 
-const ISOLATIONS = ["thread", "process"] as const;
 const crash = fixture("crash.ts");
 const policy = fixture("policy.ts");
 
-for (const isolation of ISOLATIONS) {
-  const test = (name: string, fn: () => Promise<void>) => Deno.test(`[${isolation}] ${name}`, fn);
+/** How a mode's runs reach their workers: the library's options, and the command's flags. */
+interface Mode {
+  name: string;
+  /** Runs through Redis share a server and workers started for them (not sanitized per test). */
+  shared: boolean;
+  options(): Promise<{ isolation?: "thread" | "process"; redis?: string }>;
+  flags(): Promise<string[]>;
+}
+
+const local = (isolation: "thread" | "process"): Mode => ({
+  name: isolation,
+  shared: false,
+  options: () => Promise.resolve({ isolation }),
+  flags: () => Promise.resolve(["--isolation", isolation]),
+});
+
+/** A redis-server and two `crunch worker` processes of one worker each, started once. */
+const fleet = {
+  started: undefined as Promise<{ server: RedisServer; workers: WorkerProcess[] }> | undefined,
+  start() {
+    this.started ??= (async () => {
+      const server = await RedisServer.start();
+      const workers = await startWorkers(server, 2, ["-w", "1"]);
+      return { server, workers };
+    })();
+    return this.started;
+  },
+};
+
+const redis: Mode = {
+  name: "redis",
+  shared: true,
+  options: async () => ({ redis: (await fleet.start()).server.url() }),
+  flags: async () => ["--redis", (await fleet.start()).server.url()],
+};
+
+const MODES: Mode[] = [local("thread"), local("process"), ...(HAVE_REDIS ? [redis] : [])];
+
+for (const mode of MODES) {
+  const test = (name: string, fn: () => Promise<void>) =>
+    Deno.test({
+      name: `[${mode.name}] ${name}`,
+      fn,
+      sanitizeOps: !mode.shared,
+      sanitizeResources: !mode.shared,
+    });
 
   test("concurrency, retries, classifyBatch and a rate limit behave alike", async () => {
     const rows = Array.from({ length: 120 }, (_, i) => ({ id: String(i) }));
     const waited = await collect(classify<{ id: string; most: number }>(fixture("waits.ts"), rows, {
-      isolation,
+      ...await mode.options(),
       workers: 2,
       concurrency: 6,
       ordered: true,
@@ -42,21 +87,21 @@ for (const isolation of ISOLATIONS) {
     assert.equal(Math.max(...waited.map((r) => r.most)), 6);
     let last: Progress | undefined;
     const flaky = await collect(classify(fixture("flaky.ts"), rows.slice(0, 10), {
-      isolation,
+      ...await mode.options(),
       workers: 2,
       onProgress: (p) => last = p,
     }));
     assert.equal(flaky.length, 10);
     assert.equal(last!.retriedRecords, 10);
     const batched = await collect(classify<{ batch: number }>(fixture("batched.ts"), rows, {
-      isolation,
+      ...await mode.options(),
       workers: 2,
       batchRecords: 20,
     }));
     assert.equal(batched.length, 120);
     const started = performance.now();
     await collect(classify(fixture("identity.ts"), rows.slice(0, 20), {
-      isolation,
+      ...await mode.options(),
       workers: 2,
       rateLimit: { perSecond: 50 },
     }));
@@ -69,7 +114,7 @@ for (const isolation of ISOLATIONS) {
     const errors: (RecordError | ParseError)[] = [];
     const results = await collect(
       classify<{ id: string }>(policy, path, {
-        isolation,
+        ...await mode.options(),
         workers: 2,
         spec: { throwOn: ["5"], skip: ["6"] },
         onError: (e) => errors.push(e),
@@ -86,7 +131,7 @@ for (const isolation of ISOLATIONS) {
     const path = await tempFile("data.csv", numberedCsv(3000));
     const results = await collect(
       classify<{ id: string }>(policy, path, {
-        isolation,
+        ...await mode.options(),
         workers: 2,
         chunkBytes: 2048,
         ordered: true,
@@ -106,7 +151,7 @@ for (const isolation of ISOLATIONS) {
     const decoder = new TextDecoder();
     const text = async (encode: "ndjson" | "csv" | "json") =>
       (await collect(classify<Uint8Array>(policy, path, {
-        isolation,
+        ...await mode.options(),
         workers: 2,
         chunkBytes: 1024,
         ordered: true,
@@ -122,7 +167,7 @@ for (const isolation of ISOLATIONS) {
     const path = await tempFile("data.csv", numberedCsv(300));
     const errors: RecordError[] = [];
     const bytes = await collect(classify<Uint8Array>(fixture("shapes.ts"), path, {
-      isolation,
+      ...await mode.options(),
       workers: 2,
       chunkBytes: 512,
       ordered: true,
@@ -150,7 +195,7 @@ for (const isolation of ISOLATIONS) {
     const path = await tempFile("data.csv", numberedCsv(20_000));
     let progress: Progress | undefined;
     const results = await collect(classify(crash, path, {
-      isolation,
+      ...await mode.options(),
       workers: 2,
       chunkBytes: 16 * 1024,
       spec: { how: "timer", at: "9000" },
@@ -166,7 +211,7 @@ for (const isolation of ISOLATIONS) {
     const errors: RecordError[] = [];
     const results = await deadline(
       collect(classify(crash, path, {
-        isolation,
+        ...await mode.options(),
         workers: 2,
         chunkBytes: 8 * 1024,
         spec: { how: "exit", at: "2345" },
@@ -185,7 +230,7 @@ for (const isolation of ISOLATIONS) {
     const path = await tempFile("data.csv", numberedCsv(200));
     await assert.rejects(
       collect(classify(crash, path, {
-        isolation,
+        ...await mode.options(),
         workers: 2,
         spec: { how: "exit", at: "*" },
         maxRespawns: 3,
@@ -201,8 +246,7 @@ for (const isolation of ISOLATIONS) {
   test("a record that hangs past the timeout is isolated, and the command exits", async () => {
     const path = await tempFile("data.csv", numberedCsv(300));
     const r = await runCrunch([
-      "--isolation",
-      isolation,
+      ...await mode.flags(),
       "--timeout",
       "300",
       "--chunk-bytes",
@@ -228,7 +272,7 @@ for (const isolation of ISOLATIONS) {
 let n = 0;
 for await (const _ of classify(${JSON.stringify(fixture("slow.ts").href)}, ${
         JSON.stringify(data)
-      }, { isolation: ${JSON.stringify(isolation)}, workers: 2, spec: { ms: 2 } })) {
+      }, { ...${JSON.stringify(await mode.options())}, workers: 2, spec: { ms: 2 } })) {
   if (++n === 3) break;
 }
 console.log("got", n);`,
@@ -241,7 +285,7 @@ console.log("got", n);`,
 
   test("a Pool goes on after a crash, with a fresh worker that ran init", async () => {
     await using pool = await Pool.start(crash, {
-      isolation,
+      ...await mode.options(),
       workers: 2,
       spec: { how: "exit", at: "7" },
     });
@@ -253,6 +297,20 @@ console.log("got", n);`,
     assert.equal(first.length, 49);
     assert.equal((errors[0] as RecordError).index, 7);
     assert.equal((await collect(pool.classify(rows.slice(10)))).length, 40);
+  });
+}
+
+if (HAVE_REDIS) {
+  Deno.test({
+    name: "[redis] the fleet the contract ran on stops cleanly",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      if (fleet.started === undefined) return;
+      const { server, workers } = await fleet.started;
+      for (const worker of workers) assert.equal((await worker.stop()).code, 0);
+      await server.stop();
+    },
   });
 }
 

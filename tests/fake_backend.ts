@@ -49,7 +49,9 @@ export class FakeBackend implements Backend {
     return Promise.resolve([]);
   }
 
-  terminate(): void {}
+  terminate(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 class FakeRun implements BackendRun {

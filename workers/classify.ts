@@ -41,6 +41,8 @@ export interface ClassifySettings {
   to: number;
   /** Offsets that cannot be classified: a failure each, in place. */
   bad?: Map<number, unknown>;
+  /** Only these offsets are classified; the others are passed over (a run over selected records). */
+  only?: Set<number>;
   concurrency: number;
   /** Rows per classifyBatch call (when the plug-in exports it). */
   batchRecords: number;
@@ -82,12 +84,13 @@ export class Classifier {
   }
 
   async #oneByOne(settings: ClassifySettings, sink: ClassifySink): Promise<number> {
-    const { rows, from, to, bad, stopOnError, retry } = settings;
+    const { rows, from, to, bad, only, stopOnError, retry } = settings;
     const classify = settings.plugin.classify!;
     let lastCheck = performance.now();
     let countdown = this.#checkEvery;
     let i = from;
     for (; i < to; i++) {
+      if (only !== undefined && !only.has(i)) continue;
       if (bad?.has(i)) {
         sink.bad(i);
         if (stopOnError) break;
@@ -167,9 +170,9 @@ async function runUnit(
   to: number,
   sink: ClassifySink,
 ): Promise<Outcome[]> {
-  const { plugin, rows, bad, retry, rate } = settings;
+  const { plugin, rows, bad, only, retry, rate } = settings;
   const good: number[] = [];
-  for (let i = from; i < to; i++) if (!bad?.has(i)) good.push(i);
+  for (let i = from; i < to; i++) if (!bad?.has(i) && only?.has(i) !== false) good.push(i);
   const one = async (offset: number): Promise<Outcome> => {
     const call = async () => {
       await rate?.take();
@@ -205,6 +208,7 @@ async function runUnit(
   const merged: Outcome[] = [];
   let k = 0;
   for (let i = from; i < to; i++) {
+    if (only?.has(i) === false) continue;
     merged.push(bad?.has(i) ? { offset: i, bad: true } : results[k++]);
   }
   return merged;

@@ -186,6 +186,7 @@ export class WorkLoop {
       from,
       to,
       bad: rows.bad,
+      only: rows.select,
       concurrency: run.settings.concurrency ?? 1,
       batchRecords: run.batchRecords,
       stopOnError: run.settings.stopOnError,

@@ -29,7 +29,7 @@ const LEXICON = here("../examples/lexicon.ts");
 const SHARED_LEXICON = here("../examples/shared_lexicon.ts");
 
 /** The lexicon as key<TAB>weight lines, for the peers. */
-async function lexiconTsv(ctx: Context): Promise<string> {
+export async function lexiconTsv(ctx: Context): Promise<string> {
   const path = `${ctx.cache}lexicon.tsv`;
   if (!(await exists(path))) {
     const map = lexicon.buildLexicon({});

@@ -89,6 +89,6 @@ export interface Backend {
    * closing, a close() that did not finish in time).
    */
   close(): Promise<string[]>;
-  /** Stops every worker at once. */
-  terminate(): void;
+  /** Stops every worker at once; resolves when they are gone. */
+  terminate(): Promise<void>;
 }

@@ -81,8 +81,10 @@ function signalNumber(signal: Deno.Signal): number {
  * @example
  * ```ts
  * import { main } from "@crunch/crunch/cli";
+ * import assert from "node:assert/strict";
+ * // The results go to standard output, a summary to standard error.
  * const code = await main(["-s", '{"words": ["good"]}', "examples/hits.ts", "examples/reviews.csv"]);
- * console.log(code); // 0, after the results on standard output and a summary on standard error
+ * assert.equal(code, 0);
  * ```
  */
 export async function main(args: string[]): Promise<number> {
@@ -96,7 +98,8 @@ export async function main(args: string[]): Promise<number> {
     debug = command.debug;
     // Sandboxed threads need the worker-options feature; worker processes get flags instead.
     if (
-      command.permissions && command.isolation !== "process" && workerOptionsEnabled() === false
+      command.options.permissions && command.options.isolation !== "process" &&
+      workerOptionsEnabled() === false
     ) {
       return await relaunch(args);
     }

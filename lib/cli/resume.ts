@@ -63,20 +63,21 @@ export async function identityOf(command: Command): Promise<Identity> {
   } finally {
     file.close();
   }
+  const { options } = command;
   const url = await resolveModule(command.module);
   let module: string = url;
   if (url.startsWith("file:")) module = `${url} ${fnv(await Deno.readFile(new URL(url)))}`;
   return {
     input,
     module,
-    spec: fnv(JSON.stringify(command.spec ?? null)),
-    format: command.format ?? null,
-    to: command.to,
-    tagged: command.tagged,
-    delimiter: command.delimiter ?? null,
-    header: command.header,
-    columns: command.columns ?? null,
-    onError: command.onError,
+    spec: fnv(JSON.stringify(options.spec ?? null)),
+    format: options.format ?? null,
+    to: options.encode,
+    tagged: options.tagged ?? false,
+    delimiter: options.delimiter ?? null,
+    header: options.header ?? true,
+    columns: options.columns ?? null,
+    onError: options.onError === "skip" ? "skip" : "fail",
     errors: command.errors !== undefined,
     crunch: denoConfig.version,
   };

@@ -6,7 +6,8 @@
 
 import { serveRedis } from "../backends/redis/consumer.ts";
 import { SIGNALS } from "./execute.ts";
-import { oneOf, parseLine, positive, redisUrl, UsageError } from "./args.ts";
+import { choice, integer } from "../options/kinds.ts";
+import { parseLine, redisUrl, UsageError } from "./args.ts";
 
 /** The usage line of `crunch worker`. */
 export const WORKER_USAGE = "usage: crunch worker --redis <url> [options]";
@@ -64,11 +65,13 @@ export async function workerCommand(args: string[]): Promise<number> {
   const url = redisUrl(values.redis);
   const isolation = values.isolation === undefined
     ? undefined
-    : oneOf("isolation", values.isolation, ["thread", "process"] as const);
-  const workers = values.workers === undefined ? undefined : positive("workers", values.workers);
+    : choice(["thread", "process"] as const).read("isolation", values.isolation);
+  const workers = values.workers === undefined
+    ? undefined
+    : integer().read("workers", values.workers);
   const heartbeatMs = values.heartbeat === undefined
     ? undefined
-    : positive("heartbeat", values.heartbeat);
+    : integer().read("heartbeat", values.heartbeat);
   const controller = new AbortController();
   let stops = 0;
   const listeners = SIGNALS.map((signal) => {

@@ -105,79 +105,94 @@ export class ZstdFrames {
       if (this.#field.length < this.#need) continue;
       const field = this.#field;
       this.#field = [];
-      switch (this.#state) {
-        case "magic": {
-          const magic = (field[0] | field[1] << 8 | field[2] << 16 | field[3] << 24) >>> 0;
-          if (magic === ZSTD_MAGIC) {
-            this.#skippable = false;
-            this.#state = "header";
-            this.#need = 1;
-          } else if ((magic & 0xfffffff0) >>> 0 === 0x184d2a50) {
-            this.#skippable = true;
-            this.#state = "header";
-            this.#need = 4;
-          } else {
-            throw new Error(
-              `no zstd frame starts at byte ${this.offset + at - 4} (magic 0x${
-                magic.toString(16)
-              })`,
-            );
-          }
-          break;
-        }
-        case "header": {
-          if (this.#skippable) {
-            this.#need = (field[0] | field[1] << 8 | field[2] << 16 | field[3] << 24) >>> 0;
-            this.#state = "skippable";
-            if (this.#need === 0) {
-              this.#endFrame(parts, bytes, start, at);
-              start = at;
-            }
-            break;
-          }
-          if (field.length === 1) {
-            // The descriptor says how long the rest of the header is.
-            const descriptor = field[0];
-            const fcsFlag = descriptor >> 6;
-            const single = (descriptor >> 5) & 1;
-            if (descriptor & 0x08) throw new Error("a zstd frame header has its reserved bit set");
-            this.#checksum = ((descriptor >> 2) & 1) === 1;
-            const dictionary = [0, 1, 2, 4][descriptor & 3];
-            const contentSize = [single ? 1 : 0, 2, 4, 8][fcsFlag];
-            const rest = (single ? 0 : 1) + dictionary + contentSize;
-            this.#lastBlock = false;
-            if (rest > 0) {
-              this.#field = field; // keep the descriptor: the header is complete at 1 + rest
-              this.#need = 1 + rest;
-              break;
-            }
-          }
-          this.#state = "block";
-          this.#need = 3;
-          break;
-        }
-        case "block": {
-          const header = field[0] | field[1] << 8 | field[2] << 16;
-          this.#lastBlock = (header & 1) === 1;
-          const type = (header >> 1) & 3;
-          const size = header >>> 3;
-          if (type === 3) throw new Error("a zstd block has the reserved type");
-          this.#need = type === 1 ? 1 : size;
-          this.#state = "content";
-          if (this.#need === 0) this.#afterBlock(parts, bytes, start, at, (next) => start = next);
-          break;
-        }
-        case "checksum":
-          this.#endFrame(parts, bytes, start, at);
-          start = at;
-          break;
-      }
+      start = this.#onField(field, parts, bytes, start, at);
     }
     if (start < bytes.length) {
       parts.push({ bytes: bytes.subarray(start), ends: false, skip: this.#skippable });
     }
     this.offset += bytes.length;
     return parts;
+  }
+
+  /** A whole field was read (ending at `at`); returns where the next part starts. */
+  #onField(
+    field: number[],
+    parts: FramePart[],
+    bytes: Uint8Array,
+    start: number,
+    at: number,
+  ): number {
+    switch (this.#state) {
+      case "magic":
+        this.#onMagic(field, at);
+        return start;
+      case "header":
+        if (this.#skippable) {
+          this.#need = (field[0] | field[1] << 8 | field[2] << 16 | field[3] << 24) >>> 0;
+          this.#state = "skippable";
+          if (this.#need > 0) return start;
+          this.#endFrame(parts, bytes, start, at);
+          return at;
+        }
+        this.#onHeader(field);
+        return start;
+      case "block": {
+        const header = field[0] | field[1] << 8 | field[2] << 16;
+        this.#lastBlock = (header & 1) === 1;
+        const type = (header >> 1) & 3;
+        const size = header >>> 3;
+        if (type === 3) throw new Error("a zstd block has the reserved type");
+        this.#need = type === 1 ? 1 : size;
+        this.#state = "content";
+        let next = start;
+        if (this.#need === 0) this.#afterBlock(parts, bytes, start, at, (n) => next = n);
+        return next;
+      }
+      case "checksum":
+        this.#endFrame(parts, bytes, start, at);
+        return at;
+    }
+    return start;
+  }
+
+  #onMagic(field: number[], at: number): void {
+    const magic = (field[0] | field[1] << 8 | field[2] << 16 | field[3] << 24) >>> 0;
+    if (magic === ZSTD_MAGIC) {
+      this.#skippable = false;
+      this.#state = "header";
+      this.#need = 1;
+    } else if ((magic & 0xfffffff0) >>> 0 === 0x184d2a50) {
+      this.#skippable = true;
+      this.#state = "header";
+      this.#need = 4;
+    } else {
+      throw new Error(
+        `no zstd frame starts at byte ${this.offset + at - 4} (magic 0x${magic.toString(16)})`,
+      );
+    }
+  }
+
+  /** A frame header's descriptor (then the whole header, once its length is known). */
+  #onHeader(field: number[]): void {
+    if (field.length === 1) {
+      // The descriptor says how long the rest of the header is.
+      const descriptor = field[0];
+      const fcsFlag = descriptor >> 6;
+      const single = (descriptor >> 5) & 1;
+      if (descriptor & 0x08) throw new Error("a zstd frame header has its reserved bit set");
+      this.#checksum = ((descriptor >> 2) & 1) === 1;
+      const dictionary = [0, 1, 2, 4][descriptor & 3];
+      const contentSize = [single ? 1 : 0, 2, 4, 8][fcsFlag];
+      const rest = (single ? 0 : 1) + dictionary + contentSize;
+      this.#lastBlock = false;
+      if (rest > 0) {
+        this.#field = field; // keep the descriptor: the header is complete at 1 + rest
+        this.#need = 1 + rest;
+        return;
+      }
+    }
+    this.#state = "block";
+    this.#need = 3;
   }
 
   #afterBlock(

@@ -22,6 +22,7 @@ import { withoutCompression } from "./compression.ts";
 import { decodedIfCompressed, DecodedSource } from "./decoded_source.ts";
 import { readHead } from "./head.ts";
 import { RangeSource } from "./ranges.ts";
+import { SelectedSource } from "./selected.ts";
 import { isAsyncIterable, isIterable, RowSource } from "./rows.ts";
 import type { InputPlan, OpenInput } from "./task.ts";
 
@@ -213,6 +214,11 @@ class BytePlan implements InputPlan {
       );
     }
     if (start !== undefined) head = { ...head, firstLine: start.line };
+    const { select } = this.#options;
+    if (select !== undefined) {
+      const chunks = new ChunkSource(settings, reader, 0, decoded, file);
+      return { head, source: new SelectedSource(chunks, head, select) };
+    }
     const ranges = this.#options.reader === "workers" && settings.path !== undefined && !decoded;
     if (ranges) {
       // The workers read the rest: the main thread keeps only where the records start.

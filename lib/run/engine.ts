@@ -85,7 +85,8 @@ export class Engine implements BackendListener, Pump {
   #error: { value: unknown } | undefined;
   #acquiring: Promise<Backend> | undefined;
   #backendRun: BackendRun | undefined;
-  #gaveBack = false;
+  /** The backend given back (once): later callers wait for the same. */
+  #gaveBack: Promise<string[] | void> | undefined;
   #trailerSent = false;
   #release: Release | undefined;
   #scheduler: Scheduler | undefined;
@@ -359,9 +360,11 @@ export class Engine implements BackendListener, Pump {
   }
 
   /** Gives the backend back exactly once, waiting for it if it is still starting. */
-  async #giveBack(how: "done" | "abort"): Promise<string[] | void> {
-    if (this.#gaveBack) return;
-    this.#gaveBack = true;
+  #giveBack(how: "done" | "abort"): Promise<string[] | void> {
+    return this.#gaveBack ??= this.#giveBackNow(how);
+  }
+
+  async #giveBackNow(how: "done" | "abort"): Promise<string[] | void> {
     const backend = await this.#acquiring?.catch(() => undefined);
     this.#backendRun?.end(how === "abort");
     return await this.#lease.release(backend, how);

@@ -51,7 +51,8 @@ export class FilesEngine implements Pump {
   #last: Progress | undefined;
   #bytesTotal: number | undefined;
   #stopped = false;
-  #gaveBack = false;
+  /** The workers given back (once): later callers wait for the same. */
+  #gaveBack: Promise<string[] | void> | undefined;
   #starting = new AbortController();
 
   /** `lease` gives the workers for every file and takes them back after the last. */
@@ -211,9 +212,11 @@ export class FilesEngine implements Pump {
   }
 
   /** Gives the workers back, once, whether they were ever started or not (a Pool is freed). */
-  async #giveBack(how: "done" | "abort"): Promise<string[] | void> {
-    if (this.#gaveBack) return;
-    this.#gaveBack = true;
+  #giveBack(how: "done" | "abort"): Promise<string[] | void> {
+    return this.#gaveBack ??= this.#giveBackNow(how);
+  }
+
+  async #giveBackNow(how: "done" | "abort"): Promise<string[] | void> {
     this.#stopped = true;
     const backend = await this.#backend?.catch(() => undefined);
     this.#backend = undefined;

@@ -15,6 +15,7 @@ import type { Checkpoint } from "./release.ts";
  * @example
  * ```ts
  * import { classify } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
  *
  * let total = 0;
  * const results = classify<{ hits: number }>("examples/hits.ts", "examples/reviews.csv", {
@@ -23,7 +24,7 @@ import type { Checkpoint } from "./release.ts";
  * for await (const batch of results.batches()) {
  *   for (const result of batch) total += result.hits;
  * }
- * console.log(total); // 3
+ * assert.equal(total, 3);
  * ```
  */
 export interface Results<R> extends AsyncIterableIterator<R> {

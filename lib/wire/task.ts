@@ -34,6 +34,8 @@ export interface ChunkBody {
   end: number;
   /** Byte offset of `buffer[start]` in the input, for the positions of malformed records. */
   offset?: number;
+  /** Classify only the records at these offsets (a run over selected records); the rest only count. */
+  select?: number[];
 }
 
 /**

@@ -29,6 +29,8 @@ export interface TaskRows {
   byte?: number;
   /** Byte ranges: where this worker cut, and whether the cut proved right. */
   cut?: Cut;
+  /** Only these records are classified (the others are counted only). */
+  select?: Set<number>;
   /** False when the task is to be counted only (a range cut at a wrong place): main redoes it. */
   classify: boolean;
 }

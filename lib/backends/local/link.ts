@@ -26,6 +26,8 @@ export interface WorkerLink {
   post(message: ToWorker, transfer?: Transferable[]): void;
   /** Stops the worker at once. Safe to call more than once. */
   terminate(): void;
+  /** Resolves once a terminated worker is wholly gone (a process reaped, its pipes read). */
+  readonly exited: Promise<void>;
 }
 
 /** What a transport can carry besides what structured clone copies. */

@@ -34,6 +34,8 @@ export class LocalBackend implements Backend {
   #run: LocalRun | undefined;
   /** Runs begun: each run's number, which its workers' messages carry. */
   #runs = 0;
+  /** Workers started and not yet wholly gone (replaced ones included): waited for at the end. */
+  readonly #exits = new Set<Promise<void>>();
   #closed = false;
 
   private constructor(module: string, spec: unknown, links: Links, heapLimit?: number) {
@@ -68,7 +70,7 @@ export class LocalBackend implements Backend {
       for (let i = 0; i < count; i++) backend.#slots.push(backend.#spawn(i));
       await Promise.race([Promise.all(backend.#slots.map((slot) => backend.#init(slot))), aborted]);
     } catch (error) {
-      backend.terminate();
+      await backend.terminate();
       throw error;
     } finally {
       signal?.removeEventListener("abort", onAbort!);
@@ -87,6 +89,8 @@ export class LocalBackend implements Backend {
 
   #spawn(index: number): Slot {
     const slot = new Slot(index, this.#links);
+    const exited = slot.link.exited.finally(() => this.#exits.delete(exited));
+    this.#exits.add(exited);
     slot.onDeath = (error) => this.#run?.died(slot, error);
     return slot;
   }
@@ -187,15 +191,22 @@ export class LocalBackend implements Backend {
     if (this.#run === run) this.#run = undefined;
   }
 
-  terminate(): void {
+  async terminate(): Promise<void> {
     this.#closed = true;
     for (const slot of this.#slots) slot.stop();
+    await this.#gone();
+  }
+
+  /** Waits until every worker this backend started is wholly gone. */
+  async #gone(): Promise<void> {
+    while (this.#exits.size) await Promise.all([...this.#exits]);
   }
 
   async close(): Promise<string[]> {
     if (this.#closed) return [];
     this.#closed = true;
     const outcomes = await Promise.all(this.#slots.map((slot) => slot.close()));
+    await this.#gone();
     const error = outcomes.find((o) => o.error !== undefined)?.error;
     if (error) throw error;
     return outcomes.flatMap((o) => o.warning === undefined ? [] : [o.warning]);

@@ -108,12 +108,15 @@ class ProcessLink implements WorkerLink {
     this.#writer = this.#child.stdin.getWriter();
     const reading = this.#read(events);
     const forwarding = this.#forwardStderr();
-    Promise.all([reading, forwarding, this.#child.status]).then(([, , status]) => {
+    this.exited = Promise.all([reading, forwarding, this.#child.status]).then(([, , status]) => {
       if (this.#terminated) return;
       this.#terminated = true;
       events.died(this.#why(status, memory));
     });
   }
+
+  /** Resolves once the process has ended and its pipes are read to their end. */
+  readonly exited: Promise<void>;
 
   async #read(events: LinkEvents): Promise<void> {
     const frames = new FrameReader();

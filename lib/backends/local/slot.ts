@@ -112,7 +112,7 @@ export class Slot {
   close(): Promise<{ error?: Error; warning?: string }> {
     if (this.dead) {
       this.stop();
-      return Promise.resolve({});
+      return this.link.exited.then(() => ({}));
     }
     return new Promise((resolve) => {
       const timer = setTimeout(
@@ -128,7 +128,8 @@ export class Slot {
         clearTimeout(timer);
         this.onDeath = () => {};
         this.stop();
-        resolve({ error, warning });
+        // Nothing of the worker outlives its close (a process is reaped first).
+        this.link.exited.then(() => resolve({ error, warning }));
       };
       this.onDeath = (death) =>
         finish(

@@ -32,6 +32,9 @@ export function threadLinks(
 class ThreadLink implements WorkerLink {
   readonly #worker: Worker;
   #terminated = false;
+  #gone: (() => void) | undefined;
+  /** Resolves when it is terminated: a terminated Web Worker is gone at once. */
+  readonly exited: Promise<void> = new Promise((resolve) => this.#gone = resolve);
 
   constructor(
     url: URL,
@@ -62,5 +65,6 @@ class ThreadLink implements WorkerLink {
     if (this.#terminated) return;
     this.#terminated = true;
     this.#worker.terminate();
+    this.#gone!();
   }
 }

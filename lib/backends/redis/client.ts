@@ -12,6 +12,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { CrunchError } from "../../errors.ts";
 import { parseRedisUrl, type RedisAddress } from "../../checks.ts";
 
@@ -45,17 +46,6 @@ export class RedisConnectionError extends CrunchError {
 }
 
 const encoder = new TextEncoder();
-
-/** The bytes of `parts`, one after another. */
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 const decoder = new TextDecoder();
 const CRLF = encoder.encode("\r\n");
 
@@ -256,7 +246,7 @@ export class RedisClient {
       // Commands issued in the same tick go out in one write.
       await Promise.resolve();
       while (this.#queued.length) {
-        const bytes = concat(this.#queued);
+        const bytes = Buffer.concat(this.#queued);
         this.#queued = [];
         for (let n = 0; n < bytes.length;) n += await this.#conn.write(bytes.subarray(n));
       }

@@ -158,8 +158,9 @@ export class RedisBackend implements Backend {
     return Promise.resolve([]);
   }
 
-  terminate(): void {
+  terminate(): Promise<void> {
     this.#closed = true;
     this.#run?.end(true);
+    return Promise.resolve();
   }
 }

@@ -10,28 +10,16 @@
  */
 
 import { CrunchError, WorkerCrashError } from "../../errors.ts";
-import { decodeFrames, encodeFrames } from "../../wire/frames.ts";
+import { encodeFrames } from "../../wire/frames.ts";
 import type { RedisOptions } from "../../options.ts";
 import type { BackendListener, BackendRun, RunUpdate, Task } from "../backend.ts";
 import { RedisClient, RedisConnectionError, type Reply, text } from "./client.ts";
+import { Outcomes, type SentTask } from "./outcomes.ts";
 import { type ReapedRun, Reaper } from "./reaper.ts";
 import { GROUP, keys, type RunMeta, streamEntries } from "./wire.ts";
 
-const decoder = new TextDecoder();
-
 /** How often the coordinator looks for tasks held by workers that stopped. */
 const WATCH_MS = 500;
-
-/** A task the coordinator has sent and has no outcome for. */
-export interface SentTask {
-  tid: number;
-  seq: number;
-  frame: Uint8Array;
-  /** Its entry in the task stream, once XADD answered. */
-  entry?: string;
-  /** Its count message came (sent ahead of its results, for bisection after a death). */
-  counted?: boolean;
-}
 
 /** One run through Redis. */
 export class RedisRun implements BackendRun, ReapedRun {
@@ -42,8 +30,6 @@ export class RedisRun implements BackendRun, ReapedRun {
   readonly #display: string;
   readonly #listener: BackendListener;
   readonly #flights = new Map<number, SentTask>();
-  /** Worker process names, numbered in the order they first lost a task (for errors). */
-  readonly #names = new Map<string, number>();
   #ctl: RedisClient | undefined;
   #reader: RedisClient | undefined;
   #nextTid = 1;
@@ -55,6 +41,7 @@ export class RedisRun implements BackendRun, ReapedRun {
   #timer: ReturnType<typeof setInterval> | undefined;
   #watching = false;
   readonly #reaper: Reaper;
+  readonly #outcomes: Outcomes;
 
   constructor(
     id: string,
@@ -71,6 +58,7 @@ export class RedisRun implements BackendRun, ReapedRun {
     this.#display = display;
     this.#listener = listener;
     this.#reaper = new Reaper(id, display, options.waitForWorkers, this);
+    this.#outcomes = new Outcomes(this.#flights, listener, (error) => this.fail(error));
   }
 
   /** Connects, publishes the run for the workers, and starts reading outcomes. */
@@ -171,65 +159,12 @@ export class RedisRun implements BackendRun, ReapedRun {
       for (const { id, fields } of entries) {
         this.#lastId = id;
         if (this.#ended) return;
-        this.#outcome(fields);
+        this.#outcomes.take(fields);
       }
       this.#ctl?.command("XDEL", keys.results(this.#id), ...entries.map((e) => e.id)).catch(
         (error) => this.#trouble(error),
       );
     }
-  }
-
-  /** A result entry: a task's results, tasks a worker lost, or a worker's refusal. */
-  #outcome(fields: Map<string, Uint8Array>): void {
-    const kind = decoder.decode(fields.get("kind"));
-    const tids = decoder.decode(fields.get("tids")).split(",").filter(Boolean).map(Number);
-    const worker = decoder.decode(fields.get("worker"));
-    if (kind === "refused") {
-      this.#failed = true;
-      this.#listener.failed(
-        new CrunchError(
-          `crunch worker ${worker} refused the run: ${decoder.decode(fields.get("error"))}`,
-        ),
-      );
-      return;
-    }
-    const live = tids.map((tid) => this.#flights.get(tid)).filter((f) => f !== undefined);
-    if (live.length === 0) return; // an outcome the coordinator has already (a late duplicate)
-    const frames = fields.get("frames") ?? new Uint8Array();
-    if (kind === "count") {
-      // Sent ahead, so that a task whose worker dies can still be bisected.
-      this.#deliver(live[0], frames);
-      return;
-    }
-    for (const flight of live) this.#flights.delete(flight.tid);
-    if (kind === "done") {
-      this.#deliver(live[0], frames);
-    } else if (kind === "lost") {
-      const reason = decoder.decode(fields.get("error")).replace(/^worker \d+ died: /, "");
-      this.#listener.lost(
-        live.map((f) => f.seq),
-        new WorkerCrashError(this.#index(worker), `${reason} (in crunch worker ${worker})`),
-      );
-    }
-  }
-
-  /** Hands a task's messages to the engine, under the engine's number: its count once, then its pieces. */
-  #deliver(flight: SentTask, frames: Uint8Array): void {
-    for (const message of decodeFrames(frames)) {
-      if (message.type === "count") {
-        if (flight.counted) continue;
-        flight.counted = true;
-        this.#listener.count({ ...message.count, id: flight.seq });
-      } else if (message.type === "piece") {
-        this.#listener.piece({ ...message.piece, id: flight.seq });
-      }
-    }
-  }
-
-  #index(worker: string): number {
-    let index = this.#names.get(worker);
-    if (index === undefined) this.#names.set(worker, index = this.#names.size);
-    return index;
   }
 
   /** One round of the reaper, unless one is under way or the connection is being mended. */
@@ -271,7 +206,7 @@ export class RedisRun implements BackendRun, ReapedRun {
     this.#listener.lost(
       lost.map((f) => f.seq),
       new WorkerCrashError(
-        this.#index(worker),
+        this.#outcomes.workerIndex(worker),
         `crunch worker ${worker} stopped renewing its heartbeat (killed, or cut off from Redis)`,
       ),
     );
@@ -293,6 +228,19 @@ export class RedisRun implements BackendRun, ReapedRun {
   async #republish(send = true): Promise<void> {
     await this.#publish();
     this.#lastId = "0";
+    // A task some of whose results came is given back to the engine, which sends it again
+    // from its first record not yet reported; sent as it was, it would repeat the others.
+    const partial = [...this.#flights.values()].filter((flight) => flight.delivered);
+    for (const flight of partial) this.#flights.delete(flight.tid);
+    if (partial.length && !this.#ended) {
+      this.#listener.lost(
+        partial.map((flight) => flight.seq),
+        new WorkerCrashError(
+          0,
+          "Redis lost the run's tasks while they ran (restarted without its data)",
+        ),
+      );
+    }
     for (const flight of this.#flights.values()) {
       flight.entry = undefined;
       flight.counted = false;

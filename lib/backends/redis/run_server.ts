@@ -7,7 +7,14 @@
  * @module
  */
 
-import type { Backend, BackendListener, BackendRun, Task } from "../backend.ts";
+import type {
+  Backend,
+  BackendListener,
+  BackendRun,
+  ResultsPiece,
+  Task,
+  TaskCount,
+} from "../backend.ts";
 import { concat, decodeFrames, encodeFrames } from "../../wire/frames.ts";
 import { type RedisClient, RedisReplyError, type Reply } from "./client.ts";
 import { inputMismatch } from "./admission.ts";
@@ -217,56 +224,9 @@ export class RunServer {
   #listener(): BackendListener {
     const consumer = this.#consumer;
     return {
-      count: (count) => {
-        // Sent at once, as a local worker's is: if the worker dies, the coordinator knows the
-        // task's records and can bisect it. Not an outcome: the task stays pending.
-        const held = this.#held.get(count.id);
-        if (!held) return;
-        consumer.write(noteArgs(this.#id, [
-          "kind",
-          "count",
-          "tids",
-          String(held.tid),
-          "worker",
-          consumer.name,
-          "frames",
-          encodeFrames([{ type: "count", run: 0, count }]),
-        ]));
-      },
-      piece: (piece) => {
-        const held = this.#held.get(piece.id);
-        if (!held) return;
-        held.frames.push(encodeFrames([{ type: "piece", run: 0, piece }]));
-        if (!piece.last) return;
-        this.#held.delete(piece.id);
-        this.#hand();
-        consumer.write(recordArgs(this.#id, [{ id: held.entry, tid: held.tid }], [
-          "kind",
-          "done",
-          "worker",
-          consumer.name,
-          "frames",
-          concat(held.frames),
-        ]));
-        consumer.wake();
-      },
-      lost: (seqs, error) => {
-        const lost = seqs.map((s) => this.#held.get(s)).filter((h) => h !== undefined);
-        for (const s of seqs) this.#held.delete(s);
-        if (lost.length === 0) return;
-        consumer.log(`run ${this.#id}: ${error.message}`);
-        consumer.write(
-          recordArgs(this.#id, lost.map((h) => ({ id: h.entry, tid: h.tid })), [
-            "kind",
-            "lost",
-            "worker",
-            consumer.name,
-            "error",
-            error.message,
-          ]),
-        );
-        consumer.wake();
-      },
+      count: (count) => this.#count(count),
+      piece: (piece) => this.#piece(piece),
+      lost: (ids, error) => this.#lost(ids, error),
       ready: () => {
         this.#hand();
         consumer.wake();
@@ -283,5 +243,73 @@ export class RunServer {
         consumer.wake();
       },
     };
+  }
+
+  /** A note on the run's result stream: written only while the run exists. */
+  #note(kind: string, fields: (string | Uint8Array)[]): void {
+    this.#consumer.write(
+      noteArgs(this.#id, ["kind", kind, "worker", this.#consumer.name, ...fields]),
+    );
+  }
+
+  /**
+   * A task's count goes out at once, as a local worker's does: if the worker dies, the
+   * coordinator knows the task's records and can bisect it. Not an outcome: the task stays
+   * pending.
+   */
+  #count(count: TaskCount): void {
+    const held = this.#held.get(count.id);
+    if (!held) return;
+    const frames = encodeFrames([{ type: "count", run: 0, count }]);
+    this.#note("count", ["tids", String(held.tid), "frames", frames]);
+  }
+
+  /** A piece of a task's results; its last records the task's outcome. */
+  #piece(piece: ResultsPiece): void {
+    const held = this.#held.get(piece.id);
+    if (!held) return;
+    const frame = encodeFrames([{ type: "piece", run: 0, piece }]);
+    if (!piece.last) {
+      // A slow task's results go out as they come, as a local worker's do; the task stays
+      // pending, and a coordinator that gives it up drops what comes of it after.
+      this.#note("piece", ["tids", String(held.tid), "frames", frame]);
+      return;
+    }
+    held.frames.push(frame);
+    this.#held.delete(piece.id);
+    this.#hand();
+    this.#consumer.write(recordArgs(this.#id, [{ id: held.entry, tid: held.tid }], [
+      "kind",
+      "done",
+      "worker",
+      this.#consumer.name,
+      "frames",
+      concat(held.frames),
+    ]));
+    this.#consumer.wake();
+  }
+
+  /** A local worker died holding `ids` (or none): the coordinator hears of it either way. */
+  #lost(ids: number[], error: Error): void {
+    const consumer = this.#consumer;
+    const lost = ids.map((id) => this.#held.get(id)).filter((h) => h !== undefined);
+    for (const id of ids) this.#held.delete(id);
+    consumer.log(`run ${this.#id}: ${error.message}`);
+    if (lost.length === 0) {
+      // A worker that died between tasks: nothing to run again, but the run counts it.
+      this.#note("died", ["error", error.message]);
+      return;
+    }
+    consumer.write(
+      recordArgs(this.#id, lost.map((h) => ({ id: h.entry, tid: h.tid })), [
+        "kind",
+        "lost",
+        "worker",
+        consumer.name,
+        "error",
+        error.message,
+      ]),
+    );
+    consumer.wake();
   }
 }

@@ -77,6 +77,10 @@ export type ResultKind =
   | "lost"
   /** A task's record count, ahead of its results (not an outcome: the task stays pending). */
   | "count"
+  /** Results of a slow task, ahead of its outcome (the task stays pending). */
+  | "piece"
+  /** A local worker died between tasks: nothing to run again, one death to count. */
+  | "died"
   /** The worker will not run this run (module mismatch, not allowed, input not readable). */
   | "refused";
 

@@ -1,0 +1,105 @@
+/**
+ * What the coordinator makes of an entry of a run's result stream: a task's
+ * results (its count first, sent ahead so a task whose worker dies can
+ * still be bisected), the tasks a worker lost, or a worker's refusal of the
+ * run. Each task's outcome is taken once: a late duplicate finds no task.
+ *
+ * @module
+ */
+
+import { CrunchError, WorkerCrashError } from "../../errors.ts";
+import { decodeFrames } from "../../wire/frames.ts";
+import type { BackendListener } from "../backend.ts";
+
+const decoder = new TextDecoder();
+
+/** A task the coordinator has sent and has no outcome for. */
+export interface SentTask {
+  tid: number;
+  seq: number;
+  frame: Uint8Array;
+  /** Its entry in the task stream, once XADD answered. */
+  entry?: string;
+  /** Its count message came (sent ahead of its results, for bisection after a death). */
+  counted?: boolean;
+  /** Some of its results came ahead of its outcome: it cannot simply be sent again. */
+  delivered?: boolean;
+}
+
+/** The outcomes of one run's tasks, handed to the engine under the engine's numbers. */
+export class Outcomes {
+  readonly #sent: Map<number, SentTask>;
+  readonly #listener: BackendListener;
+  readonly #fail: (error: unknown) => void;
+  /** Worker process names, numbered in the order they first lost a task (for errors). */
+  readonly #names = new Map<string, number>();
+
+  /** Outcomes of the tasks in `sent` (by tid), told to `listener`; a refusal goes to `fail`. */
+  constructor(
+    sent: Map<number, SentTask>,
+    listener: BackendListener,
+    fail: (error: unknown) => void,
+  ) {
+    this.#sent = sent;
+    this.#listener = listener;
+    this.#fail = fail;
+  }
+
+  /** A result entry's fields. */
+  take(fields: Map<string, Uint8Array>): void {
+    const kind = decoder.decode(fields.get("kind"));
+    const tids = decoder.decode(fields.get("tids")).split(",").filter(Boolean).map(Number);
+    const worker = decoder.decode(fields.get("worker"));
+    if (kind === "refused") {
+      const why = decoder.decode(fields.get("error"));
+      this.#fail(new CrunchError(`crunch worker ${worker} refused the run: ${why}`));
+      return;
+    }
+    if (kind === "died") {
+      this.#listener.lost([], this.#crash(worker, fields));
+      return;
+    }
+    const live = tids.map((tid) => this.#sent.get(tid)).filter((t) => t !== undefined);
+    if (live.length === 0) return; // an outcome the coordinator has already (a late duplicate)
+    const frames = fields.get("frames") ?? new Uint8Array();
+    if (kind === "count" || kind === "piece") {
+      // Sent ahead of the outcome: the count, so that a task whose worker dies can still be
+      // bisected; a slow task's results, as they come.
+      if (kind === "piece") live[0].delivered = true;
+      this.#deliver(live[0], frames);
+      return;
+    }
+    for (const task of live) this.#sent.delete(task.tid);
+    if (kind === "done") {
+      this.#deliver(live[0], frames);
+    } else if (kind === "lost") {
+      this.#listener.lost(live.map((t) => t.seq), this.#crash(worker, fields));
+    }
+  }
+
+  /** The death a "lost" or "died" entry reports. */
+  #crash(worker: string, fields: Map<string, Uint8Array>): WorkerCrashError {
+    const reason = decoder.decode(fields.get("error")).replace(/^worker \d+ died: /, "");
+    return new WorkerCrashError(this.workerIndex(worker), `${reason} (in crunch worker ${worker})`);
+  }
+
+  /** Hands a task's messages to the engine: its count once, then its pieces. */
+  #deliver(task: SentTask, frames: Uint8Array): void {
+    for (const message of decodeFrames(frames)) {
+      if (message.type === "count") {
+        if (task.counted) continue;
+        task.counted = true;
+        this.#listener.count({ ...message.count, id: task.seq });
+      } else if (message.type === "piece") {
+        this.#listener.piece({ ...message.piece, id: task.seq });
+      }
+    }
+  }
+
+  /** The number a worker process goes by in errors. */
+  workerIndex(worker: string): number {
+    let index = this.#names.get(worker);
+    if (index === undefined) this.#names.set(worker, index = this.#names.size);
+    return index;
+  }
+}

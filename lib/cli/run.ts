@@ -1,0 +1,255 @@
+/**
+ * One run of the command: the classifier over its inputs with the options
+ * the flags gave, its results written to the sink as they come, failed
+ * records to the errors file, the progress bar kept, a resumable run's
+ * journal kept beside its output, and the run ended cleanly by a signal.
+ *
+ * @module
+ */
+
+import { startRun } from "../classify.ts";
+import { CrunchError, ParseError, type RecordError } from "../errors.ts";
+import { files } from "../files.ts";
+import type { Input } from "../input/source.ts";
+import type { Progress } from "../options.ts";
+import type { RunIterator } from "../run/iterator.ts";
+import { emptyProgress } from "../run/stats.ts";
+import type { Command } from "./args.ts";
+import type { Journal, Point } from "./journal.ts";
+import { ProgressBar } from "./progress_bar.ts";
+import type { Sink } from "./sink.ts";
+
+/** The run was ended by a signal. */
+export class Interrupted extends CrunchError {
+  /** Which signal. */
+  readonly signal: Deno.Signal;
+
+  /** `signal` ended the run. */
+  constructor(signal: Deno.Signal) {
+    super(`interrupted (${signal})`);
+    this.signal = signal;
+  }
+}
+
+/** The signals that end a run cleanly: output discarded, workers stopped. */
+export const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** True for the error of writing to a pipe whose reader is gone. */
+export function isBrokenPipe(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe ||
+    (error instanceof Error && /broken pipe|os error 32/i.test(error.message));
+}
+
+/** One NDJSON line for the --errors file. */
+export function errorLine(error: RecordError | ParseError): string {
+  const cause = error instanceof ParseError
+    ? { name: "ParseError", message: error.reason, stack: undefined }
+    : { name: error.cause.name, message: error.cause.message, stack: error.cause.stack };
+  if (error instanceof ParseError) {
+    const { index, line, byte, text } = error;
+    return JSON.stringify({ index, line, byte, text, record: null, error: cause }) + "\n";
+  }
+  return JSON.stringify({
+    index: error.index,
+    line: error.line ?? null,
+    record: error.record,
+    error: cause,
+  }) + "\n";
+}
+
+/** The journal of a resumable run, and the point it goes on from. */
+export interface Resuming {
+  journal: Journal;
+  point?: Point;
+  /** The last point this run journaled. */
+  last?: Point;
+}
+
+/** What a run of the command may do besides the plain run. */
+export interface RunExtras {
+  /** Journal the run and go on from a point (--resume). */
+  resuming?: Resuming;
+  /** Classify only these records (--retry-errors). */
+  select?: ReadonlySet<number>;
+  /** Keep failed records here instead of ending the run at the first (--retry-errors alone). */
+  failed?: (RecordError | ParseError)[];
+}
+
+/** Journal points no closer together than this: each costs two fsyncs. */
+const JOURNAL_EVERY_MS = 200;
+
+/** Where the run writes. */
+interface Outputs {
+  sink: Sink;
+  errorsFile: Sink | undefined;
+}
+
+/**
+ * Runs `command`, writing to `outputs`; resolves with its final progress
+ * (undefined when the reader of standard output went away), after the
+ * outputs are committed.
+ */
+export async function runCommand(
+  command: Command,
+  outputs: Outputs,
+  extras: RunExtras = {},
+): Promise<Progress | undefined> {
+  const bar = command.progress ? new ProgressBar() : undefined;
+  const controller = new AbortController();
+  const listeners = SIGNALS.map((signal) => {
+    const listener = () => controller.abort(new Interrupted(signal));
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+  const progress = { last: emptyProgress() };
+  const results = start(command, outputs, extras, controller.signal, (p) => {
+    progress.last = p;
+    bar?.update(withBefore(p, extras.resuming?.point));
+  });
+  let piped: boolean;
+  try {
+    // Results on the terminal that shows the bar: each write starts on a clean line.
+    const sameScreen = bar !== undefined && command.output === undefined &&
+      Deno.stdout.isTerminal();
+    piped = await consume(results, outputs, extras.resuming, sameScreen ? bar : undefined);
+  } finally {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    bar?.clear();
+  }
+  if (extras.failed?.length) throw failedAgain(extras.failed);
+  if (extras.resuming) {
+    // Complete in the journal first: a run killed before the rename finishes it on --resume.
+    await outputs.sink.sync();
+    await outputs.errorsFile?.sync();
+    await extras.resuming.journal.complete();
+  }
+  await outputs.sink.commit();
+  await outputs.errorsFile?.commit();
+  return piped ? undefined : progress.last;
+}
+
+/** `progress` with what the runs before a resumed run did added. */
+export function withBefore(progress: Progress, before: Point | undefined): Progress {
+  if (before === undefined) return progress;
+  return {
+    ...progress,
+    records: progress.records + before.records!,
+    results: progress.results + before.results!,
+    errors: progress.errors + before.errors!,
+  };
+}
+
+/** Starts the run the command asks for. */
+function start(
+  command: Command,
+  { errorsFile }: Outputs,
+  extras: RunExtras,
+  signal: AbortSignal,
+  onProgress: (progress: Progress) => void,
+): RunIterator<Uint8Array> {
+  const input: Input = command.files
+    ? files(...command.files)
+    : command.input ?? Deno.stdin.readable;
+  const { options } = command;
+  const encoder = new TextEncoder();
+  const before = extras.resuming?.point;
+  const { failed } = extras;
+  return startRun<Uint8Array>(command.module, input, {
+    ...options,
+    format: options.format ??
+      (command.input === undefined && command.files === undefined ? "csv" : undefined),
+    // A sandboxed classifier may not read the input: the main thread does.
+    reader: options.reader ?? (options.permissions ? "main" : undefined),
+    signal,
+    onError: errorsFile
+      ? (error) => errorsFile.writeSync(encoder.encode(errorLine(error)))
+      : failed
+      ? (error) => failed.push(error)
+      : options.onError === "skip"
+      ? "skip"
+      : "fail",
+    onProgress,
+  }, {
+    consoleToStderr: true,
+    select: extras.select,
+    ...(extras.resuming && {
+      checkpoints: true,
+      startAt: before && { byte: before.byte, index: before.index, line: before.line },
+      documentState: before?.document,
+      onMark: () => errorsFile?.written ?? 0,
+    }),
+  });
+}
+
+/**
+ * Writes every result to the sink (journaling a resumable run as it goes);
+ * resolves true when the reader of standard output went away.
+ */
+async function consume(
+  results: RunIterator<Uint8Array>,
+  outputs: Outputs,
+  resuming: Resuming | undefined,
+  bar: ProgressBar | undefined,
+): Promise<boolean> {
+  const journal = resuming && new JournalKeeper(resuming, outputs, results);
+  for await (const bytes of results) {
+    try {
+      bar?.clear();
+      await outputs.sink.write(bytes);
+      await journal?.maybe();
+    } catch (error) {
+      if (!isBrokenPipe(error)) throw error;
+      await results.return?.();
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Journals the points a resumable run passes, a few times a second at most. */
+class JournalKeeper {
+  readonly #resuming: Resuming;
+  readonly #outputs: Outputs;
+  readonly #results: RunIterator<Uint8Array>;
+  #at = performance.now();
+
+  constructor(resuming: Resuming, outputs: Outputs, results: RunIterator<Uint8Array>) {
+    this.#resuming = resuming;
+    this.#outputs = outputs;
+    this.#results = results;
+  }
+
+  /** Journals the last point passed, when the last journaled is old enough. */
+  async maybe(): Promise<void> {
+    const point = this.#results.checkpoint();
+    if (point === undefined || performance.now() - this.#at < JOURNAL_EVERY_MS) return;
+    const { sink, errorsFile } = this.#outputs;
+    // The output and errors up to the point are made durable before the journal says so.
+    await sink.sync();
+    await errorsFile?.sync();
+    const before = this.#resuming.point;
+    const reached: Point = {
+      ...point,
+      records: point.records! + (before?.records ?? 0),
+      results: point.results! + (before?.results ?? 0),
+      errors: point.errors! + (before?.errors ?? 0),
+      out: sink.written,
+      errorsBytes: point.extra as number,
+    };
+    await this.#resuming.journal.point(reached);
+    this.#resuming.last = reached;
+    this.#at = performance.now();
+  }
+}
+
+/** The error of a --retry-errors run without an errors file whose records failed again. */
+function failedAgain(failed: (RecordError | ParseError)[]): CrunchError {
+  const first = failed[0];
+  const reason = first instanceof ParseError
+    ? first.reason
+    : `${(first as RecordError).cause.name}: ${(first as RecordError).cause.message}`;
+  return new CrunchError(
+    `record ${first.index} (line ${first.line}) failed again: ${reason}` +
+      (failed.length > 1 ? ` (and ${failed.length - 1} more; --errors keeps them all)` : ""),
+  );
+}

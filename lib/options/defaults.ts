@@ -1,0 +1,8 @@
+/**
+ * Defaults that more than the option table needs.
+ *
+ * @module
+ */
+
+/** The default `chunkBytes`: 512 KiB, which measured 10-15 % faster than 1 MiB on 2 workers. */
+export const DEFAULT_CHUNK_BYTES = 512 << 10;

@@ -1,0 +1,178 @@
+/**
+ * The kinds of value an option takes, each checked one way whether it comes
+ * from the library (a value of the wrong type is a TypeError, one out of
+ * range a RangeError, both saying what they got) or from the command line
+ * (text read into the value, a {@linkcode FlagError} saying what is wrong).
+ *
+ * @module
+ */
+
+import { describe } from "../checks.ts";
+
+/** A flag's text that does not read as its option's value: the command's usage error (exit 2). */
+export class FlagError extends Error {}
+
+/** How an option's value is checked (library) and read (command line). */
+export interface Kind<T> {
+  /** What the value must be, for messages: "a positive integer". */
+  readonly what: string;
+  /** `value` as the option `name` takes it; throws a TypeError or RangeError. */
+  check(name: string, value: unknown): T;
+  /** The text of flag `--flag` as the option's value; throws a FlagError. */
+  read(flag: string, text: string): T;
+}
+
+function wrong(flag: string, what: string, text: string): FlagError {
+  return new FlagError(`--${flag} must be ${what}, got "${text}"`);
+}
+
+/** A whole number of at least `min` (1, or 0 where 0 turns a feature off). */
+export function integer(min: 0 | 1 = 1): Kind<number> {
+  const what = min === 1 ? "a positive integer" : "a whole number (0 or more)";
+  return {
+    what,
+    check(name, value) {
+      if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+        throw new (typeof value === "number" ? RangeError : TypeError)(
+          `option ${name} must be ${what}, got ${describe(value)}`,
+        );
+      }
+      return value;
+    },
+    read(flag, text) {
+      const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(n) || n < min) throw wrong(flag, what, text);
+      return n;
+    },
+  };
+}
+
+/** A byte count: a positive integer, on the command line with an optional k, M or G. */
+export function size(): Kind<number> {
+  const whole = integer(1);
+  return {
+    what: whole.what,
+    check: whole.check,
+    read(flag, text) {
+      const match = /^(\d+)([kmg]i?b?)?$/i.exec(text.trim());
+      const unit = match?.[2]?.[0].toLowerCase() ?? "";
+      const scale = { "": 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 }[unit] ?? NaN;
+      const n = match ? Number(match[1]) * scale : NaN;
+      if (!Number.isSafeInteger(n) || n < 1) {
+        throw wrong(flag, "a positive integer or a size such as 64K, 4M or 1G", text);
+      }
+      return n;
+    },
+  };
+}
+
+/** A positive number (a rate may be fractional: 0.5 a second). */
+export function positiveNumber(): Kind<number> {
+  const what = "a positive number";
+  return {
+    what,
+    check(name, value) {
+      if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
+        throw new TypeError(`option ${name} must be ${what}, got ${describe(value)}`);
+      }
+      return value;
+    },
+    read(flag, text) {
+      const n = Number(text);
+      if (!(n > 0) || !Number.isFinite(n)) throw wrong(flag, what, text);
+      return n;
+    },
+  };
+}
+
+/** True or false (a flag is true when given). */
+export function boolean(): Kind<boolean> {
+  return {
+    what: "true or false",
+    check(name, value) {
+      if (typeof value !== "boolean") {
+        throw new TypeError(`option ${name} must be true or false, got ${describe(value)}`);
+      }
+      return value;
+    },
+    read: () => true,
+  };
+}
+
+/** One of `allowed`. */
+export function choice<T extends string>(allowed: readonly T[]): Kind<T> {
+  const quoted = allowed.map((a) => JSON.stringify(a)).join(", ").replace(/, ([^,]*)$/, " or $1");
+  return {
+    what: `one of ${allowed.join(", ")}`,
+    check(name, value) {
+      if (!allowed.includes(value as T)) {
+        throw new TypeError(`option ${name} must be ${quoted}, got ${describe(value)}`);
+      }
+      return value as T;
+    },
+    read(flag, text) {
+      if (!allowed.includes(text as T)) throw wrong(flag, `one of ${allowed.join(", ")}`, text);
+      return text as T;
+    },
+  };
+}
+
+/** A value checked by `test`, which returns the message's "must be ..." part when it fails. */
+export function custom<T>(what: string, test: (value: unknown) => boolean): Kind<T> {
+  return {
+    what,
+    check(name, value) {
+      if (!test(value)) {
+        throw new TypeError(`option ${name} must be ${what}, got ${describe(value)}`);
+      }
+      return value as T;
+    },
+    read(flag) {
+      throw new FlagError(`--${flag} cannot be given on the command line`);
+    },
+  };
+}
+
+/** One ASCII character other than a quote or a line end: a field delimiter. */
+export function delimiter(): Kind<string> {
+  const what = "one ASCII character other than a quote or a line end";
+  const valid = (d: unknown) =>
+    typeof d === "string" && d.length === 1 && d.charCodeAt(0) <= 127 && !/["\r\n]/.test(d);
+  return {
+    what,
+    check(name, value) {
+      if (!valid(value)) {
+        throw new TypeError(`option ${name} must be ${what}, got ${describe(value)}`);
+      }
+      return value as string;
+    },
+    read(flag, text) {
+      const d = text === "\\t" || text === "tab" ? "\t" : text;
+      if (!valid(d)) throw wrong(flag, `${what} (\\t for a tab)`, text);
+      return d;
+    },
+  };
+}
+
+/** Distinct, non-empty column names (on the command line, separated by commas). */
+export function names(): Kind<string[]> {
+  return {
+    what: "an array of names",
+    check(name, value) {
+      if (!Array.isArray(value) || value.some((c) => typeof c !== "string") || !value.length) {
+        throw new TypeError(`option ${name} must be an array of names, got ${describe(value)}`);
+      }
+      if (new Set(value).size !== value.length) {
+        throw new TypeError(`option ${name} names a column twice`);
+      }
+      return value;
+    },
+    read(flag, text) {
+      const list = text.split(",").map((s) => s.trim());
+      if (list.some((n) => n === "") || new Set(list).size !== list.length) {
+        throw wrong(flag, "distinct, non-empty names", text);
+      }
+      return list;
+    },
+  };
+}
