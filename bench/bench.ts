@@ -26,6 +26,7 @@ import { compressedInput } from "./cases/compressed.ts";
 import { manyFiles } from "./cases/many_files.ts";
 import { waiting } from "./cases/waiting.ts";
 import { throughRedis } from "./cases/redis.ts";
+import { chaos } from "./cases/chaos.ts";
 
 const quick = Deno.args.includes("--quick");
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
@@ -55,6 +56,7 @@ const cases: [string, (ctx: Context) => Promise<void>][] = [
   ["10", manyFiles],
   ["11", waiting],
   ["12", throughRedis],
+  ["13", chaos],
 ];
 const started = performance.now();
 for (const [id, run] of cases) {

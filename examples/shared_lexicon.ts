@@ -1,5 +1,5 @@
 /**
- * The lexicon classifier with its lexicon built once, on the main thread, in
+ * The lexicon classifier with its lexicon built once, in one worker, in
  * a {@linkcode SharedTable} that every worker reads in place: one copy in
  * memory whatever the number of workers, and no per-worker build time.
  *
@@ -14,7 +14,7 @@
 import { SharedTable } from "../mod.ts";
 import { lexiconEntries, type LexiconSpec } from "./lexicon.ts";
 
-/** Called once per run on the main thread: the result reaches every worker's init as context.shared. */
+/** Called once per run, in one worker: the result reaches every worker's init as context.shared. */
 export function prepare(spec: LexiconSpec = {}): SharedArrayBuffer {
   return SharedTable.from(lexiconEntries(spec)).buffer;
 }

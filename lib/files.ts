@@ -59,6 +59,22 @@ export function files(...patterns: (string | URL)[]): Files {
 
 const GLOB = /[*?[{]/;
 
+/** What a path leads to; an InputError for a link that loops or leads nowhere. */
+async function statOf(path: string): Promise<Deno.FileInfo> {
+  try {
+    return await Deno.stat(path);
+  } catch (error) {
+    const loop = /too many levels of symbolic links|os error 40/i.test((error as Error).message);
+    if (loop) throw new InputError(path, "a symbolic link that loops", { cause: error });
+    if (error instanceof Deno.errors.NotFound) {
+      throw new InputError(path, "a symbolic link to nothing (its target is gone)", {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
 /** The files `patterns` name, in order, each once. */
 export async function expandFiles(patterns: readonly string[]): Promise<string[]> {
   const out: string[] = [];
@@ -75,7 +91,7 @@ export async function expandFiles(patterns: readonly string[]): Promise<string[]
       for await (const path of glob(pattern)) matched.push(path);
       const regular: string[] = [];
       for (const path of matched.sort()) {
-        if ((await Deno.stat(path)).isFile) regular.push(path);
+        if ((await statOf(path)).isFile) regular.push(path);
       }
       if (regular.length === 0) throw new InputError(pattern, "no file matches this pattern");
       regular.forEach(add);
@@ -96,7 +112,7 @@ export async function expandFiles(patterns: readonly string[]): Promise<string[]
     for await (const entry of Deno.readDir(pattern)) {
       if (entry.name.startsWith(".")) continue;
       const path = `${pattern.replace(/\/+$/, "")}/${entry.name}`;
-      if (entry.isFile || (entry.isSymlink && (await Deno.stat(path)).isFile)) inside.push(path);
+      if (entry.isFile || (entry.isSymlink && (await statOf(path)).isFile)) inside.push(path);
     }
     if (inside.length === 0) throw new InputError(pattern, "the directory holds no files");
     inside.sort().forEach(add);

@@ -86,6 +86,12 @@ export interface RedisOptions {
   waitForWorkers?: number;
   /** How long to try connecting again after the connection to Redis drops, in ms (default 60 s). */
   reconnectTimeout?: number;
+  /**
+   * The shared key that signs this run and its tasks (HMAC-SHA256), for
+   * `crunch worker`s that run only signed runs; default: the environment's
+   * `CRUNCH_REDIS_KEY` (or the file `CRUNCH_REDIS_KEY_FILE` names), if set.
+   */
+  key?: string;
 }
 
 /** Options of a {@linkcode Pool}: how many workers, and what `init` receives. */
@@ -316,7 +322,12 @@ function checkRedis(redis: unknown): void {
     "highWater",
     "waitForWorkers",
     "reconnectTimeout",
+    "key",
   ]);
+  const key = (options as RedisOptions).key;
+  if (key !== undefined && (typeof key !== "string" || key.trim().length < 16)) {
+    throw new TypeError("option redis.key must be a string of at least 16 characters");
+  }
   const { url, highWater, waitForWorkers, reconnectTimeout } = options as RedisOptions;
   if (typeof url !== "string") {
     throw new TypeError(`option redis.url must be a redis:// URL, got ${describe(url)}`);

@@ -13,7 +13,10 @@ export interface WorkerContext<Shared = unknown> {
   workerIndex: number;
   /** Number of workers in the pool. */
   workers: number;
-  /** What the module's `prepare(spec)` returned on the main thread (SharedArrayBuffers shared, not copied). */
+  /**
+   * What the module's `prepare(spec)` returned (SharedArrayBuffers shared by threads, copied once
+   * into each worker process).
+   */
   shared?: Shared;
 }
 
@@ -22,7 +25,7 @@ export interface WorkerContext<Shared = unknown> {
  * optionally `init`, `prepare` and `close`. Check a module against it with
  * `satisfies`, or type each export from it:
  *
- * - `prepare(spec)` runs once on the main thread, before the workers start;
+ * - `prepare(spec)` runs once, in one worker (under the workers' permissions), before any `init`;
  *   what it returns reaches every worker's `init` as `context.shared`
  *   (SharedArrayBuffers and {@linkcode SharedTable}s are shared, the rest
  *   copied).
@@ -64,7 +67,7 @@ export interface Plugin<
   Result = unknown,
   Shared = unknown,
 > {
-  /** Runs once on the main thread; its result reaches each `init` as `context.shared`. */
+  /** Runs once, in one worker; its result reaches each `init` as `context.shared`. */
   prepare?(spec: Spec): Shared | Promise<Shared>;
   /** Runs once in each worker before any record. */
   init?(spec: Spec, context: WorkerContext<Shared>): void | Promise<void>;

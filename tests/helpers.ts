@@ -51,7 +51,7 @@ const COMMAND_DEADLINE_MS = 120_000;
 /** Runs `deno` with `args`; returns exit code, stdout, stderr and seconds taken. */
 export async function runDeno(
   args: string[],
-  options: { cwd?: string; stdin?: string } = {},
+  options: { cwd?: string; stdin?: string; env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
   const started = performance.now();
   const command = new Deno.Command(Deno.execPath(), {
@@ -60,7 +60,7 @@ export async function runDeno(
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", ...options.env },
   });
   const child = command.spawn();
   if (options.stdin !== undefined) {

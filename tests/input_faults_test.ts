@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { classify, InputError, ParseError } from "../mod.ts";
-import { CLI, collect, deadline, fixture, numberedCsv, tempFile } from "./helpers.ts";
+import { CLI, collect, deadline, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 
 const identity = fixture("identity.ts");
 
@@ -101,4 +101,83 @@ Deno.test("records from a slow producer on standard input come out before the in
   }
   assert.equal(got.trim().split("\n").length, 3);
   assert.equal((await child.status).code, 0);
+});
+
+for (const reader of ["workers", "main"] as const) {
+  for (const how of ["rename", "rewrite"] as const) {
+    Deno.test(`a file ${how === "rename" ? "replaced by a copy" : "rewritten in place"} under the run: one version or an InputError, never a mix (reader: ${reader})`, async () => {
+      const text = numberedCsv(60_000);
+      const path = await tempFile("changes.csv", text);
+      const run = collect(classify<string>(fixture("replace.ts"), path, {
+        workers: 2,
+        reader,
+        chunkBytes: 16 * 1024,
+        spec: { path, how, at: "3000" },
+      }));
+      // Either the run read one version whole (readers that opened the file before it was
+      // replaced read on from it), or it fails with an InputError; never records of both.
+      const outcome = await deadline(run, 30_000).then(
+        (results) => results,
+        (error) => error,
+      );
+      if (outcome instanceof Error) {
+        assert.ok(outcome instanceof InputError, String(outcome));
+        assert.equal(outcome.file, path);
+        assert.match(outcome.message, /replaced by another file|rewritten|bytes changed|shrank/);
+        return;
+      }
+      assert.equal(outcome.length, 60_000);
+      assert.equal(new Set(outcome).size, 60_000);
+      const texts = outcome as string[];
+      assert.ok(texts.every((r) => r.endsWith(" row " + r.split(" ")[0])), "a mix of versions");
+    });
+  }
+}
+
+for (const reader of ["workers", "main"] as const) {
+  Deno.test(`a file deleted under the run is read to its end from the handles open on it (reader: ${reader})`, async () => {
+    const path = await tempFile("deleted.csv", numberedCsv(40_000));
+    const ids = await deadline(
+      collect(classify<string>(fixture("unlink.ts"), path, {
+        workers: 2,
+        reader,
+        chunkBytes: 16 * 1024,
+        spec: { path, at: "2000" },
+      })),
+      30_000,
+    );
+    assert.equal(ids.length, 40_000);
+    assert.equal(new Set(ids).size, 40_000);
+    await assert.rejects(Deno.stat(path), Deno.errors.NotFound);
+  });
+}
+
+Deno.test("NUL bytes and UTF-16 are said to be what they are, not read as an empty or odd CSV", async () => {
+  const identity = fixture("identity.ts");
+  const nul = await tempFile("zeros.csv", new Uint8Array(5000));
+  await assert.rejects(
+    collect(classify(identity, nul)),
+    (e) =>
+      e instanceof ParseError &&
+      /looks binary \(it holds NUL bytes\), not csv text/.test(e.message),
+  );
+  const utf16 = new Uint8Array([
+    0xff,
+    0xfe,
+    ...[...new TextEncoder().encode("a,b\n1,2\n")].flatMap((b) => [b, 0]),
+  ]);
+  const path = await tempFile("excel.csv", utf16);
+  await assert.rejects(
+    collect(classify(identity, path)),
+    (e) => e instanceof ParseError && /is UTF-16LE text.*iconv -f UTF-16 -t UTF-8/.test(e.message),
+  );
+});
+
+Deno.test("a symbolic link that loops in a directory input is an InputError naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/a.csv`, "id\n1\n");
+  await Deno.symlink(`${dir}/loop.csv`, `${dir}/loop.csv`);
+  const r = await runCrunch([fixture("identity.ts").pathname, dir]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /crunch: error: .*loop\.csv: a symbolic link that loops/);
 });

@@ -30,30 +30,35 @@ let nextPort = 16_400 + (Deno.pid % 500) * 8;
 export class RedisServer {
   readonly port: number;
   readonly args: string[];
+  readonly tls: boolean;
   #child: Deno.ChildProcess | undefined;
 
-  private constructor(port: number, args: string[]) {
+  private constructor(port: number, args: string[], tls: boolean) {
     this.port = port;
     this.args = args;
+    this.tls = tls;
   }
 
-  /** Starts one on a port of its own; `args` are more redis-server options. */
-  static async start(args: string[] = []): Promise<RedisServer> {
-    const server = new RedisServer(nextPort++, args);
+  /**
+   * Starts one on a port of its own; `args` are more redis-server options;
+   * with `tls` the port speaks TLS only (the certificates in `args`).
+   */
+  static async start(args: string[] = [], tls = false): Promise<RedisServer> {
+    const server = new RedisServer(nextPort++, args, tls);
     await server.restart();
     return server;
   }
 
   /** The URL to reach it, with `auth` (`user:password@` or `:password@`) if given. */
   url(auth = ""): string {
-    return `redis://${auth}127.0.0.1:${this.port}`;
+    return `${this.tls ? "rediss" : "redis"}://${auth}127.0.0.1:${this.port}`;
   }
 
   /** Starts it (again, empty: nothing is saved), and waits until it answers. */
   async restart(): Promise<void> {
     this.#child = new Deno.Command("redis-server", {
       args: [
-        "--port",
+        ...(this.tls ? ["--port", "0", "--tls-port"] : ["--port"]),
         String(this.port),
         "--bind",
         "127.0.0.1",
@@ -108,14 +113,14 @@ export class WorkerProcess {
   readonly #child: Deno.ChildProcess;
   readonly #stderr: Promise<string>;
 
-  constructor(url: string, name: string, args: string[] = []) {
+  constructor(url: string, name: string, args: string[] = [], env: Record<string, string> = {}) {
     this.name = name;
     this.#child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", CLI, "worker", "--redis", url, "--name", name, ...args],
       stdin: "null",
       stdout: "null",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
     }).spawn();
     this.#stderr = new Response(this.#child.stderr).text();
   }
@@ -145,16 +150,20 @@ export async function startWorkers(
   count: number,
   args: string[] = [],
   auth = "",
+  env: Record<string, string> = {},
 ): Promise<WorkerProcess[]> {
   const workers = Array.from(
     { length: count },
-    (_, i) => new WorkerProcess(server.url(auth), `w${i}`, ["--heartbeat", "1000", ...args]),
+    (_, i) => new WorkerProcess(server.url(auth), `w${i}`, ["--heartbeat", "1000", ...args], env),
   );
   const client = await server.client(auth);
   try {
     const until = performance.now() + 30_000;
     for (const worker of workers) {
-      while ((await client.command("EXISTS", `crunch:worker:${worker.name}`)) !== 1) {
+      // Each start of a worker is an incarnation of its name: name#id.
+      while (
+        ((await client.command("KEYS", `crunch:worker:${worker.name}#*`)) as unknown[]).length === 0
+      ) {
         if (performance.now() > until) throw new Error(`${worker.name} did not start`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }

@@ -112,7 +112,7 @@ Deno.test("redis: a worker process killed with SIGKILL mid-run loses nothing", o
       if (stream) {
         const summary = await client.command("XPENDING", stream, "workers") as unknown[];
         const owners = (summary[3] as unknown[][] | null) ?? [];
-        if (owners.some((o) => text(o[0] as Uint8Array) === "w0")) break;
+        if (owners.some((o) => text(o[0] as Uint8Array)!.startsWith("w0#"))) break;
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -278,7 +278,12 @@ Deno.test("redis: a worker refuses a module that is not the coordinator's", opts
     const run = collect(classify(module, path, { redis: server.url() }));
     run.catch(() => {});
     // Once the run is in Redis, the file changes: the worker reads what the coordinator did not.
-    while (((await client.command("SMEMBERS", "crunch:runs")) as unknown[]).length === 0) {
+    for (
+      let i = 0;
+      ((await client.command("ZRANGE", "crunch:runlist", 0, -1)) as []).length === 0;
+      i++
+    ) {
+      if (i > 1000) throw new Error("the run was never listed");
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await Deno.writeTextFile(module, "export function classify(row: unknown) { return 1; }\n");
@@ -344,7 +349,14 @@ Deno.test(
         stdout: "null",
         stderr: "null",
       }).spawn();
-      await new Promise((resolve) => setTimeout(resolve, 1800));
+      // Killed once the journal holds a point (the run is under way), before it completes.
+      const journal = `${out}.crunch-journal`;
+      for (let i = 0;; i++) {
+        const text = await Deno.readTextFile(journal).catch(() => "");
+        if (/"kind":"point"/.test(text)) break;
+        if (i > 3000) throw new Error("the first coordinator never journaled a point");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       first.kill("SIGKILL");
       await first.status;
       // A worker asked to stop finishes what it holds and leaves with 0.

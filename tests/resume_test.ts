@@ -245,3 +245,104 @@ export function classify(row: { id: string }) {
     /record \d+ \(line \d+\) failed again: .* \(and \d+ more; --errors keeps them all\)/,
   );
 });
+
+/** Starts the command in the background. */
+function spawnCrunch(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    stdout: "null",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+/** Waits (bounded) until `check` holds. */
+async function until(check: () => boolean, ms = 60_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > end) throw new Error("the awaited state never came");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const exists = (path: string) => {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+Deno.test("--resume refuses a partial output changed in place since its journal's last point", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crunch-resume-" });
+  const input = `${dir}/in.csv`;
+  await Deno.writeTextFile(input, data(40_000));
+  const args = [
+    "--resume",
+    "--on-error",
+    "skip",
+    "-s",
+    '{"us": 30}',
+    "-o",
+    `${dir}/out.ndjson`,
+    spin,
+    input,
+  ];
+  const run = spawnCrunch(args);
+  // Killed once the journal holds a point beyond the first records.
+  await until(() => {
+    try {
+      return (Deno.readTextFileSync(`${dir}/out.ndjson.crunch-journal`).match(/"point"/g) ?? [])
+        .length >= 2;
+    } catch {
+      return false;
+    }
+  });
+  run.kill("SIGKILL");
+  await run.status;
+  const partial = `${dir}/out.ndjson.crunch-partial`;
+  const bytes = await Deno.readFile(partial);
+  bytes[10] = bytes[10] === 0x41 ? 0x42 : 0x41; // one byte, in place: the same size
+  await Deno.writeFile(partial, bytes);
+  const again = await runCrunch(args);
+  assert.equal(again.code, 1);
+  assert.match(
+    again.stderr,
+    /cannot resume: the first \d+ bytes of .*crunch-partial are not those the run wrote/,
+  );
+});
+
+Deno.test("two --resume runs of one output at once: the second is refused, naming the first", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crunch-resume-" });
+  const input = `${dir}/in.csv`;
+  await Deno.writeTextFile(input, data(40_000));
+  const args = [
+    "--resume",
+    "--on-error",
+    "skip",
+    "-s",
+    '{"us": 50}',
+    "-o",
+    `${dir}/out.ndjson`,
+    spin,
+    input,
+  ];
+  const first = spawnCrunch(args);
+  try {
+    await until(() => exists(`${dir}/out.ndjson.crunch-lock`));
+    const second = await runCrunch(args);
+    assert.equal(second.code, 1);
+    assert.match(
+      second.stderr,
+      new RegExp(`another crunch --resume run \\(pid ${first.pid}, since .*\\) is writing`),
+    );
+  } finally {
+    first.kill("SIGKILL");
+    await first.status;
+  }
+  // A lock whose process is gone is taken over: the run completes.
+  const third = await runCrunch(args);
+  assert.equal(third.code, 0, third.stderr);
+  assert.ok(!exists(`${dir}/out.ndjson.crunch-lock`));
+});

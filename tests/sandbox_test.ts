@@ -1,7 +1,7 @@
 /** Sandboxed plug-ins: workers with fewer Deno permissions than the main thread. */
 import assert from "node:assert/strict";
 import { classify, type Progress, type RecordError } from "../mod.ts";
-import { collect, fixture, runCrunch, runDeno, tempFile } from "./helpers.ts";
+import { CLI, collect, fixture, runCrunch, runDeno, tempFile } from "./helpers.ts";
 
 const sandboxed = fixture("sandboxed.ts");
 
@@ -96,4 +96,68 @@ Deno.test("the command's --sandbox works without the user passing any Deno flag"
   ]]);
   assert.match(errors[0].error.message, /Requires read access/);
   assert.match(errors[1].error.message, /Requires net access/);
+});
+
+/** The pids of the processes whose parent is `pid` (ps reads them). */
+function children(pid: number): number[] {
+  const out = new Deno.Command("ps", {
+    args: ["-o", "pid=", "--ppid", String(pid)],
+    stdout: "piped",
+  })
+    .outputSync();
+  return new TextDecoder().decode(out.stdout).split("\n").map((l) => Number(l.trim())).filter((n) =>
+    n > 0
+  );
+}
+
+/** Whether process `pid` is there (ps says). */
+function running(pid: number): boolean {
+  return new Deno.Command("ps", { args: ["-p", String(pid)], stdout: "null" }).outputSync().success;
+}
+
+Deno.test("a --sandbox run whose command is SIGKILLed leaves no process and no file behind", async () => {
+  const dir = await Deno.makeTempDir();
+  const data = `${dir}/rows.ndjson`;
+  await Deno.writeTextFile(data, Array.from({ length: 100_000 }, (_, i) => `${i}\n`).join(""));
+  const parent = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      CLI,
+      "--sandbox",
+      "-s",
+      '{"ms": 1}',
+      "-o",
+      `${dir}/out.ndjson`,
+      fixture("slow.ts").pathname,
+      data,
+    ],
+    cwd: dir,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  // The relaunched command with the worker-options feature: the parent's child.
+  let child: number | undefined;
+  for (let i = 0; i < 500 && child === undefined; i++) {
+    child = children(parent.pid)[0];
+    if (child === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.ok(child !== undefined, "the sandboxed command was not relaunched");
+  // Its temporary output shows the run has begun writing.
+  for (
+    let i = 0;
+    i < 500 && ![...Deno.readDirSync(dir)].some((e) => e.name.includes("crunch-tmp"));
+    i++
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  parent.kill("SIGKILL");
+  await parent.status;
+  let alive = true;
+  for (let i = 0; i < 500 && alive; i++) {
+    alive = running(child!);
+    if (alive) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.ok(!alive, "the relaunched command outlived its parent");
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["rows.ndjson"]);
 });

@@ -53,6 +53,9 @@ export class WorkLoop {
       case "load":
         this.#load(message.module);
         break;
+      case "prepare":
+        this.#prepare(message.spec);
+        break;
       case "init":
         this.#init(message.spec, message.context);
         break;
@@ -99,6 +102,26 @@ export class WorkLoop {
     }
     this.#loaded = result.plugin;
     this.#transport.send({ type: "loaded", exports: result.exports });
+  }
+
+  /** Calls the plug-in's prepare(spec) and sends what it returns. */
+  async #prepare(spec: unknown): Promise<void> {
+    let shared: unknown;
+    try {
+      shared = await this.#loaded!.prepare?.(spec);
+    } catch (error) {
+      this.#transport.send({
+        type: "prepare-failed",
+        stage: "threw",
+        error: serializeError(error),
+      });
+      return;
+    }
+    try {
+      this.#transport.send({ type: "prepared", shared });
+    } catch (error) {
+      this.#transport.send({ type: "prepare-failed", stage: "send", error: serializeError(error) });
+    }
   }
 
   async #init(spec: unknown, context: unknown): Promise<void> {

@@ -74,14 +74,33 @@ export function parseLine<T extends ParseArgsOptionsConfig>(
   }
 }
 
-/** A --redis URL, checked; a UsageError says what is wrong with it. */
+/**
+ * A --redis URL, checked: given as it is, or `@file` (read from that file)
+ * or `env:NAME` (from that environment variable; `env` alone for
+ * `CRUNCH_REDIS_URL`), so that a password need not be on the command line,
+ * where every local user sees it. A UsageError says what is wrong.
+ */
 export function redisUrl(text: string): string {
-  try {
-    parseRedisUrl(text);
-  } catch (error) {
-    throw new FlagError(`--redis: ${(error as Error).message.replace(/^redis: /, "")}`);
+  let url = text;
+  if (text.startsWith("@")) {
+    try {
+      url = Deno.readTextFileSync(text.slice(1)).trim();
+    } catch (error) {
+      throw new FlagError(`--redis: cannot read ${text.slice(1)}: ${(error as Error).message}`);
+    }
+  } else if (text === "env" || text.startsWith("env:")) {
+    const name = text === "env" ? "CRUNCH_REDIS_URL" : text.slice(4);
+    const value = Deno.env.get(name);
+    if (value === undefined) throw new FlagError(`--redis: the environment has no ${name}`);
+    url = value.trim();
   }
-  return text;
+  try {
+    parseRedisUrl(url);
+  } catch (error) {
+    const where = url === text ? "" : ` (from ${text})`;
+    throw new FlagError(`--redis${where}: ${(error as Error).message.replace(/^redis: /, "")}`);
+  }
+  return url;
 }
 
 async function readSpec(text: string): Promise<unknown> {

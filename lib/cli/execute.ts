@@ -10,7 +10,7 @@ import { CrunchError, type ParseError, type RecordError } from "../errors.ts";
 import { formatFromName, unknownFormat } from "../input/source.ts";
 import { expandFiles } from "../files.ts";
 import type { Point } from "./journal.ts";
-import { removeStale, resumePaths, resumeStart } from "./resume.ts";
+import { removeStale, type ResumePaths, resumePaths, resumeStart, takeLock } from "./resume.ts";
 import { listedRecords } from "./retry_errors.ts";
 import type { Progress } from "../options.ts";
 import { count, thousands } from "./progress_bar.ts";
@@ -127,6 +127,20 @@ async function executeResumable(command: Command, plans: Plans): Promise<number>
     throw new CrunchError("--resume needs -o: the output file it goes on writing");
   }
   const paths = resumePaths(plans.output, plans.errors);
+  const unlock = await takeLock(paths.lock, command.output!);
+  try {
+    return await resumeWith(command, plans as Plans & { output: OutputPlan }, paths);
+  } finally {
+    unlock();
+  }
+}
+
+/** A resumable run, its output's lock held. */
+async function resumeWith(
+  command: Command,
+  plans: Plans & { output: OutputPlan },
+  paths: ResumePaths,
+): Promise<number> {
   const start = await resumeStart(command, paths);
   if (start.kind === "complete") {
     if (await finishRename(paths.partial, plans.output.target)) {
@@ -138,7 +152,7 @@ async function executeResumable(command: Command, plans: Plans): Promise<number>
   const point = start.kind === "point" ? start.point : undefined;
   // A resumable run writes in input order: what is written is always a prefix of the input's.
   const resuming: Resuming = { journal: start.journal, point };
-  const sink = await Sink.resumable(plans.output, paths.partial, point?.out ?? 0);
+  const sink = await Sink.resumable(plans.output, paths.partial, point?.out ?? 0, point?.outHash);
   let errorsFile: Sink | undefined;
   try {
     if (plans.errors) {
@@ -146,6 +160,7 @@ async function executeResumable(command: Command, plans: Plans): Promise<number>
         plans.errors,
         paths.errorsPartial!,
         point?.errorsBytes ?? 0,
+        point?.errorsHash,
       );
     }
     const ordered = { ...command, options: { ...command.options, ordered: true } };

@@ -21,6 +21,32 @@ export interface Point extends Checkpoint {
   out: number;
   /** Bytes of the errors file up to this point. */
   errorsBytes: number;
+  /** FNV-1a of the output's bytes up to this point (a partial output changed in place shows). */
+  outHash?: number;
+  /** FNV-1a of the errors file's bytes up to this point. */
+  errorsHash?: number;
+}
+
+/** FNV-1a over bytes written in pieces: the hash of everything so far. */
+export class RunningHash {
+  #h: number;
+
+  /** Goes on from `state` (the hash of the bytes before). */
+  constructor(state = 0x811c9dc5) {
+    this.#h = state;
+  }
+
+  /** Adds `bytes`. */
+  add(bytes: Uint8Array): void {
+    let h = this.#h;
+    for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+    this.#h = h;
+  }
+
+  /** The hash of every byte added. */
+  get value(): number {
+    return this.#h >>> 0;
+  }
 }
 
 /** What a journal on disk says. */

@@ -21,6 +21,7 @@ import { WORKER_USAGE, workerCommand } from "./worker.ts";
 async function relaunch(args: string[]): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", WORKER_OPTIONS_FLAG, import.meta.url, ...args],
+    env: { [PARENT]: String(Deno.pid) },
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",
@@ -44,6 +45,30 @@ async function relaunch(args: string[]): Promise<number> {
   } finally {
     for (const [signal, listener] of forward) Deno.removeSignalListener(signal, listener);
   }
+}
+
+/** The environment variable a relaunched command learns its parent's pid from. */
+const PARENT = "CRUNCH_PARENT_PID";
+
+/**
+ * A relaunched command (a sandbox) ends as if interrupted when the process
+ * that started it is gone, however it went (SIGKILL sends no signal on):
+ * nothing of a run outlives the command the user started.
+ */
+function dieWithParent(): void {
+  let parent: number;
+  try {
+    parent = Number(Deno.env.get(PARENT));
+  } catch {
+    return;
+  }
+  if (!(parent > 1)) return;
+  const timer = setInterval(() => {
+    if (Deno.ppid === parent) return;
+    clearInterval(timer);
+    Deno.kill(Deno.pid, "SIGTERM"); // the run stops and removes its temporary file
+  }, 200);
+  Deno.unrefTimer(timer);
 }
 
 /**
@@ -90,6 +115,7 @@ function signalNumber(signal: Deno.Signal): number {
 export async function main(args: string[]): Promise<number> {
   let debug = args.includes("--debug");
   fromUserFolder();
+  dieWithParent();
   try {
     // Not relaunched: a run that asks for sandboxed threads gets worker processes there instead.
     if (args[0] === "worker") return await workerCommand(args.slice(1));

@@ -10,15 +10,25 @@ import { CrunchError } from "../errors.ts";
 import { resolveModule } from "../backends/module_url.ts";
 import { sniff, SNIFF_BYTES } from "../input/compression.ts";
 import type { Command } from "./args.ts";
-import { differences, fnv, type Identity, Journal, type Point, readJournal } from "./journal.ts";
+import {
+  differences,
+  fnv,
+  type Identity,
+  Journal,
+  type Point,
+  readJournal,
+  RunningHash,
+} from "./journal.ts";
 import type { OutputPlan } from "./sink.ts";
 
 /** Bytes hashed at each end of the input for its identity. */
 const EDGE_BYTES = 64 << 10;
 
-/** Where a resumable run writes: its journal and its partial output and errors. */
+/** Where a resumable run writes: its journal, its lock and its partial output and errors. */
 export interface ResumePaths {
   journal: string;
+  /** Held while a run writes the output: two resumable runs of one output at once are refused. */
+  lock: string;
   partial: string;
   errorsPartial?: string;
 }
@@ -27,6 +37,7 @@ export interface ResumePaths {
 export function resumePaths(output: OutputPlan, errors?: OutputPlan): ResumePaths {
   return {
     journal: `${output.target}.crunch-journal`,
+    lock: `${output.target}.crunch-lock`,
     partial: `${output.target}.crunch-partial`,
     errorsPartial: errors && `${errors.target}.crunch-partial`,
   };
@@ -125,24 +136,105 @@ export async function resumeStart(command: Command, paths: ResumePaths): Promise
   if (point === undefined) {
     return { kind: "fresh", journal: await Journal.create(paths.journal, identity) };
   }
-  await checkLength(paths.partial, point.out);
-  if (paths.errorsPartial) await checkLength(paths.errorsPartial, point.errorsBytes);
+  await checkPrefix(paths.partial, point.out, point.outHash);
+  if (paths.errorsPartial) {
+    await checkPrefix(paths.errorsPartial, point.errorsBytes, point.errorsHash);
+  }
   return { kind: "point", journal: await Journal.append(paths.journal), point };
 }
 
-/** A partial file must hold at least what the journal says was written durably. */
-async function checkLength(path: string, bytes: number): Promise<void> {
-  let size = 0;
+/**
+ * A partial file must hold at least what the journal says was written
+ * durably, and those bytes as they were written (their hash).
+ */
+async function checkPrefix(path: string, bytes: number, hash: number | undefined): Promise<void> {
+  let file: Deno.FsFile | undefined;
   try {
-    size = (await Deno.stat(path)).size;
+    file = await Deno.open(path, { read: true });
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  if (size < bytes) {
-    throw new CrunchError(
-      `cannot resume: ${path} holds ${size} bytes, but the journal says ${bytes} were written: ` +
-        "it was truncated or replaced. Run without --resume to start again",
-    );
+  try {
+    const size = file ? (await file.stat()).size : 0;
+    if (size < bytes) {
+      throw new CrunchError(
+        `cannot resume: ${path} holds ${size} bytes, but the journal says ${bytes} were written: ` +
+          "it was truncated or replaced. Run without --resume to start again",
+      );
+    }
+    if (hash === undefined || bytes === 0) return;
+    const running = new RunningHash();
+    const buffer = new Uint8Array(1 << 20);
+    for (let at = 0; at < bytes;) {
+      const n = await file!.read(buffer.subarray(0, Math.min(buffer.length, bytes - at)));
+      if (n === null) break;
+      running.add(buffer.subarray(0, n));
+      at += n;
+    }
+    if (running.value !== hash) {
+      throw new CrunchError(
+        `cannot resume: the first ${bytes} bytes of ${path} are not those the run wrote (they ` +
+          "were changed since). Run without --resume to start again",
+      );
+    }
+  } finally {
+    file?.close();
+  }
+}
+
+/** Whether process `pid` runs on this machine (Linux's /proc; true where that cannot be told). */
+function alive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch (error) {
+    return !(error instanceof Deno.errors.NotFound);
+  }
+}
+
+/**
+ * Takes the lock of a resumable run's output: a CrunchError naming who holds
+ * it when another run on this machine does; a lock whose process is gone
+ * (killed) is taken over. Resolves with its release.
+ */
+export async function takeLock(path: string, output: string): Promise<() => void> {
+  const mine = JSON.stringify({ pid: Deno.pid, host: hostname(), since: new Date().toISOString() });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await Deno.writeTextFile(path, mine, { createNew: true });
+      return () => {
+        try {
+          if (Deno.readTextFileSync(path) === mine) Deno.removeSync(path);
+        } catch {
+          // gone already
+        }
+      };
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+    let holder: { pid?: number; host?: string; since?: string } = {};
+    try {
+      holder = JSON.parse(await Deno.readTextFile(path));
+    } catch {
+      // torn: a run killed while taking it
+    }
+    if (holder.pid !== undefined && holder.host === hostname() && alive(holder.pid)) {
+      throw new CrunchError(
+        `another crunch --resume run (pid ${holder.pid}, since ${holder.since}) is writing ` +
+          `${output}: wait for it to end, or stop it, then run this again`,
+      );
+    }
+    await Deno.remove(path).catch(() => {}); // its process is gone: a stale lock
+  }
+  throw new CrunchError(`cannot take the lock ${path} of ${output}: another run keeps taking it`);
+}
+
+/** This machine's name, where it may be read. */
+function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "";
   }
 }
 

@@ -176,7 +176,7 @@ function start(
       checkpoints: true,
       startAt: before && { byte: before.byte, index: before.index, line: before.line },
       documentState: before?.document,
-      onMark: () => errorsFile?.written ?? 0,
+      onMark: () => ({ bytes: errorsFile?.written ?? 0, hash: errorsFile?.hash }),
     }),
   });
 }
@@ -234,7 +234,9 @@ class JournalKeeper {
       results: point.results! + (before?.results ?? 0),
       errors: point.errors! + (before?.errors ?? 0),
       out: sink.written,
-      errorsBytes: point.extra as number,
+      outHash: sink.hash,
+      errorsBytes: (point.extra as { bytes: number }).bytes,
+      errorsHash: (point.extra as { hash?: number }).hash,
     };
     await this.#resuming.journal.point(reached);
     this.#resuming.last = reached;

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { RunningHash } from "./journal.ts";
 import { basename, dirname, resolve } from "node:path";
 import { CrunchError } from "../errors.ts";
 
@@ -68,6 +69,20 @@ export function tempPathOf(target: string): string {
   return `${dirname(target)}/.${basename(target)}.${Deno.pid}.crunch-tmp`;
 }
 
+/** The hash of the first `bytes` bytes of the file at `path`. */
+async function prefixHash(path: string, bytes: number): Promise<number> {
+  using file = await Deno.open(path, { read: true });
+  const running = new RunningHash();
+  const buffer = new Uint8Array(1 << 20);
+  for (let at = 0; at < bytes;) {
+    const n = await file.read(buffer.subarray(0, Math.min(buffer.length, bytes - at)));
+    if (n === null) break;
+    running.add(buffer.subarray(0, n));
+    at += n;
+  }
+  return running.value;
+}
+
 /** A document being written. */
 export class Sink {
   readonly #file: Writable;
@@ -76,6 +91,8 @@ export class Sink {
   /** A resumable run's file: kept when the run fails. */
   #keep = false;
   #written = 0;
+  /** A resumable run's: the hash of every byte of the file so far. */
+  #hash: RunningHash | undefined;
 
   private constructor(file: Writable, plan?: OutputPlan, temp?: string) {
     this.#file = file;
@@ -115,6 +132,7 @@ export class Sink {
       let at = 0;
       while (at < bytes.length) at += await this.#file.write(bytes.subarray(at));
       this.#written += bytes.length;
+      this.#hash?.add(bytes);
     } catch (error) {
       if (this.#plan === undefined) throw error; // standard output: a closed pipe, say
       throw new CrunchError(`cannot write ${this.#plan.given}: ${(error as Error).message}`, {
@@ -128,6 +146,7 @@ export class Sink {
     try {
       for (let at = 0; at < bytes.length;) at += this.#file.writeSync(bytes.subarray(at));
       this.#written += bytes.length;
+      this.#hash?.add(bytes);
     } catch (error) {
       throw new CrunchError(
         `cannot write ${this.#plan?.given ?? "standard output"}: ${(error as Error).message}`,
@@ -140,10 +159,15 @@ export class Sink {
 
   /**
    * A sink for a run that can be resumed: it writes `partial` (kept when the
-   * run fails, to go on from), truncated to `keep` bytes first, and renames
-   * it to the target on commit.
+   * run fails, to go on from), truncated to `keep` bytes first (whose hash
+   * is `hash`), and renames it to the target on commit.
    */
-  static async resumable(plan: OutputPlan, partial: string, keep: number): Promise<Sink> {
+  static async resumable(
+    plan: OutputPlan,
+    partial: string,
+    keep: number,
+    hash?: number,
+  ): Promise<Sink> {
     if (plan.how !== "replace") {
       throw new CrunchError(
         `--resume writes ${plan.given} through a file beside it: give a regular file`,
@@ -155,7 +179,13 @@ export class Sink {
     const sink = new Sink(file, plan, partial);
     sink.#keep = true;
     sink.#written = keep;
+    sink.#hash = new RunningHash(keep === 0 ? undefined : hash ?? await prefixHash(partial, keep));
     return sink;
+  }
+
+  /** The hash of everything in the document so far (resumable sinks). */
+  get hash(): number | undefined {
+    return this.#hash?.value;
   }
 
   /** Bytes in the document so far (resumable sinks). */

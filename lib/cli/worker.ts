@@ -8,9 +8,46 @@ import { serveRedis } from "../backends/redis/consumer.ts";
 import { SIGNALS } from "./execute.ts";
 import { choice, integer } from "../options/kinds.ts";
 import { parseLine, redisUrl, UsageError } from "./args.ts";
+import { helpEntry } from "./help.ts";
+import { readKeyFile, RunKey } from "../backends/redis/signing.ts";
 
 /** The usage line of `crunch worker`. */
 export const WORKER_USAGE = "usage: crunch worker --redis <url> [options]";
+
+const WORKER_FLAGS: [flag: string, help: string][] = [
+  [
+    "    --redis <url>",
+    "redis://[user[:password]@]host[:port][/db], or rediss:// (TLS; a private CA through " +
+    "DENO_CERT=ca.pem); @file or env:NAME (env: CRUNCH_REDIS_URL) reads it from there",
+  ],
+  [
+    "-w, --workers <n>",
+    `workers in this process (default: ${navigator.hardwareConcurrency}, the cores)`,
+  ],
+  ["    --isolation <how>", "thread or process (default: what the coordinator asks for)"],
+  [
+    "    --allow-module <url>",
+    "run only plug-ins whose URL starts with this (repeatable; default: modules under the " +
+    "current folder, file://$PWD/); compared after .. and links are resolved",
+  ],
+  [
+    "    --allow-input <path>",
+    "read byte ranges only of inputs under this path (repeatable; default: any input the " +
+    "coordinator names, each checked to be the coordinator's file)",
+  ],
+  [
+    "    --key-file <file>",
+    "run only runs signed with the key in <file> (default: CRUNCH_REDIS_KEY, or the file " +
+    "CRUNCH_REDIS_KEY_FILE names, when set)",
+  ],
+  ["    --name <name>", "this worker's name in Redis (default: host-pid)"],
+  [
+    "    --heartbeat <ms>",
+    "how long its heartbeat lasts unrenewed: the time others take to notice it died and run " +
+    "its tasks again (default 5000)",
+  ],
+  ["-h, --help", "this help"],
+];
 
 const WORKER_HELP = `${WORKER_USAGE}
 
@@ -20,22 +57,15 @@ finishes the tasks it holds, then leaves; a second Ctrl-C leaves at once (what i
 to another worker).
 
 options:
-      --redis <url>         redis://[user[:password]@]host[:port][/db], or rediss:// (TLS; a
-                            private CA through DENO_CERT=ca.pem)
-  -w, --workers <n>         workers in this process (default: ${navigator.hardwareConcurrency}, the cores)
-      --isolation <how>     thread or process (default: what the coordinator asks for)
-      --allow-module <url>  run only plug-ins whose URL starts with this (repeatable; default:
-                            modules under the current folder, file://$PWD/)
-      --name <name>         this worker's name in Redis (default: host-pid)
-      --heartbeat <ms>      how long its heartbeat lasts unrenewed: the time others take to
-                            notice it died and run its tasks again (default 5000)
-  -h, --help                this help`;
+${WORKER_FLAGS.map(([flag, help]) => helpEntry(`  ${flag}`, help)).join("\n")}`;
 
 const OPTIONS = {
   redis: { type: "string" },
   workers: { type: "string", short: "w" },
   isolation: { type: "string" },
   "allow-module": { type: "string", multiple: true },
+  "allow-input": { type: "string", multiple: true },
+  "key-file": { type: "string" },
   name: { type: "string" },
   heartbeat: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -72,6 +102,9 @@ export async function workerCommand(args: string[]): Promise<number> {
   const heartbeatMs = values.heartbeat === undefined
     ? undefined
     : integer().read("heartbeat", values.heartbeat);
+  const key = values["key-file"] !== undefined
+    ? await RunKey.from(await readKeyFile(values["key-file"]))
+    : await RunKey.fromEnvironment();
   const controller = new AbortController();
   let stops = 0;
   const listeners = SIGNALS.map((signal) => {
@@ -90,6 +123,8 @@ export async function workerCommand(args: string[]): Promise<number> {
       workers,
       isolation,
       allowModules: values["allow-module"]?.map(prefixUrl),
+      allowInputs: values["allow-input"],
+      key,
       name: values.name,
       heartbeatMs,
       signal: controller.signal,

@@ -139,3 +139,77 @@ export function within<T>(promise: Promise<T>, ms: number): Promise<T | undefine
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * An open file read at positions by several readers in turn (a seek and a
+ * read each, one at a time): the main thread's spare handle on an input, so
+ * that reading again from it (a chunk to re-run, the rest of a file after a
+ * fall-back from ranges) needs no path, and goes on if the file is deleted
+ * or renamed under the run.
+ */
+export class PositionalFile {
+  readonly #file: Deno.FsFile;
+  #last: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  /** Reads `file` (owned: closed by {@linkcode PositionalFile.close}). */
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  /** The open file, for checks of its identity. */
+  get file(): Deno.FsFile {
+    return this.#file;
+  }
+
+  /** Reads into `into` from byte `at`; null at the end. */
+  readAt(at: number, into: Uint8Array): Promise<number | null> {
+    const read = this.#last.then(async () => {
+      await this.#file.seek(at, Deno.SeekMode.Start);
+      return await this.#file.read(into);
+    });
+    this.#last = read.catch(() => {});
+    return read;
+  }
+
+  /** Fills `into` from byte `at`; resolves with how many bytes there were. */
+  async fill(at: number, into: Uint8Array): Promise<number> {
+    let got = 0;
+    while (got < into.length) {
+      const n = await this.readAt(at + got, into.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    return got;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#last.finally(() => this.#file.close()).catch(() => {});
+  }
+}
+
+/** A {@linkcode ByteSource} reading a {@linkcode PositionalFile} from a position on. */
+export class PositionalSource implements ByteSource {
+  readonly #file: PositionalFile;
+  #at: number;
+  readonly size?: number;
+
+  /** Reads `file` from byte `at`; `size` is the file's. */
+  constructor(file: PositionalFile, at: number, size?: number) {
+    this.#file = file;
+    this.#at = at;
+    this.size = size;
+  }
+
+  async read(into: Uint8Array): Promise<number | null> {
+    const n = await this.#file.readAt(this.#at, into);
+    if (n !== null) this.#at += n;
+    return n;
+  }
+
+  close(): void {
+    // the file is its owner's
+  }
+}

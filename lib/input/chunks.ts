@@ -11,8 +11,8 @@
 import { InputError, ParseError } from "../errors.ts";
 import type { Format } from "../formats/format.ts";
 import type { ChunkBody, TaskCount } from "../wire/task.ts";
-import type { Fingerprint } from "../wire/fingerprint.ts";
-import { FileSource } from "./byte_source.ts";
+import { changeOf, type Fingerprint } from "../wire/fingerprint.ts";
+import { type FileSource, type PositionalFile, PositionalSource } from "./byte_source.ts";
 import { ChunkReader, RecordTooLong } from "./chunk_reader.ts";
 import type { DecodedSource } from "./decoded_source.ts";
 import { InputStop, type InputTask, type TaskSource, type Verdict } from "./task.ts";
@@ -31,6 +31,11 @@ export interface ChunkSettings {
   size: number | undefined;
   /** A regular file's size and first bytes at open, to notice it changing under the run. */
   fingerprint?: Fingerprint;
+  /**
+   * A spare handle on a regular file, opened with the run: what is read
+   * again (a chunk to re-run, the rest after a fall-back) is read from it.
+   */
+  spare?: PositionalFile;
 }
 
 /** Chunks of a byte input, cut on the main thread. */
@@ -46,7 +51,6 @@ export class ChunkSource implements TaskSource {
   #fileSource: FileSource | undefined;
   /** Copies of the chunks of an input that cannot be read twice, by body. */
   readonly #copies = new WeakMap<ChunkBody, Uint8Array>();
-  #rereader: Promise<Deno.FsFile> | undefined;
   #closed = false;
   readonly reader = "main";
 
@@ -110,12 +114,10 @@ export class ChunkSource implements TaskSource {
   }
 
   async #openAtBase(): Promise<ChunkReader> {
-    const { path, size, format, chunkBytes, maxRecordBytes, delimiter } = this.#settings;
-    const file = await Deno.open(path!, { read: true });
-    await file.seek(this.#base, Deno.SeekMode.Start);
-    this.#fileSource = new FileSource(file, true, size);
+    const { size, format, chunkBytes, maxRecordBytes, delimiter } = this.#settings;
+    const spare = this.#spare();
     return new ChunkReader(
-      this.#fileSource,
+      new PositionalSource(spare, this.#base, size),
       format,
       chunkBytes,
       maxRecordBytes,
@@ -126,6 +128,14 @@ export class ChunkSource implements TaskSource {
 
   taken(_id: number, _task: InputTask): void {}
 
+  /** The spare handle, checked to be the file the run opened (it may have changed in place). */
+  #spare(): PositionalFile {
+    const { spare, fingerprint } = this.#settings;
+    const change = fingerprint && changeOf(spare!.file, fingerprint);
+    if (change) throw new InputError(this.file, change);
+    return spare!;
+  }
+
   async again(task: InputTask): Promise<InputTask> {
     const chunk = task.body as ChunkBody;
     const length = chunk.end - chunk.start;
@@ -133,15 +143,9 @@ export class ChunkSource implements TaskSource {
     let bytes: Uint8Array;
     if (copy) bytes = copy.slice();
     else {
-      this.#rereader ??= Deno.open(this.#settings.path!, { read: true });
-      const file = await this.#rereader;
-      await file.seek(chunk.offset!, Deno.SeekMode.Start);
       bytes = new Uint8Array(length);
-      for (let at = 0; at < length;) {
-        const n = await file.read(bytes.subarray(at));
-        if (n === null) throw new InputError(this.file, "it shrank while it was being read");
-        at += n;
-      }
+      const got = await this.#spare().fill(chunk.offset!, bytes);
+      if (got < length) throw new InputError(this.file, "it shrank while it was being read");
     }
     const buffer = bytes.buffer as ArrayBuffer;
     const body: ChunkBody = { ...chunk, buffer, start: 0, end: length };
@@ -169,7 +173,6 @@ export class ChunkSource implements TaskSource {
   close(): void {
     this.#closed = true;
     this.#reader?.close();
-    this.#rereader?.then((file) => file.close(), () => {});
-    this.#rereader = undefined;
+    this.#settings.spare?.close();
   }
 }

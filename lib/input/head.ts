@@ -30,6 +30,7 @@ export async function readHead(
   dialect: Dialect,
   file: string | undefined,
 ): Promise<SourceHead> {
+  await notText(reader, format, file);
   if (format === "ndjson") return { format: "ndjson", firstLine: 1 };
   const { header: named, columns: given, delimiter } = dialect;
   let line = 1;
@@ -68,6 +69,39 @@ export async function readHead(
     await reader.header();
     if (delimiter === undefined && fields.length === 1) wrongDelimiter(text, format, file, line);
     return { format, columns: fields, firstLine: line + header.newlines, delimiter };
+  }
+}
+
+/**
+ * A ParseError when the input's first record is not text in UTF-8: UTF-16
+ * (a byte order mark, as spreadsheets export "Unicode text"), or bytes that
+ * look binary (NUL bytes), which would otherwise pass as one odd column.
+ */
+async function notText(reader: ChunkReader, format: Format, file: string | undefined) {
+  let first;
+  try {
+    first = await reader.header(false);
+  } catch (error) {
+    if (error instanceof RecordTooLong) return; // the format's own check says what is wrong
+    throw error;
+  }
+  if (first === null) return;
+  const bytes = first.bytes.subarray(0, 4096);
+  const where = { file, line: 1 };
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    const order = bytes[0] === 0xff ? "UTF-16LE" : "UTF-16BE";
+    throw new ParseError(
+      `the input is ${order} text (it starts with a UTF-16 byte order mark), not UTF-8: ` +
+        `convert it first, e.g. iconv -f UTF-16 -t UTF-8 ${file ?? "in.csv"} > out.csv`,
+      where,
+    );
+  }
+  if (bytes.includes(0)) {
+    throw new ParseError(
+      `the input looks binary (it holds NUL bytes), not ${format} text: is it the right file? ` +
+        "(gzip and zstd are read as they are; other compressions need decompressing first)",
+      where,
+    );
   }
 }
 

@@ -167,5 +167,6 @@ export class RangeSource implements TaskSource {
 
   close(): void {
     this.#fallback?.close();
+    this.#settings.spare?.close();
   }
 }

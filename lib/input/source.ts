@@ -15,7 +15,13 @@ import { InputError } from "../errors.ts";
 import type { Files } from "../files.ts";
 import type { Format } from "../formats/format.ts";
 import type { ResolvedRunOptions } from "../options.ts";
-import { type ByteSource, FileSource, sizeOf, StreamSource } from "./byte_source.ts";
+import {
+  type ByteSource,
+  FileSource,
+  PositionalFile,
+  sizeOf,
+  StreamSource,
+} from "./byte_source.ts";
 import { ChunkReader } from "./chunk_reader.ts";
 import { type ChunkSettings, ChunkSource } from "./chunks.ts";
 import { withoutCompression } from "./compression.ts";
@@ -172,6 +178,9 @@ class BytePlan implements InputPlan {
     if (source.size !== undefined && options.workers) {
       chunkBytes = spreadChunk(source.size, chunkBytes, options.workers);
     }
+    const path = source.size !== undefined && this.file !== undefined
+      ? resolve(this.file)
+      : undefined;
     const settings: ChunkSettings = {
       format: this.#format,
       chunkBytes,
@@ -180,9 +189,11 @@ class BytePlan implements InputPlan {
       file: this.file,
       // A FIFO or process substitution (<(zcat f.gz)) is read once, in order.
       // Resolved now, as the main thread just opened it: a later Deno.chdir() changes nothing.
-      path: source.size !== undefined && this.file !== undefined ? resolve(this.file) : undefined,
+      path,
       size: source.size,
       fingerprint: file?.fingerprint(),
+      // Opened now too: reading again needs no path (the file may be deleted or renamed).
+      spare: path === undefined ? undefined : new PositionalFile(await Deno.open(path)),
     };
     const reader = new ChunkReader(
       source,
@@ -208,6 +219,7 @@ class BytePlan implements InputPlan {
     const start = this.#options.startAt;
     if (start !== undefined && (decoded || settings.size === undefined)) {
       reader.close();
+      settings.spare?.close();
       throw new InputError(
         this.file,
         "a compressed input or a stream cannot be resumed from an offset",

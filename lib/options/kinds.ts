@@ -9,6 +9,15 @@
 
 import { describe } from "../checks.ts";
 
+/** The record formats crunch reads. */
+export const FORMATS = ["csv", "tsv", "ndjson"] as const;
+
+/** The formats results are written in. */
+export const OUTPUTS = ["ndjson", "csv", "json"] as const;
+
+/** True for a function. */
+export const isFunction = (value: unknown): boolean => typeof value === "function";
+
 /** A flag's text that does not read as its option's value: the command's usage error (exit 2). */
 export class FlagError extends Error {}
 

@@ -16,19 +16,17 @@ import {
   choice,
   custom,
   delimiter,
+  FORMATS,
   integer,
+  isFunction,
   names,
+  OUTPUTS,
   positiveNumber,
   size,
 } from "./kinds.ts";
 import type { OptionSpec } from "./spec.ts";
 
 export type { Flag, OptionSpec } from "./spec.ts";
-
-const FORMATS = ["csv", "tsv", "ndjson"] as const;
-const OUTPUTS = ["ndjson", "csv", "json"] as const;
-
-const isFunction = (value: unknown) => typeof value === "function";
 
 /** Every option, in the order the command's help lists them. */
 export const OPTIONS = [
@@ -329,7 +327,9 @@ export const OPTIONS = [
       name: "redis",
       arg: "<url>",
       help: "run the tasks on `crunch worker` processes (on any machines) through Redis " +
-        "Streams: redis://[user[:password]@]host[:port][/db] or rediss://",
+        "Streams: redis://[user[:password]@]host[:port][/db] or rediss://; @file or env:NAME " +
+        "(env: CRUNCH_REDIS_URL) reads it from there. Runs are signed with CRUNCH_REDIS_KEY " +
+        "(or the file CRUNCH_REDIS_KEY_FILE names) when it is set",
     },
   },
   {
@@ -394,7 +394,5 @@ type Undeclared = Exclude<keyof PoolOptions | keyof RunOptions, Declared>;
 const _everyOptionDeclared: [Undeclared] extends [never] ? true : Undeclared = true;
 
 /** The keys of the options of `scope`. */
-export function keysOf(scope: "pool" | "run"): string[] {
-  const specs: readonly OptionSpec[] = OPTIONS;
-  return specs.filter((o) => o.scope === scope && o.key !== undefined).map((o) => o.key!);
-}
+export const keysOf = (scope: "pool" | "run"): string[] =>
+  (OPTIONS as readonly OptionSpec[]).filter((o) => o.scope === scope && o.key).map((o) => o.key!);

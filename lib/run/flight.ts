@@ -86,17 +86,25 @@ export class Flight {
     return this.ranges.length === 0;
   }
 
-  /** The worker died while classifying the current range. */
-  crashed(): Verdict {
+  /**
+   * The worker died while classifying the current range. A `conclusive`
+   * death (out of memory, on a fresh worker) is no fluke: the range is split
+   * at once, and a single record that dies so is the culprit the first time.
+   */
+  crashed(conclusive = false): Verdict {
     const range = this.range;
     range.attempts++;
     const end = Math.min(range.to, this.records ?? Infinity);
     const size = end - range.from;
     const first = range.to === Infinity && this.ranges.length === 1;
     if (size === 1) {
-      return range.attempts >= 2 ? { kind: "poison", offset: range.from } : { kind: "retry" };
+      return range.attempts >= 2 || conclusive
+        ? { kind: "poison", offset: range.from }
+        : { kind: "retry" };
     }
-    if ((first && range.attempts < 2) || !Number.isFinite(size)) return { kind: "retry" };
+    if ((first && range.attempts < 2 && !conclusive) || !Number.isFinite(size)) {
+      return { kind: "retry" };
+    }
     const mid = range.from + Math.floor(size / 2);
     this.ranges.splice(
       0,

@@ -19,6 +19,11 @@ import { Flight } from "./flight.ts";
 import type { Piece, Release } from "./release.ts";
 import type { Stats } from "./stats.ts";
 
+/** The warning a run that lost a worker to an out-of-memory ends with. */
+const OUT_OF_MEMORY =
+  "a worker ran out of memory: its records were isolated; --max-worker-memory " +
+  "<MB> (maxWorkerMemory) sets each worker's heap limit, and a lower one finds such records sooner";
+
 /** Bytes of results waiting for the consumer above which no new task is read. */
 const MAX_BACKLOG = 256 << 20;
 
@@ -274,7 +279,10 @@ export class Scheduler {
       flight.crashedBefore = true;
     }
     const head = flights[0];
-    const verdict = head?.crashed();
+    // Running out of memory is the record's doing, not a fluke: no second chance at the same range.
+    const outOfMemory = /ran out of memory/.test(error.message);
+    if (outOfMemory) this.#stats.warnOnce(OUT_OF_MEMORY);
+    const verdict = head?.crashed(outOfMemory);
     // A death that narrowed down the suspect records is bisection at work, not a streak of
     // unexplained deaths: a poison record at the start of a big chunk costs ~log2(records) deaths.
     if (!(verdict?.kind === "retry" && verdict.narrowed)) this.#crashStreak++;

@@ -19,6 +19,11 @@ export class Stats {
   retriedRecords = 0;
   /** What went wrong without failing the run (a worker that died while closing). */
   readonly warnings: string[] = [];
+
+  /** Adds `warning`, unless it is there already. */
+  warnOnce(warning: string): void {
+    if (!this.warnings.includes(warning)) this.warnings.push(warning);
+  }
   readonly #started = performance.now();
 
   /** A progress snapshot, with the input's bytes as the source reports them. */

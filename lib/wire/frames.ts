@@ -14,8 +14,12 @@
 
 import { deserialize, serialize } from "node:v8";
 import type { FromWorker, ToWorker } from "./protocol.ts";
+import { packShared, unpackShared } from "./shared_copy.ts";
 
 type Message = ToWorker | FromWorker;
+
+/** The type of a frame whose message carried SharedArrayBuffers, copied beside it. */
+const SHARED = "$shared";
 
 /** A `DataCloneError` like the one `postMessage` throws, for what V8's serializer refuses. */
 export function dataCloneError(message: string): DOMException {
@@ -43,7 +47,14 @@ export function encodeFrame(message: Message): Uint8Array[] {
   try {
     head = serialize(header);
   } catch (error) {
-    throw dataCloneError((error as Error).message);
+    // SharedArrayBuffers (what prepare() shares) travel as copies; anything else is refused.
+    const packed = packShared(header);
+    if (packed === undefined) throw dataCloneError((error as Error).message);
+    try {
+      head = serialize({ type: SHARED, ...packed });
+    } catch (again) {
+      throw dataCloneError((again as Error).message);
+    }
   }
   const prefix = new Uint8Array(8);
   const view = new DataView(prefix.buffer);
@@ -57,7 +68,9 @@ export function encodeFrame(message: Message): Uint8Array[] {
 function decodeBody(body: Uint8Array): Message {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const headLength = view.getUint32(0, true);
-  const message = deserialize(body.subarray(4, 4 + headLength)) as Message;
+  let message = deserialize(body.subarray(4, 4 + headLength)) as Message;
+  const packed = message as unknown as { type: string; value: unknown; buffers: Uint8Array[] };
+  if (packed.type === SHARED) message = unpackShared(packed.value, packed.buffers) as Message;
   const payload = body.slice(4 + headLength);
   if (message.type === "task" && message.task.body.kind === "chunk") {
     const chunk = message.task.body;

@@ -8,7 +8,9 @@
  * ```text
  * main                                   worker
  *  | -- LoadMessage ----------------------> |  import the plug-in
- *  | <------------- Loaded | LoadFailed --- |  its exports (main runs prepare() if there)
+ *  | <------------- Loaded | LoadFailed --- |  its exports
+ *  | -- PrepareMessage -------------------> |  one worker, if the plug-in exports prepare()
+ *  | <---------- Prepared | PrepareFailed - |  what it returned, for every worker's init
  *  | -- InitMessage ----------------------> |  call init(spec, context)
  *  | <-------------- Ready | InitFailed --- |
  *  | -- RunMessage -----------------------> |  per input: format, header, policy
@@ -41,6 +43,15 @@ export {
 export interface LoadMessage {
   type: "load";
   module: string;
+}
+
+/**
+ * main → worker: call the loaded plug-in's `prepare(spec)` and send back
+ * what it returns (one worker does, under the workers' own permissions).
+ */
+export interface PrepareMessage {
+  type: "prepare";
+  spec: unknown;
 }
 
 /** main → worker: call the loaded plug-in's `init`. */
@@ -93,6 +104,7 @@ export interface CloseMessage {
 /** Everything the main side sends. */
 export type ToWorker =
   | LoadMessage
+  | PrepareMessage
   | InitMessage
   | RunMessage
   | UpdateMessage
@@ -119,6 +131,19 @@ export interface LoadFailedMessage {
   error: SerializedError;
   /** Names the module does export (empty when it failed to load at all). */
   exports: string[];
+}
+
+/** worker → main: what `prepare(spec)` returned. */
+export interface PreparedMessage {
+  type: "prepared";
+  shared: unknown;
+}
+
+/** worker → main: `prepare(spec)` threw ("threw"), or returned what cannot be sent ("send"). */
+export interface PrepareFailedMessage {
+  type: "prepare-failed";
+  stage: "threw" | "send";
+  error: SerializedError;
 }
 
 /** worker → main: `init` threw or rejected. */
@@ -165,6 +190,8 @@ export type FromWorker =
   | LoadedMessage
   | ReadyMessage
   | LoadFailedMessage
+  | PreparedMessage
+  | PrepareFailedMessage
   | InitFailedMessage
   | PieceMessage
   | CountMessage

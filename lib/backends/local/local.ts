@@ -9,10 +9,9 @@
  */
 
 import { stripAnsi } from "../../checks.ts";
-import { CrunchError, InitError, ModuleError, reviveError } from "../../errors.ts";
+import { CrunchError, InitError, ModuleError, PrepareError, reviveError } from "../../errors.ts";
 import type { FromWorker, LoadFailedMessage, RunMessage } from "../../wire/protocol.ts";
 import type { WorkerContext } from "../../plugin.ts";
-import { runPrepare } from "./prepare.ts";
 import type { Backend, BackendListener, BackendRun, RunLimits, RunSettings } from "../backend.ts";
 import type { Links } from "./link.ts";
 import { LocalRun, PER_WORKER } from "./local_run.ts";
@@ -106,10 +105,10 @@ export class LocalBackend implements Backend {
       const loaded = await slot.reply();
       if (loaded.type === "load-failed") throw moduleError(module, loaded);
       if (loaded.type !== "loaded") throw unexpected(slot, loaded);
-      // Every worker has loaded the module before init: prepare() runs once, on the main
-      // thread, only for a module that exports it.
+      // prepare() runs once, in the first worker that loaded the module (under the workers'
+      // permissions: the main thread never runs the plug-in's code), before any init.
       this.#shared ??= loaded.exports.includes("prepare")
-        ? runPrepare(module, this.#spec)
+        ? this.#prepareIn(slot)
         : Promise.resolve(undefined);
       const shared = await this.#shared;
       const context: WorkerContext = { workerIndex: slot.index, workers: this.#slots.length };
@@ -126,6 +125,24 @@ export class LocalBackend implements Backend {
     slot.onDeath = (error) => this.#run?.died(slot, error);
     slot.onMessage = (message) => this.#run?.message(slot, message);
     slot.ready = true;
+  }
+
+  /** Runs the plug-in's prepare(spec) in `slot`; resolves with what it returned. */
+  async #prepareIn(slot: Slot): Promise<unknown> {
+    const module = this.#module;
+    slot.link.post({ type: "prepare", spec: this.#spec });
+    const reply = await slot.reply();
+    if (reply.type === "prepared") return reply.shared;
+    if (reply.type !== "prepare-failed") throw unexpected(slot, reply);
+    const { name, message } = reply.error;
+    const cause = reviveError(reply.error);
+    throw reply.stage === "threw"
+      ? new PrepareError(module, `failed: ${name}: ${message}`, { cause })
+      : new PrepareError(
+        module,
+        `returned a value that cannot be sent to workers: ${message}`,
+        { cause },
+      );
   }
 
   /**

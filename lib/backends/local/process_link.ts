@@ -8,8 +8,6 @@
  * @module
  */
 
-import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CrunchError } from "../../errors.ts";
 import { encodeFrame, FrameReader } from "../../wire/frames.ts";
 import type { FromWorker, ToWorker } from "../../wire/protocol.ts";
@@ -22,8 +20,8 @@ const KINDS = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as 
 
 /** How worker processes are started. */
 export interface ProcessOptions {
-  /** The plug-in's URL (its folder must be readable for it to load). */
-  module: string;
+  /** The plug-in's own files (its module and what it imports): a sandbox lets it read them. */
+  files: string[];
   /** Deno permissions of the processes; by default those this process has. */
   permissions?: Deno.PermissionOptions;
   /** Heap limit of each process in MB (V8's --max-old-space-size). */
@@ -36,7 +34,7 @@ export function processLinks(options: ProcessOptions): Links {
     "run",
     "--quiet",
     "--no-prompt",
-    ...permissionFlags(options.module, options.permissions),
+    ...permissionFlags(options.files, options.permissions),
   ];
   if (options.maxWorkerMemory !== undefined) {
     args.push(`--v8-flags=--max-old-space-size=${options.maxWorkerMemory}`);
@@ -57,14 +55,13 @@ function granted(kind: (typeof KINDS)[number]): boolean {
   }
 }
 
-/** The `deno run` flags that give a worker process `permissions` (and its plug-in's folder). */
-export function permissionFlags(module: string, permissions?: Deno.PermissionOptions): string[] {
-  const folder = module.startsWith("file:") ? dirname(fileURLToPath(module)) : undefined;
+/** The `deno run` flags that give a worker process `permissions` (and its plug-in's own files). */
+export function permissionFlags(files: string[], permissions?: Deno.PermissionOptions): string[] {
   const flags: string[] = [];
   const allow = (kind: string, value: boolean | string[] | "inherit" | undefined) => {
     if (value === "inherit") value = granted(kind as (typeof KINDS)[number]);
-    if (kind === "read" && folder !== undefined && value !== true) {
-      value = [...(Array.isArray(value) ? value : []), folder];
+    if (kind === "read" && files.length && value !== true) {
+      value = [...(Array.isArray(value) ? value : []), ...files];
     }
     if (value === true) flags.push(`--allow-${kind}`);
     else if (Array.isArray(value) && value.length) flags.push(`--allow-${kind}=${value.join(",")}`);

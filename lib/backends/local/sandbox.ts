@@ -10,7 +10,6 @@
  */
 
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CrunchError } from "../../errors.ts";
 
 /** True when this process has the worker-options feature on, false when it does not, undefined when it cannot tell. */
@@ -52,7 +51,7 @@ export const WORKER_OPTIONS_FLAG = "--unstable-worker-options";
  * @throws {CrunchError} when the worker-options feature is off.
  */
 export function sandboxPermissions(
-  module: string,
+  files: string[],
   permissions: Deno.PermissionOptions,
 ): Deno.PermissionOptions {
   if (workerOptionsEnabled() === false) {
@@ -61,7 +60,7 @@ export function sandboxPermissions(
         `(or add "unstable": ["worker-options"] to deno.json); the crunch command adds it by itself`,
     );
   }
-  if (permissions === "inherit" || !module.startsWith("file:")) return permissions;
+  if (permissions === "inherit") return permissions;
   if (permissions === "none") {
     permissions = {
       read: false,
@@ -73,8 +72,7 @@ export function sandboxPermissions(
       sys: false,
     };
   }
-  const folder = dirname(fileURLToPath(module));
   const read = permissions.read;
   if (read === true || read === "inherit") return permissions;
-  return { ...permissions, read: [...(Array.isArray(read) ? read : []), folder] };
+  return { ...permissions, read: [...(Array.isArray(read) ? read : []), ...files] };
 }

@@ -12,6 +12,8 @@
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { fingerprintOf } from "../../wire/fingerprint.ts";
 import type { Fingerprint } from "../../wire/fingerprint.ts";
+import type { Task } from "../backend.ts";
+import type { RunKey } from "./signing.ts";
 import { moduleHash } from "./wire.ts";
 
 /** The default allow-list: modules under `cwd` (as a folder URL ending in `/`). */
@@ -110,4 +112,90 @@ export async function inputMismatch(
 export async function digest(bytes: Uint8Array): Promise<string> {
   const hash = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
   return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Real path prefixes (folders end in `/`) of the inputs a worker may read. */
+function inputPrefixes(allow: string[]): string[] {
+  return allow.map((prefix) => {
+    let path = prefix.startsWith("file:") ? fileURLToPath(prefix) : prefix;
+    const folder = path.endsWith("/");
+    try {
+      path = Deno.realPathSync(path);
+    } catch {
+      // not there (yet): taken as written
+    }
+    return folder && !path.endsWith("/") ? `${path}/` : path;
+  });
+}
+
+/**
+ * What a `crunch worker` checks of every run and every task before it runs
+ * them: the signature of both when it holds the run key, and for each byte
+ * range that its input is one it may read (under `--allow-input`, when
+ * given) and is the coordinator's file (a range without the file's identity
+ * is refused: a forged task cannot make it read what it likes).
+ */
+export class TaskGuard {
+  readonly #key: RunKey | undefined;
+  readonly #inputs: string[] | undefined;
+  /** Inputs found to be the coordinator's: path to fingerprint. */
+  readonly #checked = new Map<string, string>();
+
+  /** Checks with `key` (signatures) and `allowInputs` (path prefixes), each when given. */
+  constructor(key?: RunKey, allowInputs?: string[]) {
+    this.#key = key;
+    this.#inputs = allowInputs?.length ? inputPrefixes(allowInputs) : undefined;
+  }
+
+  /** Why run `id` (its meta text, spec and signature) may not be served, if it may not. */
+  async run(
+    id: string,
+    meta: string,
+    spec: Uint8Array,
+    sig: string | undefined,
+  ): Promise<string | undefined> {
+    if (this.#key === undefined) return undefined;
+    if (await this.#key.verify(["run", id, meta, spec], sig)) return undefined;
+    return sig === undefined
+      ? "the run is not signed, and this worker runs only runs signed with its key (CRUNCH_REDIS_KEY)"
+      : "the run's signature does not match this worker's key (CRUNCH_REDIS_KEY)";
+  }
+
+  /** Why a task of run `id` may not be run, if it may not. */
+  async task(
+    id: string,
+    tid: number,
+    entry: { frame: Uint8Array; columns?: string; sig?: string },
+    task: Task,
+  ): Promise<string | undefined> {
+    if (this.#key !== undefined) {
+      const parts = ["task", id, String(tid), entry.frame, entry.columns ?? ""];
+      if (!(await this.#key.verify(parts, entry.sig))) {
+        return `task ${tid} is not signed with this worker's key (CRUNCH_REDIS_KEY)`;
+      }
+    }
+    if (task.body.kind !== "range") return undefined;
+    const { path, fingerprint } = task.body;
+    if (fingerprint === undefined) {
+      return `a range of ${path} came without the file's identity: refused`;
+    }
+    const print = `${fingerprint.size}:${fingerprint.head}`;
+    if (this.#checked.get(path) === print) return undefined;
+    if (this.#inputs !== undefined) {
+      let real = path;
+      try {
+        real = await Deno.realPath(path);
+      } catch {
+        // not there: inputMismatch says so
+      }
+      if (!this.#inputs.some((prefix) => real === prefix || real.startsWith(prefix))) {
+        return `the input ${path} is not under an allowed input prefix (${
+          this.#inputs.join(", ")
+        }); start the worker with --allow-input <path>`;
+      }
+    }
+    const why = await inputMismatch(path, fingerprint);
+    if (why === undefined) this.#checked.set(path, print);
+    return why;
+  }
 }

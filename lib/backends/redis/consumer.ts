@@ -20,9 +20,10 @@ import type { Backend } from "../backend.ts";
 import { startBackend } from "../start.ts";
 import { workerOptionsEnabled } from "../local/sandbox.ts";
 import { RedisClient, RedisConnectionError, type Reply, text } from "./client.ts";
-import { defaultAllow, digest, moduleMismatch, moduleNotAllowed } from "./admission.ts";
+import { defaultAllow, digest, moduleMismatch, moduleNotAllowed, TaskGuard } from "./admission.ts";
+import type { RunKey } from "./signing.ts";
 import { type Outcome, RunServer, type ServerContext } from "./run_server.ts";
-import { entryFields, keys, noteArgs, type RunMeta, type WorkerInfo } from "./wire.ts";
+import { entryFields, keys, noteArgs, type RunMeta, runsArgs, type WorkerInfo } from "./wire.ts";
 
 const decoder = new TextDecoder();
 
@@ -39,6 +40,13 @@ export interface ConsumerOptions {
    * under its current folder (`file:///that/folder/`).
    */
   allowModules?: string[];
+  /**
+   * Paths (files or folders) of the inputs this process may read byte ranges
+   * of; default: any the coordinator names, each checked to be its file.
+   */
+  allowInputs?: string[];
+  /** The shared key runs must be signed with; default: none, unless the environment has one. */
+  key?: RunKey;
   /** This process's consumer name; default `host-pid`. */
   name?: string;
   /** How long the heartbeat lasts without renewal, in ms (default 5000): the time to notice a death. */
@@ -68,6 +76,8 @@ class Consumer implements ServerContext {
   readonly #log: (line: string) => void;
   /** Runs this process will not serve (refused), by id. */
   readonly #refused = new Set<string>();
+  /** Listed runs found gone, not looked at again until then (their listing lapses). */
+  readonly #passed = new Map<string, number>();
   /** Outcomes not yet written (the connection dropped): written after reconnecting. */
   #unwritten: Outcome[] = [];
   #ctl: RedisClient | undefined;
@@ -78,11 +88,22 @@ class Consumer implements ServerContext {
 
   constructor(options: ConsumerOptions) {
     this.#options = options;
-    this.#name = options.name ?? `${Deno.hostname()}-${Deno.pid}`;
+    // This start of the process is an incarnation of its name: a worker restarted under the same
+    // name (as service managers and pods do) must not inherit the tasks the last one held, which
+    // its heartbeat would keep from ever being given up.
+    const incarnation = crypto.randomUUID().slice(0, 8);
+    this.label = options.name ?? `${Deno.hostname()}-${Deno.pid}`;
+    this.#name = `${this.label}#${incarnation}`;
     this.#allow = options.allowModules?.length ? options.allowModules : defaultAllow(Deno.cwd());
     this.#heartbeatMs = options.heartbeatMs ?? 5000;
     this.#log = options.log ?? ((line) => console.error(`crunch worker: ${line}`));
+    this.guard = new TaskGuard(options.key, options.allowInputs);
   }
+
+  /** What every run and task is checked against before it runs. */
+  readonly guard: TaskGuard;
+  /** The name this process goes by in messages. */
+  readonly label: string;
 
   get #stopping(): boolean {
     return this.#options.signal?.aborted ?? false;
@@ -93,7 +114,7 @@ class Consumer implements ServerContext {
     this.#options.signal?.addEventListener("abort", wake);
     await this.#connect(true);
     this.#log(
-      `${this.#name} serving ${this.#ctl!.display} with ${
+      `${this.label} (${this.#name}) serving ${this.#ctl!.display} with ${
         this.#options.workers ?? navigator.hardwareConcurrency
       } workers; modules allowed under ${this.#allow.join(", ")}`,
     );
@@ -101,8 +122,11 @@ class Consumer implements ServerContext {
       while (!this.#stopping) {
         let runs: string[];
         try {
-          runs = ((await this.#ctl!.command("SMEMBERS", keys.runs)) as Reply[])
-            .map((r) => text(r)!).filter((id) => !this.#refused.has(id)).sort();
+          const now = performance.now();
+          runs = ((await this.#ctl!.command(...runsArgs())) as Reply[])
+            .map((r) => text(r)!)
+            .filter((id) => !this.#refused.has(id) && !((this.#passed.get(id) ?? 0) > now))
+            .sort();
         } catch (error) {
           await this.#recover(error);
           continue;
@@ -133,7 +157,7 @@ class Consumer implements ServerContext {
       this.#ctl?.close();
       this.#block?.close();
       if (this.#loaded) await this.#loaded.backend.close().catch(() => {});
-      this.#log(`${this.#name} stopped`);
+      this.#log(`${this.label} stopped`);
     }
   }
 
@@ -146,7 +170,6 @@ class Consumer implements ServerContext {
         this.#ctl = await RedisClient.connect(this.#options.url);
         this.#block = await RedisClient.connect(this.#options.url);
         await this.#beat();
-        await this.#ctl.command("SADD", keys.workers, this.#name);
         break;
       } catch (error) {
         // At start a wrong URL or password is the user's to fix: say so at once.
@@ -162,19 +185,18 @@ class Consumer implements ServerContext {
     await this.#writeUnwritten();
   }
 
-  #beat(): Promise<Reply> {
+  /** The heartbeat, and the registry entry (again: a FLUSHALL or a lost key must not hide it). */
+  async #beat(): Promise<void> {
     const info: WorkerInfo = {
       host: Deno.hostname(),
       pid: Deno.pid,
       workers: this.#options.workers ?? navigator.hardwareConcurrency,
     };
-    return this.#ctl!.command(
-      "SET",
-      keys.worker(this.#name),
-      JSON.stringify(info),
-      "PX",
-      this.#heartbeatMs,
-    );
+    const ctl = this.#ctl!;
+    await Promise.all([
+      ctl.command("SET", keys.worker(this.#name), JSON.stringify(info), "PX", this.#heartbeatMs),
+      ctl.command("SADD", keys.workers, this.#name),
+    ]);
   }
 
   async #recover(error: unknown): Promise<void> {
@@ -204,7 +226,7 @@ class Consumer implements ServerContext {
     this.#refused.add(id);
     this.#log(`refused run ${id}: ${why}`);
     await this.#ctl!.command(
-      ...noteArgs(id, ["kind", "refused", "worker", this.#name, "error", why]),
+      ...noteArgs(id, ["kind", "refused", "worker", this.label, "error", why]),
     );
   }
 
@@ -254,10 +276,19 @@ class Consumer implements ServerContext {
     const metaText = fields.get("meta");
     const spec = fields.get("spec");
     if (metaText === undefined || spec === undefined) {
-      // Ended, or its coordinator died and its keys expired.
-      await ctl.command("SREM", keys.runs, id);
+      // Ended, or its coordinator died and its keys expired: its listing lapses by itself (only
+      // its coordinator lists a run, so a stall of Redis cannot leave it published but unlisted).
+      this.#passed.set(id, performance.now() + 1000);
       return;
     }
+    const sig = fields.get("sig");
+    const forged = await this.guard.run(
+      id,
+      decoder.decode(metaText),
+      spec,
+      sig && decoder.decode(sig),
+    );
+    if (forged !== undefined) return await this.#refuse(id, forged);
     const meta = JSON.parse(decoder.decode(metaText)) as RunMeta;
     const backend = await this.#workers(id, meta, spec);
     if (typeof backend === "string") return await this.#refuse(id, backend);

@@ -33,6 +33,10 @@ import { moduleHash, type RunMeta } from "./wire.ts";
 import type { RedisOptions } from "../../options.ts";
 import type { Backend, BackendListener, BackendRun, RunLimits, RunSettings } from "../backend.ts";
 import { RedisRun } from "./redis_run.ts";
+import { RunKey } from "./signing.ts";
+
+/** The Redis options with their defaults, the key aside. */
+export type Settings = Required<Omit<RedisOptions, "key">>;
 
 /** The pool options a Redis run sends to its workers. */
 export interface RemotePoolOptions {
@@ -50,7 +54,8 @@ const DEFAULT_RECONNECT_MS = 60_000;
 
 /** Workers on other machines (or this one), through Redis. */
 export class RedisBackend implements Backend {
-  readonly #options: Required<RedisOptions>;
+  readonly #options: Settings;
+  readonly #key: RunKey | undefined;
   readonly #module: string;
   readonly #hash: string;
   readonly #spec: Uint8Array;
@@ -62,7 +67,8 @@ export class RedisBackend implements Backend {
   #closed = false;
 
   private constructor(
-    options: Required<RedisOptions>,
+    options: Settings,
+    key: RunKey | undefined,
     module: string,
     hash: string,
     spec: Uint8Array,
@@ -70,6 +76,7 @@ export class RedisBackend implements Backend {
     display: string,
   ) {
     this.#options = options;
+    this.#key = key;
     this.#module = module;
     this.#hash = hash;
     this.#spec = spec;
@@ -87,12 +94,15 @@ export class RedisBackend implements Backend {
     redis: RedisOptions,
     pool: RemotePoolOptions,
   ): Promise<RedisBackend> {
-    const options: Required<RedisOptions> = {
+    const options: Settings = {
       url: redis.url,
       highWater: redis.highWater ?? DEFAULT_HIGH_WATER,
       waitForWorkers: redis.waitForWorkers ?? DEFAULT_WAIT_MS,
       reconnectTimeout: redis.reconnectTimeout ?? DEFAULT_RECONNECT_MS,
     };
+    const key = redis.key === undefined
+      ? await RunKey.fromEnvironment()
+      : await RunKey.from(redis.key);
     let hash: string;
     try {
       hash = await moduleHash(module);
@@ -109,7 +119,7 @@ export class RedisBackend implements Backend {
     } finally {
       client.close();
     }
-    return new RedisBackend(options, module, hash, serialize(pool.spec), pool, display);
+    return new RedisBackend(options, key, module, hash, serialize(pool.spec), pool, display);
   }
 
   /** Workers the input is cut for (how many serve it is up to the `crunch worker`s). */
@@ -146,7 +156,15 @@ export class RedisBackend implements Backend {
     const id = `${Date.now().toString(36)}-${Deno.pid}-${++this.#runs}-${
       crypto.randomUUID().slice(0, 8)
     }`;
-    const run = new RedisRun(id, meta, this.#spec, this.#options, this.#display, listener);
+    const run = new RedisRun(
+      id,
+      meta,
+      this.#spec,
+      this.#options,
+      this.#display,
+      listener,
+      this.#key,
+    );
     await run.open();
     this.#run = run;
     return run;

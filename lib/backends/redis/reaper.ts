@@ -12,7 +12,7 @@
 import { CrunchError } from "../../errors.ts";
 import type { RedisClient, Reply } from "./client.ts";
 import { text } from "./client.ts";
-import { GROUP, keys, recordArgs } from "./wire.ts";
+import { GROUP, keys, listArgs, recordArgs } from "./wire.ts";
 
 /**
  * A run's keys expire this long after its coordinator last renewed them, so
@@ -44,7 +44,14 @@ export interface ReapedRun {
   republish(): Promise<void>;
   /** Ends the run with `error`. */
   fail(error: unknown): void;
+  /** The connection for commands; undefined while it is being mended (no round then). */
+  connection(): RedisClient | undefined;
+  /** A command of a round failed. */
+  trouble(error: unknown): Promise<void>;
 }
+
+/** How often the coordinator looks for tasks held by workers that stopped. */
+const WATCH_MS = 500;
 
 /** The watch over one run. */
 export class Reaper {
@@ -54,6 +61,8 @@ export class Reaper {
   readonly #run: ReapedRun;
   #noWorkersSince: number | undefined;
   #lastWorkerCheck = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #watching = false;
 
   /** Watches run `id` at `display` (the URL without its password, for messages). */
   constructor(id: string, display: string, waitForWorkers: number, run: ReapedRun) {
@@ -63,12 +72,37 @@ export class Reaper {
     this.#run = run;
   }
 
+  /** Starts a round every half second. */
+  start(): void {
+    this.#timer = setInterval(() => this.#watch(), WATCH_MS);
+  }
+
+  /** Stops the rounds. */
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** One round, unless one is under way or the connection is being mended. */
+  async #watch(): Promise<void> {
+    const ctl = this.#run.connection();
+    if (this.#watching || ctl === undefined || this.#run.ended) return;
+    this.#watching = true;
+    try {
+      await this.round(ctl);
+    } catch (error) {
+      if (!this.#run.ended) await this.#run.trouble(error);
+    } finally {
+      this.#watching = false;
+    }
+  }
+
   /** One round, through `ctl`; a failed command rejects. */
   async round(ctl: RedisClient): Promise<void> {
     const id = this.#id;
     for (const key of [keys.run(id), keys.tasks(id), keys.results(id)]) {
       ctl.command("PEXPIRE", key, RUN_TTL_MS).catch(() => {});
     }
+    ctl.command(...listArgs(id, RUN_TTL_MS / 1000)).catch(() => {});
     // The run's keys are gone (Redis lost them, or they expired while this process stalled):
     // the workers dropped the run, so publish it again and send what has no outcome again.
     if ((await ctl.command("EXISTS", keys.run(id))) !== 1) {

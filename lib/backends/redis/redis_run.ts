@@ -11,22 +11,20 @@
 
 import { CrunchError, WorkerCrashError } from "../../errors.ts";
 import { encodeFrames } from "../../wire/frames.ts";
-import type { RedisOptions } from "../../options.ts";
+import type { Settings } from "./coordinator.ts";
 import type { BackendListener, BackendRun, RunUpdate, Task } from "../backend.ts";
-import { RedisClient, RedisConnectionError, type Reply, text } from "./client.ts";
+import { RedisClient, RedisConnectionError, RedisReplyError, type Reply, text } from "./client.ts";
 import { Outcomes, type SentTask } from "./outcomes.ts";
-import { type ReapedRun, Reaper } from "./reaper.ts";
-import { GROUP, keys, type RunMeta, streamEntries } from "./wire.ts";
-
-/** How often the coordinator looks for tasks held by workers that stopped. */
-const WATCH_MS = 500;
+import { type ReapedRun, Reaper, RUN_TTL_MS } from "./reaper.ts";
+import type { RunKey } from "./signing.ts";
+import { GROUP, keys, listArgs, type RunMeta, streamEntries } from "./wire.ts";
 
 /** One run through Redis. */
 export class RedisRun implements BackendRun, ReapedRun {
   readonly #id: string;
   readonly #meta: RunMeta;
   readonly #spec: Uint8Array;
-  readonly #options: Required<RedisOptions>;
+  readonly #options: Settings;
   readonly #display: string;
   readonly #listener: BackendListener;
   readonly #flights = new Map<number, SentTask>();
@@ -38,19 +36,22 @@ export class RedisRun implements BackendRun, ReapedRun {
   #ended = false;
   #failed = false;
   #recovering: Promise<void> | undefined;
-  #timer: ReturnType<typeof setInterval> | undefined;
-  #watching = false;
   readonly #reaper: Reaper;
+  readonly #key: RunKey | undefined;
+  /** The last XADD of a task (each waits for the one before, to keep their order). */
+  #adding: Promise<void> = Promise.resolve();
   readonly #outcomes: Outcomes;
 
   constructor(
     id: string,
     meta: RunMeta,
     spec: Uint8Array,
-    options: Required<RedisOptions>,
+    options: Settings,
     display: string,
     listener: BackendListener,
+    key?: RunKey,
   ) {
+    this.#key = key;
     this.#id = id;
     this.#meta = meta;
     this.#spec = spec;
@@ -67,23 +68,17 @@ export class RedisRun implements BackendRun, ReapedRun {
     this.#reader = await RedisClient.connect(this.#options.url);
     await this.#publish();
     this.#readLoop();
-    this.#timer = setInterval(() => this.#watch(), WATCH_MS);
+    this.#reaper.start();
   }
 
   async #publish(): Promise<void> {
     const ctl = this.#ctl!;
-    const fields: (string | Uint8Array)[] = [
-      "meta",
-      JSON.stringify(this.#meta),
-      "spec",
-      this.#spec,
-    ];
+    const meta = JSON.stringify(this.#meta);
+    const fields: (string | Uint8Array)[] = ["meta", meta, "spec", this.#spec];
+    // Workers that hold the key run only what it signs.
+    if (this.#key) fields.push("sig", await this.#key.sign(["run", this.#id, meta, this.#spec]));
     if (this.#columns !== undefined) fields.push("columns", this.#columns);
-    await Promise.all([
-      ctl.command("HSET", keys.run(this.#id), ...fields),
-      ctl.command("XGROUP", "CREATE", keys.tasks(this.#id), GROUP, "$", "MKSTREAM"),
-      ctl.command("SADD", keys.runs, this.#id),
-    ]);
+    await publish(ctl, this.#id, fields);
   }
 
   room(): number {
@@ -92,21 +87,33 @@ export class RedisRun implements BackendRun, ReapedRun {
   }
 
   send(task: Task, _transfer?: ArrayBuffer[]): void {
-    const tid = this.#nextTid++;
-    // Numbered by its tid in Redis; throws a DataCloneError for what cannot be sent.
-    const frame = encodeFrames([{ type: "task", run: 0, task: { ...task, id: tid } }]);
-    const flight: SentTask = { tid, seq: task.id, frame };
+    // Throws a DataCloneError for what cannot be sent. A worker runs it under its tid.
+    const frame = encodeFrames([{ type: "task", run: 0, task }]);
+    const flight: SentTask = { tid: this.#nextTid++, seq: task.id, frame };
     this.#flights.set(flight.tid, flight);
-    if (!this.#recovering) this.#add(flight);
+    this.#add(flight);
   }
 
+  /**
+   * Puts a task on the task stream, in the order sent (each XADD waits for
+   * the one before, and for a reconnection under way): once, under its
+   * current tid, and only while it has no outcome.
+   */
   #add(flight: SentTask): void {
-    const fields: (string | number | Uint8Array)[] = ["tid", flight.tid, "frame", flight.frame];
-    if (this.#columns !== undefined) fields.push("columns", this.#columns);
-    this.#ctl!.command("XADD", keys.tasks(this.#id), "*", ...fields).then(
-      (id) => flight.entry = text(id),
-      (error) => this.#trouble(error),
-    );
+    this.#adding = this.#adding.then(async () => {
+      while (this.#recovering) await this.#recovering;
+      const { tid } = flight;
+      if (this.#ended || this.#flights.get(tid) !== flight || flight.entry !== undefined) return;
+      const fields: (string | number | Uint8Array)[] = ["tid", tid, "frame", flight.frame];
+      const columns = this.#columns;
+      if (columns !== undefined) fields.push("columns", columns);
+      if (this.#key) {
+        const parts = ["task", this.#id, String(tid), flight.frame, columns ?? ""];
+        fields.push("sig", await this.#key.sign(parts));
+      }
+      const id = await this.#ctl!.command("XADD", keys.tasks(this.#id), "*", ...fields);
+      if (flight.tid === tid) flight.entry = text(id);
+    }).catch((error) => this.#trouble(error));
   }
 
   update(change: RunUpdate): void {
@@ -120,13 +127,13 @@ export class RedisRun implements BackendRun, ReapedRun {
   end(_cancel: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
-    clearInterval(this.#timer);
+    this.#reaper.stop();
     this.#reader?.close();
     const ctl = this.#ctl;
     if (ctl === undefined || !ctl.connected) return;
     // Workers see the run gone (its group and meta), drop what they hold of it, and move on.
     Promise.all([
-      ctl.command("SREM", keys.runs, this.#id),
+      ctl.command("ZREM", keys.runs, this.#id),
       ctl.command("DEL", keys.run(this.#id), keys.tasks(this.#id), keys.results(this.#id)),
     ]).catch(() => {}).finally(() => ctl.close());
   }
@@ -167,20 +174,17 @@ export class RedisRun implements BackendRun, ReapedRun {
     }
   }
 
-  /** One round of the reaper, unless one is under way or the connection is being mended. */
-  async #watch(): Promise<void> {
-    if (this.#watching || this.#recovering || this.#ended || this.#failed) return;
-    this.#watching = true;
-    try {
-      await this.#reaper.round(this.#ctl!);
-    } catch (error) {
-      if (!this.#ended) await this.#trouble(error);
-    } finally {
-      this.#watching = false;
-    }
+  // --- what the reaper uses ----------------------------------------------------
+
+  /** The connection for commands; undefined while it is being mended. */
+  connection(): RedisClient | undefined {
+    return this.#recovering ? undefined : this.#ctl;
   }
 
-  // --- what the reaper uses ----------------------------------------------------
+  /** A command of the reaper's failed. */
+  trouble(error: unknown): Promise<void> {
+    return this.#trouble(error);
+  }
 
   get ended(): boolean {
     return this.#ended || this.#failed;
@@ -207,7 +211,9 @@ export class RedisRun implements BackendRun, ReapedRun {
       lost.map((f) => f.seq),
       new WorkerCrashError(
         this.#outcomes.workerIndex(worker),
-        `crunch worker ${worker} stopped renewing its heartbeat (killed, or cut off from Redis)`,
+        `crunch worker ${
+          worker.replace(/#[^#]*$/, "")
+        } stopped renewing its heartbeat (killed, or cut off from Redis)`,
       ),
     );
   }
@@ -241,19 +247,33 @@ export class RedisRun implements BackendRun, ReapedRun {
         ),
       );
     }
-    for (const flight of this.#flights.values()) {
+    // The others go again under new tids: whatever a worker still holding one of them sends
+    // under its old tid (a slow task's pieces, its outcome) is dropped as stale.
+    const again = [...this.#flights.values()];
+    this.#flights.clear();
+    for (const flight of again) {
+      flight.tid = this.#nextTid++;
       flight.entry = undefined;
       flight.counted = false;
+      this.#flights.set(flight.tid, flight);
     }
-    if (send) { for (const flight of this.#flights.values()) this.#add(flight); }
+    if (send) { for (const flight of again) this.#add(flight); }
   }
 
   /** A command failed: a lost connection is recovered; anything else ends the run. */
   #trouble(error: unknown): Promise<void> {
     if (this.#ended || this.#failed) return Promise.resolve();
-    if (!(error instanceof RedisConnectionError)) {
-      this.#failed = true;
-      this.#listener.failed(error);
+    const kind = troubleOf(error, this.#display, this.#options.highWater);
+    if (kind === "lost") {
+      // The run's stream vanished under a command (a FLUSHALL): Redis lost its data, as a
+      // restart without it loses it. Published again, and what has no outcome sent again.
+      this.#recovering ??= this.#republish().catch((again) => this.fail(again)).finally(() =>
+        this.#recovering = undefined
+      );
+      return this.#recovering;
+    }
+    if (kind !== "connection") {
+      this.fail(kind);
       return Promise.resolve();
     }
     this.#recovering ??= this.#reconnect().finally(() => this.#recovering = undefined);
@@ -297,4 +317,49 @@ export class RedisRun implements BackendRun, ReapedRun {
     }
     for (const flight of this.#flights.values()) if (flight.entry === undefined) this.#add(flight);
   }
+}
+
+/**
+ * What a failed command means: Redis lost the run ("lost"), the connection
+ * dropped ("connection"), or the error that ends the run (Redis out of
+ * memory says what to lower).
+ */
+function troubleOf(error: unknown, display: string, highWater: number): unknown {
+  if (error instanceof RedisReplyError && error.code === "NOGROUP") return "lost";
+  if (error instanceof RedisConnectionError) return "connection";
+  if (error instanceof RedisReplyError && error.code === "OOM") {
+    return new CrunchError(
+      `Redis at ${display} refused a write for lack of memory (its maxmemory): lower ` +
+        `--high-water (the tasks in Redis at once, now ${highWater}), or give Redis more ` +
+        `memory (${error.message})`,
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+/** Rethrows an error, unless it says the group exists already. */
+function busyGroup(error: unknown): void {
+  if (!(error instanceof RedisReplyError && error.code === "BUSYGROUP")) throw error;
+}
+
+/**
+ * Publishes run `id` with its hash's `fields`: every key of the run is born
+ * with its time to live, so a coordinator killed before its first watch
+ * round leaves nothing that lives on (a worker would serve such a run
+ * forever).
+ */
+async function publish(ctl: RedisClient, id: string, fields: (string | Uint8Array)[]) {
+  await Promise.all([
+    ctl.command("HSET", keys.run(id), ...fields),
+    // A stream left from before (its keys lapse one by one) keeps its group.
+    ctl.command("XGROUP", "CREATE", keys.tasks(id), GROUP, "$", "MKSTREAM").catch(busyGroup),
+    ctl.command("XGROUP", "CREATE", keys.results(id), "coordinator", "$", "MKSTREAM").catch(
+      busyGroup,
+    ),
+    ...[keys.run(id), keys.tasks(id), keys.results(id)].map((key) =>
+      ctl.command("PEXPIRE", key, RUN_TTL_MS)
+    ),
+    ctl.command(...listArgs(id, RUN_TTL_MS / 1000)),
+  ]);
 }

@@ -17,7 +17,7 @@ import type {
 } from "../backend.ts";
 import { concat, decodeFrames, encodeFrames } from "../../wire/frames.ts";
 import { type RedisClient, RedisReplyError, type Reply } from "./client.ts";
-import { inputMismatch } from "./admission.ts";
+import type { TaskGuard } from "./admission.ts";
 import { GROUP, keys, noteArgs, recordArgs, type RunMeta, streamEntries } from "./wire.ts";
 
 const decoder = new TextDecoder();
@@ -34,10 +34,14 @@ export type Outcome = (string | number | Uint8Array)[];
 
 /** What a {@linkcode RunServer} needs of the process that serves runs. */
 export interface ServerContext {
-  /** This process's consumer name. */
+  /** This process's consumer name in Redis: its name and this start's id (`w0#1a2b3c4d`). */
   readonly name: string;
+  /** The name it goes by in messages (`w0`). */
+  readonly label: string;
   /** True once the process is asked to stop. */
   readonly stopping: boolean;
+  /** What every task is checked against before it runs. */
+  readonly guard: TaskGuard;
   /** The connection for commands (a new one after a reconnect). */
   readonly ctl: RedisClient;
   /** The connection for blocking reads. */
@@ -69,8 +73,6 @@ export class RunServer {
   #run: BackendRun | undefined;
   #gone = false;
   #broken = false;
-  /** The input file of a range run has been found readable here, as the coordinator saw it. */
-  #inputChecked = false;
   #tasks = 0;
   /**
    * Tasks claimed but not yet handed to a local worker: a worker can die while a claim
@@ -124,7 +126,7 @@ export class RunServer {
       }
     } catch (error) {
       // Whatever went wrong here, the tasks this process claimed must not wait for it forever.
-      this.#giveBack(`crunch worker ${consumer.name} failed: ${(error as Error).message}`);
+      this.#giveBack(`crunch worker ${consumer.label} failed: ${(error as Error).message}`);
       throw error;
     } finally {
       this.#run.end(this.#gone);
@@ -178,14 +180,17 @@ export class RunServer {
           this.#run!.update({ outputColumns: JSON.parse(now) });
         }
       }
-      if (task.body.kind === "range" && !this.#inputChecked) {
-        const why = await inputMismatch(task.body.path, task.body.fingerprint);
-        if (why !== undefined) {
-          await consumer.refuse(this.#id, why);
-          this.#gone = true;
-          return;
-        }
-        this.#inputChecked = true;
+      const sig = fields.get("sig");
+      const entryOf = {
+        frame,
+        columns: columns && decoder.decode(columns),
+        sig: sig && decoder.decode(sig),
+      };
+      const why = await consumer.guard.task(this.#id, tid, entryOf, task);
+      if (why !== undefined) {
+        await consumer.refuse(this.#id, why);
+        this.#gone = true;
+        return;
       }
       this.#held.set(tid, { tid, entry, frames: [] });
       this.#tasks++;
@@ -205,7 +210,7 @@ export class RunServer {
         "kind",
         "lost",
         "worker",
-        this.#consumer.name,
+        this.#consumer.label,
         "error",
         why,
       ]),
@@ -236,7 +241,7 @@ export class RunServer {
         // A worker could not be replaced: give back what this process holds and start afresh.
         consumer.log(`run ${this.#id}: ${(error as Error).message}`);
         this.#giveBack(
-          `the workers of crunch worker ${consumer.name} failed: ${(error as Error).message}`,
+          `the workers of crunch worker ${consumer.label} failed: ${(error as Error).message}`,
         );
         this.#broken = true;
         consumer.drop(this.#backend);
@@ -248,7 +253,7 @@ export class RunServer {
   /** A note on the run's result stream: written only while the run exists. */
   #note(kind: string, fields: (string | Uint8Array)[]): void {
     this.#consumer.write(
-      noteArgs(this.#id, ["kind", kind, "worker", this.#consumer.name, ...fields]),
+      noteArgs(this.#id, ["kind", kind, "worker", this.#consumer.label, ...fields]),
     );
   }
 
@@ -282,7 +287,7 @@ export class RunServer {
       "kind",
       "done",
       "worker",
-      this.#consumer.name,
+      this.#consumer.label,
       "frames",
       concat(held.frames),
     ]));
@@ -305,7 +310,7 @@ export class RunServer {
         "kind",
         "lost",
         "worker",
-        consumer.name,
+        consumer.label,
         "error",
         error.message,
       ]),

@@ -5,7 +5,8 @@
  * the entries are those of `lib/protocol.ts`, as frames of `lib/frames.ts`.
  *
  * ```text
- * crunch:runs                 set: ids of runs that want workers
+ * crunch:runlist              sorted set: ids of runs that want workers, scored by when
+ *                             (Redis's clock, in seconds) the listing lapses unless renewed
  * crunch:workers              set: names of worker processes
  * crunch:worker:<name>        string with a TTL: the worker is alive (its heartbeat)
  * crunch:run:<id>             hash: "meta" (JSON, RunMeta), "spec" (V8-serialized)
@@ -37,7 +38,7 @@ export const GROUP = "workers";
 
 /** Keys of the registry and of one run. */
 export const keys = {
-  runs: `${PREFIX}runs`,
+  runs: `${PREFIX}runlist`,
   workers: `${PREFIX}workers`,
   worker: (name: string) => `${PREFIX}worker:${name}`,
   run: (id: string) => `${PREFIX}run:${id}`,
@@ -120,6 +121,37 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 return false
 `;
+
+/**
+ * Lists a run, or renews its listing, until `ttl` seconds from now by Redis's
+ * own clock (machines' clocks may differ). Only its coordinator lists a run,
+ * and does again every half second: a listing whose coordinator stopped
+ * lapses by itself. KEYS: the list. ARGV: the run's id, ttl.
+ */
+export const LIST_SCRIPT = `
+local now = tonumber(redis.call('TIME')[1])
+return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+`;
+
+/**
+ * The runs listed now, lapsed listings dropped first (the same by whoever
+ * drops them, so the list stays the coordinators' alone). KEYS: the list.
+ */
+export const RUNS_SCRIPT = `
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`;
+
+/** The arguments of an EVAL of {@linkcode LIST_SCRIPT}: list run `id` for `ttl` seconds. */
+export function listArgs(id: string, ttl: number): (string | number)[] {
+  return ["EVAL", LIST_SCRIPT, 1, keys.runs, id, ttl];
+}
+
+/** The arguments of an EVAL of {@linkcode RUNS_SCRIPT}. */
+export function runsArgs(): (string | number)[] {
+  return ["EVAL", RUNS_SCRIPT, 1, keys.runs];
+}
 
 /** The arguments of an EVAL of {@linkcode NOTE_SCRIPT}: a note on `run`'s result stream. */
 export function noteArgs(

@@ -1,0 +1,41 @@
+/**
+ * The files a sandboxed plug-in may read to load itself: its module and the
+ * local modules it imports statically (relative or `file:` specifiers,
+ * followed transitively), each by the path it is imported at and by its real
+ * path. Nothing else of its folder: a symbolic link beside it (`plug/etc ->
+ * /etc`) or the rest of a home folder it was saved in is not among them.
+ * Data files it reads must be named by the user (`--allow-read`).
+ *
+ * @module
+ */
+
+import { fileURLToPath as fromFileUrl } from "node:url";
+
+/** Static imports, re-exports and literal dynamic imports. */
+const SPECIFIER =
+  /(?:^|[\s;}])(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|(?:^|[\s;}])import\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)/g;
+
+/** The local files the module at `url` loads (its own path first), as given and as real paths. */
+export async function pluginFiles(url: string): Promise<string[]> {
+  const found = new Set<string>();
+  const queue = [url];
+  while (queue.length) {
+    const next = queue.shift()!;
+    if (!next.startsWith("file:")) continue;
+    const path = fromFileUrl(next);
+    if (found.has(path)) continue;
+    found.add(path);
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+      found.add(await Deno.realPath(path));
+    } catch {
+      continue; // not there: the worker's import says so
+    }
+    for (const match of text.matchAll(SPECIFIER)) {
+      const specifier = match[1] ?? match[2] ?? match[3];
+      if (/^(\.{1,2}\/|\/|file:)/.test(specifier)) queue.push(new URL(specifier, next).href);
+    }
+  }
+  return [...found];
+}
