@@ -20,12 +20,18 @@ function data(n: number): string {
   return text;
 }
 
-/** Starts the command and kills it with SIGKILL after `ms`; resolves with its exit code (or null). */
-async function killedAfter(args: string[], ms: number): Promise<number | null> {
+/**
+ * Starts the command and kills it with SIGKILL after `ms`; resolves with its
+ * exit code and what it wrote to stderr, or null when it was killed.
+ */
+async function killedAfter(
+  args: string[],
+  ms: number,
+): Promise<{ code: number; stderr: string } | null> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
     stdout: "null",
-    stderr: "null",
+    stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
   const timer = setTimeout(() => {
@@ -35,9 +41,10 @@ async function killedAfter(args: string[], ms: number): Promise<number | null> {
       // it had ended
     }
   }, ms);
+  const stderr = new Response(child.stderr).text();
   const status = await child.status;
   clearTimeout(timer);
-  return status.signal ? null : status.code;
+  return status.signal ? null : { code: status.code, stderr: await stderr };
 }
 
 for (const to of ["csv", "json"] as const) {
@@ -86,15 +93,15 @@ for (const to of ["csv", "json"] as const) {
       }
       for (let attempt = 0;; attempt++) {
         // Early kills too (during start-up and the first chunk), then anywhere in the run.
-        const code = await killedAfter(
+        const ended = await killedAfter(
           args,
           attempt < 2 ? 150 + random() * 300 : 300 + random() * 1500,
         );
-        if (code === null) {
+        if (ended === null) {
           kills++;
           continue;
         }
-        assert.equal(code, 0);
+        assert.equal(ended.code, 0, ended.stderr);
         break;
       }
       assert.equal(await Deno.readTextFile(`${dir}/out`), await Deno.readTextFile(`${dir}/want`));
@@ -345,4 +352,43 @@ Deno.test("two --resume runs of one output at once: the second is refused, namin
   const third = await runCrunch(args);
   assert.equal(third.code, 0, third.stderr);
   assert.ok(!exists(`${dir}/out.ndjson.crunch-lock`));
+});
+
+Deno.test("--resume with slow tasks whose pieces come before they end: killed after a point, no record twice", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crunch-resume-" });
+  const input = `${dir}/in.csv`;
+  await Deno.writeTextFile(input, data(6000));
+  // 40 records a task at 0.6 ms each: every task sends pieces (each 50 ms) before its last.
+  const args = [
+    "--resume",
+    "--on-error",
+    "skip",
+    "--chunk-bytes",
+    "1k",
+    "-s",
+    '{"us": 600}',
+    "-o",
+    `${dir}/out.ndjson`,
+    spin,
+    input,
+  ];
+  const run = spawnCrunch(args);
+  await until(() => {
+    try {
+      return (Deno.readTextFileSync(`${dir}/out.ndjson.crunch-journal`).match(/"point"/g) ?? [])
+        .length >= 3;
+    } catch {
+      return false;
+    }
+  });
+  run.kill("SIGKILL");
+  await run.status;
+  const again = await runCrunch(args);
+  assert.equal(again.code, 0, again.stderr);
+  const ids = (await Deno.readTextFile(`${dir}/out.ndjson`)).trim().split("\n").map((l) =>
+    Number(JSON.parse(l).id)
+  );
+  assert.equal(new Set(ids).size, ids.length, "a record written twice");
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+  assert.equal(ids.length, 6000 - 6); // the malformed records are errors
 });

@@ -195,7 +195,9 @@ async function consume(
   for await (const bytes of results) {
     try {
       bar?.clear();
+      journal?.note(1); // a point met before this value: the output holds what comes before it
       await outputs.sink.write(bytes);
+      journal?.note(0);
       await journal?.maybe();
     } catch (error) {
       if (!isBrokenPipe(error)) throw error;
@@ -212,6 +214,8 @@ class JournalKeeper {
   readonly #outputs: Outputs;
   readonly #results: RunIterator<Uint8Array>;
   #at = performance.now();
+  /** The last point reached, with what was written up to it, until it is journaled. */
+  #pending: Point | undefined;
 
   constructor(resuming: Resuming, outputs: Outputs, results: RunIterator<Uint8Array>) {
     this.#resuming = resuming;
@@ -219,27 +223,39 @@ class JournalKeeper {
     this.#results = results;
   }
 
-  /** Journals the last point passed, when the last journaled is old enough. */
+  /**
+   * Notes the point the run reached before its last `behind` values, if a
+   * new one: the output as written now holds exactly what comes before it.
+   */
+  note(behind: number): void {
+    const { sink } = this.#outputs;
+    const point = this.#results.checkpoint(behind);
+    if (point !== undefined) {
+      const before = this.#resuming.point;
+      this.#pending = {
+        ...point,
+        records: point.records! + (before?.records ?? 0),
+        results: point.results! + (before?.results ?? 0),
+        errors: point.errors! + (before?.errors ?? 0),
+        out: sink.written,
+        outHash: sink.hash,
+        errorsBytes: (point.extra as { bytes: number }).bytes,
+        errorsHash: (point.extra as { hash?: number }).hash,
+      };
+    }
+  }
+
+  /** Journals the last point noted, when the last journaled is old enough. */
   async maybe(): Promise<void> {
-    const point = this.#results.checkpoint();
-    if (point === undefined || performance.now() - this.#at < JOURNAL_EVERY_MS) return;
     const { sink, errorsFile } = this.#outputs;
+    const reached = this.#pending;
+    if (reached === undefined || performance.now() - this.#at < JOURNAL_EVERY_MS) return;
     // The output and errors up to the point are made durable before the journal says so.
     await sink.sync();
     await errorsFile?.sync();
-    const before = this.#resuming.point;
-    const reached: Point = {
-      ...point,
-      records: point.records! + (before?.records ?? 0),
-      results: point.results! + (before?.results ?? 0),
-      errors: point.errors! + (before?.errors ?? 0),
-      out: sink.written,
-      outHash: sink.hash,
-      errorsBytes: (point.extra as { bytes: number }).bytes,
-      errorsHash: (point.extra as { hash?: number }).hash,
-    };
     await this.#resuming.journal.point(reached);
     this.#resuming.last = reached;
+    this.#pending = undefined;
     this.#at = performance.now();
   }
 }

@@ -60,8 +60,8 @@ export interface Pump {
   next(batch: boolean): Promise<IteratorResult<unknown>>;
   /** Stops the run. */
   stop(): Promise<void>;
-  /** The last resumable point the consumer has passed, for runs that mark them. */
-  checkpoint?(): Checkpoint | undefined;
+  /** The last resumable point before the consumer's last `behind` values, for runs that mark them. */
+  checkpoint?(behind?: number): Checkpoint | undefined;
 }
 
 /** For a run that is one of several over one document (many files). */
@@ -118,8 +118,8 @@ export class Engine implements BackendListener, Pump {
    * The last resumable point whose results the consumer has all taken, once
    * (runs with `checkpoints`); undefined when none was passed since.
    */
-  checkpoint(): Checkpoint | undefined {
-    return this.#outbox.passed() as Checkpoint | undefined;
+  checkpoint(behind = 0): Checkpoint | undefined {
+    return this.#outbox.passed(behind) as Checkpoint | undefined;
   }
 
   /** The next value, when one is ready without waiting for anything or handling an event. */

@@ -84,10 +84,10 @@ export class RunIterator<R = unknown> implements Results<R> {
 
   /**
    * Internal (the command's --resume): the last resumable point whose
-   * results have all been taken, once.
+   * results have all been taken (all but the last `behind`), once.
    */
-  checkpoint(): Checkpoint | undefined {
-    return this.#engine.checkpoint?.();
+  checkpoint(behind = 0): Checkpoint | undefined {
+    return this.#engine.checkpoint?.(behind);
   }
 
   /** Stops the run: reading stops and the workers are stopped (or given back, for a pool). */

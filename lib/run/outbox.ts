@@ -75,13 +75,16 @@ export class Outbox {
   }
 
   /**
-   * The state of the last mark whose values have all been taken, once (a
-   * consumer that handles each value before taking the next has handled
-   * everything before it); undefined when no new mark was passed.
+   * The state of the last mark before the consumer's last `behind` values
+   * (every value before it taken), once; undefined when no new mark was
+   * passed. A consumer that asks with 1 before it handles each value it took
+   * (and with 0 after) meets each mark with exactly the values before it
+   * handled: a mark placed where the consumer already stood (a task whose
+   * last piece had no results) is met before the next value is handled.
    */
-  passed(): unknown {
+  passed(behind = 0): unknown {
     let state: unknown;
-    while (this.#marks.length && this.#marks[0].at <= this.#taken) {
+    while (this.#marks.length && this.#marks[0].at <= this.#taken - behind) {
       state = this.#marks.shift()!.state;
     }
     return state;

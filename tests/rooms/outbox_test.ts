@@ -34,3 +34,16 @@ Deno.test("Outbox: a mark is passed once every value before it is taken, and onl
   outbox.clear();
   assert.equal(outbox.take(false), undefined);
 });
+
+Deno.test("Outbox: a mark placed where the consumer already stood is met before the next value is handled", () => {
+  const outbox = new Outbox();
+  outbox.push(["a"]);
+  outbox.take(false);
+  // The task's last piece had no results: its mark lands at the consumer's position.
+  outbox.mark("after a");
+  outbox.push(["b"]);
+  outbox.take(false);
+  // Asked before handling "b" (one value behind), it is "after a": the output holds "a" only.
+  assert.equal(outbox.passed(1), "after a");
+  assert.equal(outbox.passed(0), undefined);
+});
