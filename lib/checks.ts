@@ -1,12 +1,10 @@
 /**
  * Checks of what a user passes in: option keys (with the nearest valid key
- * suggested), a value's description for messages, and a spec that cannot be
- * sent to a worker.
+ * suggested), a value's description for messages, and Redis URLs. What a
+ * spec may hold is checked in `spec_check.ts`.
  *
  * @module
  */
-
-import { CrunchError } from "./errors.ts";
 
 /** Edit distance between two short strings (case-insensitive). */
 function distance(a: string, b: string): number {
@@ -77,58 +75,6 @@ export function checkKeys(
     throw new TypeError(
       `${what}: unknown option ${key}` + (guess ? ` (did you mean ${guess}?)` : "") +
         `; the options are ${known.join(", ")}`,
-    );
-  }
-}
-
-/** Where inside `value` the first thing that structured clone refuses lies, and what it is. */
-function uncloneable(
-  value: unknown,
-  path: string,
-  seen: Set<unknown>,
-): { path: string; value: unknown } | undefined {
-  if (typeof value === "function" || typeof value === "symbol") return { path, value };
-  if (value === null || typeof value !== "object" || seen.has(value)) return undefined;
-  seen.add(value);
-  try {
-    structuredClone(value);
-    return undefined;
-  } catch {
-    // Look for a part that fails on its own; the value itself when none does.
-  }
-  const entries: [string, unknown][] = value instanceof Map
-    ? [...value].map(([k, v]) => [`${path}.get(${JSON.stringify(k) ?? String(k)})`, v])
-    : value instanceof Set
-    ? [...value].map((v, i) => [`${path} (Set item ${i})`, v])
-    : Object.entries(value).map(([k, v]) => [
-      Array.isArray(value)
-        ? `${path}[${k}]`
-        : /^[A-Za-z_$][\w$]*$/.test(k)
-        ? `${path}.${k}`
-        : `${path}[${JSON.stringify(k)}]`,
-      v,
-    ]);
-  for (const [inner, v] of entries) {
-    const found = uncloneable(v, inner, seen);
-    if (found) return found;
-  }
-  return { path, value };
-}
-
-/**
- * Throws a CrunchError when `spec` cannot be structured-cloned to the
- * workers, naming where inside it the culprit lies (`spec.model.predict`).
- */
-export function checkSpec(spec: unknown): void {
-  try {
-    structuredClone(spec);
-  } catch (error) {
-    const found = uncloneable(spec, "spec", new Set()) ?? { path: "spec", value: spec };
-    throw new CrunchError(
-      `the spec cannot be sent to the workers: ${found.path} is ${describe(found.value)}, ` +
-        "which structured clone cannot copy. Send plain data (paths, URLs, numbers, strings, " +
-        "arrays, objects) and build the rest in init()",
-      { cause: error },
     );
   }
 }

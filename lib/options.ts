@@ -5,7 +5,8 @@
  * @module
  */
 
-import { checkKeys, checkSpec, describe, parseRedisUrl } from "./checks.ts";
+import { checkKeys, describe, parseRedisUrl } from "./checks.ts";
+import { checkSpec } from "./spec_check.ts";
 import type { ParseError, RecordError } from "./errors.ts";
 import { integer } from "./options/kinds.ts";
 import { keysOf, OPTIONS, type OptionSpec } from "./options/table.ts";

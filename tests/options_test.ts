@@ -78,6 +78,61 @@ Deno.test("a spec that cannot be sent is a CrunchError naming the path inside it
   );
 });
 
+Deno.test("a spec that structured clone would change is refused, naming the path", async () => {
+  class Model {
+    bias = 1;
+    predict(x: number) {
+      return x + this.bias;
+    }
+  }
+  class Tokenizer extends Model {
+    split(text: string) {
+      return text.split(" ");
+    }
+  }
+  const cases: [unknown, RegExp][] = [
+    // The seed's own case: the worker would get { bias: 1 } and fail on every record.
+    [{ model: new Model() }, /spec\.model is an instance of Model, whose predict a worker/],
+    [
+      { deep: [{ ok: 1 }, new Map([["t", new Tokenizer()]])] },
+      /spec\.deep\[1\]\.get\("t"\) is an instance of Tokenizer, whose split, predict/,
+    ],
+    [{
+      get now() {
+        return 1;
+      },
+    }, /spec\.now is a getter/],
+    [{ a: { [Symbol("tag")]: 1 } }, /spec\.a is an object with a symbol key \(Symbol\(tag\)\)/],
+  ];
+  for (const [spec, message] of cases) {
+    assert.throws(
+      () => classify(identity, rows, { spec }),
+      (e) => e instanceof CrunchError && message.test(e.message) && /init\(\)/.test(e.message),
+      String(message),
+    );
+    // The same before any worker starts in every mode: a pool, and a run through Redis.
+    await assert.rejects(
+      () => Pool.start(identity, { workers: 1, spec }),
+      (e) => e instanceof CrunchError && message.test(e.message),
+    );
+    assert.throws(
+      () => classify(identity, rows, { spec, redis: "redis://127.0.0.1:1" }),
+      (e) => e instanceof CrunchError && message.test(e.message),
+    );
+  }
+  // What clones as what it is passes: dates, typed arrays, shared buffers, maps, null prototypes.
+  const fine = {
+    when: new Date(0),
+    weights: new Float32Array(4),
+    shared: new SharedArrayBuffer(8),
+    index: new Map([["a", new Set([1])]]),
+    bare: Object.assign(Object.create(null), { k: 1 }),
+    error: new RangeError("kept"),
+  };
+  const out = await collect(classify(identity, rows, { spec: fine, workers: 1 }));
+  assert.equal(out.length, rows.length);
+});
+
 Deno.test("no more workers start than the input has chunks for", async () => {
   const path = await tempFile("four.csv", numberedCsv(4));
   const out = await collect(classify(fixture("context.ts"), path, { workers: 16 })) as {
