@@ -58,6 +58,12 @@ export interface Progress {
    */
   warnings?: string[];
   /**
+   * What the run is waiting for, while it waits for it: through Redis, a
+   * `crunch worker` to take it (none is serving, or every one refused it,
+   * and why). Absent when nothing holds the run up.
+   */
+  waiting?: string;
+  /**
    * Who reads the input now: "workers" (byte ranges of a file), or "main"
    * (the main thread cuts chunks; also after a range was cut inside a quoted
    * field). Undefined for iterable inputs.
@@ -83,7 +89,11 @@ export interface RedisOptions {
   url: string;
   /** Most tasks on the run's task stream at once (default 64): bounds Redis's memory. */
   highWater?: number;
-  /** Fail the run when no `crunch worker` has been alive for this long, in ms (default 60 s). */
+  /**
+   * Fail the run when no live `crunch worker` has accepted it for this long,
+   * in ms (default 60 s): none is serving, or every one refused it (the
+   * error lists each reason). Meanwhile `Progress.waiting` says so.
+   */
   waitForWorkers?: number;
   /** How long to try connecting again after the connection to Redis drops, in ms (default 60 s). */
   reconnectTimeout?: number;

@@ -249,7 +249,7 @@ Deno.test("redis: a password, a wrong one, and a module outside the allow-list",
         () =>
           collect(
             classify(new URL("../examples/hits.ts", import.meta.url), path, {
-              redis: server.url(":s3cret@"),
+              redis: { url: server.url(":s3cret@"), waitForWorkers: 2000 },
               spec: { words: ["row"] },
             }),
           ),
@@ -275,7 +275,9 @@ Deno.test("redis: a worker refuses a module that is not the coordinator's", opts
   const client = await server.client();
   let workers: WorkerProcess[] = [];
   try {
-    const run = collect(classify(module, path, { redis: server.url() }));
+    const run = collect(
+      classify(module, path, { redis: { url: server.url(), waitForWorkers: 2000 } }),
+    );
     run.catch(() => {});
     // Once the run is in Redis, the file changes: the worker reads what the coordinator did not.
     for (

@@ -54,6 +54,12 @@ export interface BackendListener {
   failed(error: unknown): void;
   /** Something about the workers worth counting. */
   note(note: WorkerNote): void;
+  /**
+   * What the run waits for, said while it waits (no worker has taken it
+   * yet, or every worker refused it, and why), or `undefined` once it no
+   * longer waits.
+   */
+  waiting(what: string | undefined): void;
 }
 
 /** One run on a backend's workers. */

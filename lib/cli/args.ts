@@ -12,7 +12,7 @@ import denoConfig from "../../deno.json" with { type: "json" };
 import { nearest, parseRedisUrl } from "../checks.ts";
 import { formatFromName, unknownFormat } from "../input/source.ts";
 import type { ClassifyOptions, OutputFormat } from "../options.ts";
-import { FlagError, integer } from "../options/kinds.ts";
+import { FlagError, integer, positiveNumber } from "../options/kinds.ts";
 import { OPTIONS, type OptionSpec } from "../options/table.ts";
 import { help, USAGE } from "./help.ts";
 
@@ -219,14 +219,20 @@ function combined(values: Values, options: Record<string, unknown>): void {
   if (values.errors !== undefined) options.onError ??= "skip";
   options.encode ??= "ndjson";
   options.permissions = sandboxOf(values);
-  if (values["high-water"] !== undefined && values.redis === undefined) {
-    throw new FlagError("--high-water is a setting of --redis: add --redis <url>");
+  for (const flag of ["high-water", "wait-for-workers"]) {
+    if (values[flag] !== undefined && values.redis === undefined) {
+      throw new FlagError(`--${flag} is a setting of --redis: add --redis <url>`);
+    }
   }
   if (values.redis !== undefined) {
     const highWater = values["high-water"];
+    const wait = values["wait-for-workers"];
     options.redis = {
       url: redisUrl(values.redis as string),
       highWater: highWater === undefined ? undefined : integer().read("high-water", `${highWater}`),
+      waitForWorkers: wait === undefined
+        ? undefined
+        : Math.round(positiveNumber().read("wait-for-workers", `${wait}`) * 1000),
     };
   }
   if (values.progress && values["no-progress"]) {

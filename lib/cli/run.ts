@@ -103,6 +103,11 @@ export async function runCommand(
   });
   const progress = { last: emptyProgress() };
   const results = start(command, outputs, extras, controller.signal, (p) => {
+    // What the run waits for is said once each time it changes (a worker to take it).
+    if (p.waiting !== undefined && p.waiting !== progress.last.waiting) {
+      bar?.clear();
+      console.error(`crunch: ${p.waiting}`);
+    }
     progress.last = p;
     bar?.update(withBefore(p, extras.resuming?.point));
   });

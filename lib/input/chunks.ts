@@ -87,7 +87,7 @@ export class ChunkSource implements TaskSource {
 
   async next(): Promise<InputTask | null> {
     if (this.#closed) return null;
-    this.#reader ??= await this.#openAtBase();
+    this.#reader ??= this.#openAtBase();
     let chunk;
     try {
       chunk = await this.#reader.next();
@@ -113,7 +113,7 @@ export class ChunkSource implements TaskSource {
     return { body, transfer: [chunk.buffer] };
   }
 
-  async #openAtBase(): Promise<ChunkReader> {
+  #openAtBase(): ChunkReader {
     const { size, format, chunkBytes, maxRecordBytes, delimiter } = this.#settings;
     const spare = this.#spare();
     return new ChunkReader(

@@ -341,6 +341,15 @@ export const OPTIONS = [
     },
   },
   {
+    scope: "command",
+    flag: {
+      name: "wait-for-workers",
+      arg: "<s>",
+      help: "with --redis: fail the run when no `crunch worker` accepts it for this many " +
+        "seconds (default 60); meanwhile say what it waits for",
+    },
+  },
+  {
     key: "permissions",
     scope: "pool",
     flag: {

@@ -298,6 +298,12 @@ export class Engine implements BackendListener, Pump {
     this.#fail(error);
   }
 
+  waiting(what: string | undefined): void {
+    if (this.#stats.waiting === what) return;
+    this.#stats.waiting = what;
+    this.#report();
+  }
+
   #push(event: Event): void {
     this.#events.push(event);
     this.#wake?.();

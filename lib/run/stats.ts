@@ -19,6 +19,8 @@ export class Stats {
   retriedRecords = 0;
   /** What went wrong without failing the run (a worker that died while closing). */
   readonly warnings: string[] = [];
+  /** What the run waits for now, if anything (no worker has taken it). */
+  waiting: string | undefined;
 
   /** Adds `warning`, unless it is there already. */
   warnOnce(warning: string): void {
@@ -39,6 +41,7 @@ export class Stats {
       reruns: this.reruns,
       ...(this.retriedRecords ? { retriedRecords: this.retriedRecords } : {}),
       ...(this.warnings.length ? { warnings: [...this.warnings] } : {}),
+      ...(this.waiting !== undefined ? { waiting: this.waiting } : {}),
       bytesRead: input.bytesRead,
       bytesTotal: input.bytesTotal,
       reader: input.reader,

@@ -52,6 +52,8 @@ Deno.test("the command's flags become the library's options, read as their kinds
     "redis://127.0.0.1:6390",
     "--high-water",
     "8",
+    "--wait-for-workers",
+    "2.5",
     "m.ts",
     "in.tsv",
   ]);
@@ -65,6 +67,10 @@ Deno.test("the command's flags become the library's options, read as their kinds
   assert.deepEqual(options.rateLimit, { perSecond: 2.5 });
   assert.equal(options.onError, "skip"); // an errors file means skipping
   assert.equal(options.encode, "ndjson");
-  assert.deepEqual(options.redis, { url: "redis://127.0.0.1:6390", highWater: 8 });
+  assert.deepEqual(options.redis, {
+    url: "redis://127.0.0.1:6390",
+    highWater: 8,
+    waitForWorkers: 2500,
+  });
   assert.equal(command!.errors, "e.ndjson");
 });

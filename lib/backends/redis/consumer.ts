@@ -226,7 +226,7 @@ class Consumer implements ServerContext {
     this.#refused.add(id);
     this.#log(`refused run ${id}: ${why}`);
     await this.#ctl!.command(
-      ...noteArgs(id, ["kind", "refused", "worker", this.label, "error", why]),
+      ...noteArgs(id, ["kind", "refused", "worker", this.label, "name", this.#name, "error", why]),
     );
   }
 

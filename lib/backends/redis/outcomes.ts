@@ -1,13 +1,15 @@
 /**
  * What the coordinator makes of an entry of a run's result stream: a task's
  * results (its count first, sent ahead so a task whose worker dies can
- * still be bisected), the tasks a worker lost, or a worker's refusal of the
- * run. Each task's outcome is taken once: a late duplicate finds no task.
+ * still be bisected), the tasks a worker lost, a worker's refusal of the
+ * run (that worker's, not the run's end: another may take it), and the
+ * tasks a refusing worker gave back unstarted (sent again, charged to no
+ * record). Each task's outcome is taken once: a late duplicate finds no task.
  *
  * @module
  */
 
-import { CrunchError, WorkerCrashError } from "../../errors.ts";
+import { WorkerCrashError } from "../../errors.ts";
 import { decodeFrames } from "../../wire/frames.ts";
 import type { BackendListener } from "../backend.ts";
 
@@ -26,23 +28,27 @@ export interface SentTask {
   delivered?: boolean;
 }
 
+/** What the run does with a refusal and with the tasks a refusing worker gave back. */
+export interface Refusals {
+  /** Worker process `name` (shown as `label`) will not serve the run, because `why`. */
+  refused(name: string, label: string, why: string): void;
+  /** These tasks came back unstarted (their entries acknowledged): send them again. */
+  resend(tasks: SentTask[]): void;
+}
+
 /** The outcomes of one run's tasks, handed to the engine under the engine's numbers. */
 export class Outcomes {
   readonly #sent: Map<number, SentTask>;
   readonly #listener: BackendListener;
-  readonly #fail: (error: unknown) => void;
+  readonly #refusals: Refusals;
   /** Worker process names, numbered in the order they first lost a task (for errors). */
   readonly #names = new Map<string, number>();
 
-  /** Outcomes of the tasks in `sent` (by tid), told to `listener`; a refusal goes to `fail`. */
-  constructor(
-    sent: Map<number, SentTask>,
-    listener: BackendListener,
-    fail: (error: unknown) => void,
-  ) {
+  /** Outcomes of the tasks in `sent` (by tid), told to `listener`; refusals to `refusals`. */
+  constructor(sent: Map<number, SentTask>, listener: BackendListener, refusals: Refusals) {
     this.#sent = sent;
     this.#listener = listener;
-    this.#fail = fail;
+    this.#refusals = refusals;
   }
 
   /** A result entry's fields. */
@@ -51,8 +57,9 @@ export class Outcomes {
     const tids = decoder.decode(fields.get("tids")).split(",").filter(Boolean).map(Number);
     const worker = decoder.decode(fields.get("worker"));
     if (kind === "refused") {
+      const name = fields.get("name");
       const why = decoder.decode(fields.get("error"));
-      this.#fail(new CrunchError(`crunch worker ${worker} refused the run: ${why}`));
+      this.#refusals.refused(name ? decoder.decode(name) : worker, worker, why);
       return;
     }
     if (kind === "died") {
@@ -70,7 +77,9 @@ export class Outcomes {
       return;
     }
     for (const task of live) this.#sent.delete(task.tid);
-    if (kind === "done") {
+    if (kind === "returned") {
+      this.#refusals.resend(live);
+    } else if (kind === "done") {
       this.#deliver(live[0], frames);
     } else if (kind === "lost") {
       this.#listener.lost(live.map((t) => t.seq), this.#crash(worker, fields));

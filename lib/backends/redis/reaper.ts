@@ -4,7 +4,9 @@
  * that died stops renewing them), publishes the run again when Redis lost
  * it, gives up the tasks of `crunch worker`s whose heartbeat is gone (with
  * the same script a worker records outcomes with, so exactly one side wins)
- * and fails a run no worker has served for `waitForWorkers`.
+ * and fails a run no live worker has accepted for `waitForWorkers`: a
+ * worker's refusal is that worker's (another may take the run), and while
+ * no worker takes it the run says what it waits for, with each refusal.
  *
  * @module
  */
@@ -44,6 +46,8 @@ export interface ReapedRun {
   republish(): Promise<void>;
   /** Ends the run with `error`. */
   fail(error: unknown): void;
+  /** What the run waits for now (no live worker accepts it), or undefined. */
+  waiting(what: string | undefined): void;
   /** The connection for commands; undefined while it is being mended (no round then). */
   connection(): RedisClient | undefined;
   /** A command of a round failed. */
@@ -61,6 +65,8 @@ export class Reaper {
   readonly #run: ReapedRun;
   #noWorkersSince: number | undefined;
   #lastWorkerCheck = 0;
+  /** Why each worker process that refused the run refused it, by its name (and as shown). */
+  readonly #refusals = new Map<string, { label: string; why: string }>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #watching = false;
 
@@ -140,11 +146,21 @@ export class Reaper {
     }
   }
 
-  /** Ends the run when tasks wait and no worker process has been alive for `waitForWorkers`. */
+  /** Worker process `name` (shown as `label`) refused the run: looked at in the next round. */
+  refused(name: string, label: string, why: string): void {
+    this.#refusals.set(name, { label, why });
+    this.#lastWorkerCheck = 0;
+  }
+
+  /**
+   * Ends the run when tasks wait and no live worker process has accepted it
+   * for `waitForWorkers`; says what it waits for meanwhile.
+   */
   async #checkWorkers(ctl: RedisClient): Promise<void> {
     const now = performance.now();
     if (this.#run.inFlight === 0) {
       this.#noWorkersSince = undefined;
+      this.#run.waiting(undefined);
       return;
     }
     if (now - this.#lastWorkerCheck < WORKERS_EVERY_MS) return;
@@ -153,20 +169,36 @@ export class Reaper {
     const alive = await Promise.all(names.map((n) => ctl.command("EXISTS", keys.worker(n))));
     const gone = names.filter((_, i) => alive[i] !== 1);
     if (gone.length) await ctl.command("SREM", keys.workers, ...gone);
-    if (gone.length < names.length) {
+    const live = names.filter((_, i) => alive[i] === 1);
+    if (live.some((name) => !this.#refusals.has(name))) {
       this.#noWorkersSince = undefined;
+      this.#run.waiting(undefined);
       return;
     }
     this.#noWorkersSince ??= now;
     const waited = now - this.#noWorkersSince;
-    if (waited >= this.#waitForWorkers && !this.#run.ended) {
-      this.#run.fail(
-        new CrunchError(
-          `no crunch worker is serving ${this.#display} (waited ${
-            Math.round(waited / 1000)
-          } s): start one with \`crunch worker --redis ${this.#display}\``,
-        ),
+    const refusals = live.map((name) => this.#refusals.get(name)!)
+      .map(({ label, why }) => `crunch worker ${label} refused the run: ${why}`);
+    if (waited < this.#waitForWorkers || this.#run.ended) {
+      const limit = Math.round(this.#waitForWorkers / 1000);
+      this.#run.waiting(
+        (refusals.length === 0
+          ? `waiting for a crunch worker: none is serving ${this.#display} (start one with ` +
+            `\`crunch worker --redis ${this.#display}\`)`
+          : `waiting for a crunch worker that accepts the run: ${refusals.join("; ")}`) +
+          `; the run fails if none does within ${limit} s`,
       );
+      return;
     }
+    const seconds = Math.round(waited / 1000);
+    this.#run.fail(
+      new CrunchError(
+        refusals.length === 0
+          ? `no crunch worker is serving ${this.#display} (waited ${seconds} s): start one ` +
+            `with \`crunch worker --redis ${this.#display}\``
+          : `no crunch worker at ${this.#display} accepts the run (waited ${seconds} s): ` +
+            refusals.join("; "),
+      ),
+    );
   }
 }

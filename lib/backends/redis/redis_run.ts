@@ -59,7 +59,10 @@ export class RedisRun implements BackendRun, ReapedRun {
     this.#display = display;
     this.#listener = listener;
     this.#reaper = new Reaper(id, display, options.waitForWorkers, this);
-    this.#outcomes = new Outcomes(this.#flights, listener, (error) => this.fail(error));
+    this.#outcomes = new Outcomes(this.#flights, listener, {
+      refused: (name, label, why) => this.#reaper.refused(name, label, why),
+      resend: (tasks) => this.#resend(tasks),
+    });
   }
 
   /** Connects, publishes the run for the workers, and starts reading outcomes. */
@@ -225,6 +228,29 @@ export class RedisRun implements BackendRun, ReapedRun {
     this.#listener.failed(error);
   }
 
+  /** Tasks a refusing worker gave back unstarted go on the task stream again, under new tids. */
+  #resend(tasks: SentTask[]): void {
+    if (this.#ended) return;
+    for (const flight of tasks) this.#add(this.#renew(flight));
+  }
+
+  /**
+   * `flight` under a new tid, as a task not yet on the stream: whatever a
+   * worker still holding it sends under its old tid is dropped as stale.
+   */
+  #renew(flight: SentTask): SentTask {
+    flight.tid = this.#nextTid++;
+    flight.entry = undefined;
+    flight.counted = false;
+    this.#flights.set(flight.tid, flight);
+    return flight;
+  }
+
+  /** What the run waits for, when it waits (no worker accepts it), for the progress report. */
+  waiting(what: string | undefined): void {
+    this.#listener.waiting(what);
+  }
+
   /** Publishes the run again and sends every task without an outcome again. */
   republish(): Promise<void> {
     return this.#republish();
@@ -251,12 +277,7 @@ export class RedisRun implements BackendRun, ReapedRun {
     // under its old tid (a slow task's pieces, its outcome) is dropped as stale.
     const again = [...this.#flights.values()];
     this.#flights.clear();
-    for (const flight of again) {
-      flight.tid = this.#nextTid++;
-      flight.entry = undefined;
-      flight.counted = false;
-      this.#flights.set(flight.tid, flight);
-    }
+    for (const flight of again) this.#renew(flight);
     if (send) { for (const flight of again) this.#add(flight); }
   }
 

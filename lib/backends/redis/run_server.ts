@@ -73,6 +73,8 @@ export class RunServer {
   #run: BackendRun | undefined;
   #gone = false;
   #broken = false;
+  /** This process refused a task of the run: it finishes what it holds and leaves. */
+  #leaving = false;
   #tasks = 0;
   /**
    * Tasks claimed but not yet handed to a local worker: a worker can die while a claim
@@ -106,7 +108,7 @@ export class RunServer {
     consumer.log(`run ${this.#id}: taking tasks`);
     let checked = performance.now();
     try {
-      while (!this.#gone && !this.#broken && !consumer.stopping) {
+      while (!this.#gone && !this.#broken && !this.#leaving && !consumer.stopping) {
         this.#hand();
         const room = this.#run.room() - this.#backlog.length;
         if (room <= 0) {
@@ -165,7 +167,9 @@ export class RunServer {
       } else await consumer.recover(error);
       return;
     }
-    for (const { id: entry, fields } of streamEntries(reply)) {
+    const entries = streamEntries(reply);
+    for (let i = 0; i < entries.length; i++) {
+      const { id: entry, fields } = entries[i];
       const tid = Number(decoder.decode(fields.get("tid")));
       const frame = fields.get("frame");
       if (!frame) continue;
@@ -188,8 +192,11 @@ export class RunServer {
       };
       const why = await consumer.guard.task(this.#id, tid, entryOf, task);
       if (why !== undefined) {
+        // This task and the rest of the batch go back unstarted (another worker may take
+        // them); the tasks already taken are finished, and this process leaves the run.
+        this.#return(entries.slice(i));
         await consumer.refuse(this.#id, why);
-        this.#gone = true;
+        this.#leaving = true;
         return;
       }
       this.#held.set(tid, { tid, entry, frames: [] });
@@ -197,6 +204,18 @@ export class RunServer {
       this.#backlog.push({ ...task, id: tid });
     }
     this.#hand();
+  }
+
+  /** Gives `entries` back unstarted: the coordinator sends them again, charged to no record. */
+  #return(entries: { id: string; fields: Map<string, Uint8Array> }[]): void {
+    const tasks = entries.map(({ id, fields }) => ({
+      id,
+      tid: Number(decoder.decode(fields.get("tid"))),
+    })).filter(({ tid }) => Number.isSafeInteger(tid));
+    if (tasks.length === 0) return;
+    this.#consumer.write(
+      recordArgs(this.#id, tasks, ["kind", "returned", "worker", this.#consumer.label]),
+    );
   }
 
   /** Reports every task this process holds as lost, so the coordinator sends them again. */
@@ -237,6 +256,7 @@ export class RunServer {
         consumer.wake();
       },
       note: () => {},
+      waiting: () => {},
       failed: (error) => {
         // A worker could not be replaced: give back what this process holds and start afresh.
         consumer.log(`run ${this.#id}: ${(error as Error).message}`);
