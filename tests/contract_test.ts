@@ -7,12 +7,14 @@
 import assert from "node:assert/strict";
 import {
   classify,
+  CrunchError,
   type ParseError,
   Pool,
   type Progress,
   RecordError,
   WorkerCrashError,
 } from "../mod.ts";
+import { expected, pluginFolder } from "./plugin_folder.ts";
 import { HAVE_REDIS, RedisServer, startWorkers, type WorkerProcess } from "./redis_harness.ts";
 import {
   collect,
@@ -33,6 +35,8 @@ interface Mode {
   /** Runs through Redis share a server and workers started for them (not sanitized per test). */
   shared: boolean;
   options(): Promise<{ isolation?: "thread" | "process"; redis?: string }>;
+  /** The options without starting anything (for checks made before any worker starts). */
+  sync(): { isolation?: "thread" | "process"; redis?: string };
   flags(): Promise<string[]>;
 }
 
@@ -40,6 +44,7 @@ const local = (isolation: "thread" | "process"): Mode => ({
   name: isolation,
   shared: false,
   options: () => Promise.resolve({ isolation }),
+  sync: () => ({ isolation }),
   flags: () => Promise.resolve(["--isolation", isolation]),
 });
 
@@ -60,13 +65,14 @@ const redis: Mode = {
   name: "redis",
   shared: true,
   options: async () => ({ redis: (await fleet.start()).server.url() }),
+  sync: () => ({ redis: "redis://127.0.0.1:1" }),
   flags: async () => ["--redis", (await fleet.start()).server.url()],
 };
 
 const MODES: Mode[] = [local("thread"), local("process"), ...(HAVE_REDIS ? [redis] : [])];
 
 for (const mode of MODES) {
-  const test = (name: string, fn: () => Promise<void>) =>
+  const test = (name: string, fn: () => void | Promise<void>) =>
     Deno.test({
       name: `[${mode.name}] ${name}`,
       fn,
@@ -281,6 +287,30 @@ console.log("got", n);`,
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /got 3/);
     assert.ok(r.seconds < 10, `${r.seconds} s`);
+  });
+
+  test("a plug-in whose deno.json maps its imports runs, with prepare()'s SharedTable", async () => {
+    // Under the repository (where the fleet's workers allow modules), in a folder of its own.
+    const { plugin, data } = await pluginFolder(
+      new URL("../.cache/contract/", import.meta.url).pathname,
+    );
+    const run = await runCrunch([...await mode.flags(), "--ordered", plugin, data]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split("\n").map((l) => JSON.parse(l)), expected);
+  });
+
+  test("a spec that cannot cross to a worker as it is fails before any worker starts", () => {
+    class Model {
+      predict() {
+        return 1;
+      }
+    }
+    for (const spec of [{ model: new Model() }, { f: () => 1 }]) {
+      assert.throws(
+        () => classify(fixture("identity.ts"), [{ id: "1" }], { ...mode.sync(), spec }),
+        (e) => e instanceof CrunchError && /spec\.(model|f) is/.test(e.message),
+      );
+    }
   });
 
   test("a Pool goes on after a crash, with a fresh worker that ran init", async () => {

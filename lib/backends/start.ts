@@ -13,6 +13,8 @@ import { RedisBackend } from "./redis/coordinator.ts";
 import { processLinks } from "./local/process_link.ts";
 import { threadLinks } from "./local/thread_link.ts";
 import { pluginFiles } from "./local/plugin_files.ts";
+import { configNeeded, importConfig } from "./plugin_config.ts";
+import { ModuleError } from "../errors.ts";
 
 /**
  * The heap limit of a worker process unless one is given, in MB: half the
@@ -44,20 +46,53 @@ export async function startBackend(
     return RedisBackend.start(url, redis, options);
   }
   const { permissions, maxWorkerMemory } = options;
+  const config = importConfig(url);
   // A worker with fewer permissions than this process may read the plug-in's own files alone.
   const files = (permissions !== undefined || options.isolation === "process") &&
       url.startsWith("file:")
-    ? await pluginFiles(url)
+    ? await pluginFiles(url, config)
     : [];
   const links = options.isolation === "process"
     ? processLinks({
       files,
       permissions,
       maxWorkerMemory: maxWorkerMemory ?? defaultProcessHeap(options.workers),
+      config,
     })
     : threadLinks(
       permissions === undefined ? undefined : sandboxPermissions(files, permissions),
       options.consoleToStderr,
     );
-  return LocalBackend.start(url, options.spec, options.workers, links, signal, maxWorkerMemory);
+  try {
+    return await LocalBackend.start(
+      url,
+      options.spec,
+      options.workers,
+      links,
+      signal,
+      maxWorkerMemory,
+    );
+  } catch (error) {
+    throw options.isolation === "process" ? error : withConfigHint(error, url);
+  }
+}
+
+/**
+ * A thread's failure to load a plug-in whose imports its own `deno.json`
+ * maps, and this process does not: the error says which config to run under.
+ */
+function withConfigHint(error: unknown, url: string): unknown {
+  if (!(error instanceof ModuleError) || !/import map|not a dependency/i.test(error.message)) {
+    return error;
+  }
+  const config = configNeeded(url);
+  if (config === undefined) return error;
+  // Deno's own hint (`deno add ...`) is not the way here: the plug-in's config is.
+  const lines = error.message.slice(`classifier module ${error.module} `.length).split("\n");
+  const where = lines.find((line) => /^\s*at /.test(line))?.trim();
+  const problem = `${lines[0]}${where ? ` (${where})` : ""}. Its imports are mapped by ` +
+    `${config}, which this process does not run under (threads share their process's import ` +
+    `map): run with --config ${config}, or use isolation "process" (worker processes run ` +
+    `under the plug-in's config)`;
+  return new ModuleError(error.module, problem, undefined, { cause: error.cause });
 }

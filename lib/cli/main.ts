@@ -9,19 +9,35 @@
  */
 
 import { stripAnsi } from "../checks.ts";
-import { parse, USAGE, UsageError } from "./args.ts";
+import { type Command, parse, USAGE, UsageError } from "./args.ts";
+import { CONFIG_ENV, configNeeded } from "../backends/plugin_config.ts";
+import { resolveModule } from "../backends/module_url.ts";
 import { execute, Interrupted, isBrokenPipe, SIGNALS } from "./execute.ts";
 import { WORKER_OPTIONS_FLAG, workerOptionsEnabled } from "../backends/local/sandbox.ts";
 import { WORKER_USAGE, workerCommand } from "./worker.ts";
 
+/** Why the command runs itself again: a feature sandboxed threads need, a plug-in's config. */
+interface Relaunch {
+  /** Deno's worker-options feature, which sandboxed threads need. */
+  workerOptions?: boolean;
+  /** The plug-in's `deno.json`, whose import map its threads need. */
+  config?: string;
+}
+
 /**
- * Runs the command again in a Deno with the worker-options feature on, which
- * sandboxed workers need; standard input, output and error pass through.
+ * Runs the command again in a Deno with what `how` asks for; standard
+ * input, output and error pass through.
  */
-async function relaunch(args: string[]): Promise<number> {
+async function relaunch(args: string[], how: Relaunch): Promise<number> {
+  const flags = ["run", "-A"];
+  if (how.workerOptions) flags.push(WORKER_OPTIONS_FLAG);
+  if (how.config !== undefined) flags.push("--config", how.config);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", WORKER_OPTIONS_FLAG, import.meta.url, ...args],
-    env: { [PARENT]: String(Deno.pid) },
+    args: [...flags, import.meta.url, ...args],
+    env: {
+      [PARENT]: String(Deno.pid),
+      ...(how.config !== undefined ? { [CONFIG_ENV]: how.config } : {}),
+    },
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",
@@ -92,6 +108,26 @@ function fromUserFolder(): void {
   }
 }
 
+/**
+ * Whether the command must run itself again, and how: sandboxed threads need
+ * the worker-options feature (worker processes get flags instead); threads
+ * share this process's import map, which must map the plug-in's imports as
+ * its own `deno.json` does (worker processes run under that config; through
+ * Redis this process never loads the plug-in).
+ */
+async function relaunchFor(command: Command): Promise<Relaunch | undefined> {
+  const { permissions, isolation, redis } = command.options;
+  if (isolation === "process" || redis !== undefined) return undefined;
+  const workerOptions = permissions !== undefined && workerOptionsEnabled() === false;
+  let config: string | undefined;
+  try {
+    config = configNeeded(await resolveModule(command.module));
+  } catch {
+    // a module that is not there: the run says so
+  }
+  return workerOptions || config !== undefined ? { workerOptions, config } : undefined;
+}
+
 /** The number of a signal, for the shell's exit code (128 + n). */
 function signalNumber(signal: Deno.Signal): number {
   return { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[signal as string] ?? 0;
@@ -122,13 +158,8 @@ export async function main(args: string[]): Promise<number> {
     const command = await parse(args);
     if (command === null) return 0;
     debug = command.debug;
-    // Sandboxed threads need the worker-options feature; worker processes get flags instead.
-    if (
-      command.options.permissions && command.options.isolation !== "process" &&
-      workerOptionsEnabled() === false
-    ) {
-      return await relaunch(args);
-    }
+    const how = await relaunchFor(command);
+    if (how !== undefined) return await relaunch(args, how);
     return await execute(command);
   } catch (error) {
     if (error instanceof UsageError) {

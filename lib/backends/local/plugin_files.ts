@@ -10,15 +10,21 @@
  */
 
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { mapped } from "../plugin_config.ts";
 
 /** Static imports, re-exports and literal dynamic imports. */
 const SPECIFIER =
   /(?:^|[\s;}])(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|(?:^|[\s;}])import\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)/g;
 
-/** The local files the module at `url` loads (its own path first), as given and as real paths. */
-export async function pluginFiles(url: string): Promise<string[]> {
+/**
+ * The local files the module at `url` loads (its own path first), as given
+ * and as real paths; with `config` (the plug-in's `deno.json`), that file
+ * and the local files its import map sends bare names to.
+ */
+export async function pluginFiles(url: string, config?: string): Promise<string[]> {
   const found = new Set<string>();
   const queue = [url];
+  if (config !== undefined) found.add(config);
   while (queue.length) {
     const next = queue.shift()!;
     if (!next.startsWith("file:")) continue;
@@ -35,6 +41,10 @@ export async function pluginFiles(url: string): Promise<string[]> {
     for (const match of text.matchAll(SPECIFIER)) {
       const specifier = match[1] ?? match[2] ?? match[3];
       if (/^(\.{1,2}\/|\/|file:)/.test(specifier)) queue.push(new URL(specifier, next).href);
+      else if (config !== undefined && !/^[a-z][a-z0-9+.-]*:/i.test(specifier)) {
+        const target = mapped(config, specifier);
+        if (target !== undefined) queue.push(target);
+      }
     }
   }
   return [...found];

@@ -26,6 +26,8 @@ export interface ProcessOptions {
   permissions?: Deno.PermissionOptions;
   /** Heap limit of each process in MB (V8's --max-old-space-size). */
   maxWorkerMemory?: number;
+  /** The config that maps the plug-in's imports (its nearest `deno.json`), if any. */
+  config?: string;
 }
 
 /** Links to worker processes. */
@@ -39,6 +41,8 @@ export function processLinks(options: ProcessOptions): Links {
   if (options.maxWorkerMemory !== undefined) {
     args.push(`--v8-flags=--max-old-space-size=${options.maxWorkerMemory}`);
   }
+  // The plug-in's bare imports resolve as in its own folder.
+  if (options.config !== undefined) args.push("--config", options.config);
   args.push(WORKER_PROCESS_URL.href);
   return {
     carries: { sharedMemory: false, transfer: false },

@@ -19,6 +19,7 @@ import { deserialize } from "node:v8";
 import type { Backend } from "../backend.ts";
 import { startBackend } from "../start.ts";
 import { workerOptionsEnabled } from "../local/sandbox.ts";
+import { configNeeded } from "../plugin_config.ts";
 import { RedisClient, RedisConnectionError, type Reply, text } from "./client.ts";
 import { defaultAllow, digest, moduleMismatch, moduleNotAllowed, TaskGuard } from "./admission.ts";
 import type { RunKey } from "./signing.ts";
@@ -236,9 +237,15 @@ class Consumer implements ServerContext {
       await moduleMismatch(meta.module, meta.hash);
     if (refusal !== undefined) return refusal;
     // Sandboxed threads need Deno's worker-options feature; without it, processes take the flags.
-    const isolation = meta.permissions && workerOptionsEnabled() === false
+    // Threads share this process's import map: a plug-in whose deno.json maps its imports
+    // otherwise runs on processes, which run under that config.
+    const config = configNeeded(meta.module);
+    const isolation = (meta.permissions && workerOptionsEnabled() === false) || config
       ? "process"
       : this.#options.isolation ?? meta.isolation;
+    if (config && (this.#options.isolation ?? meta.isolation) !== "process") {
+      this.#log(`run ${id}: ${meta.module} maps its imports in ${config}: on worker processes`);
+    }
     // Keyed by a hash: a spec of any size makes a key of 64 characters.
     const key = JSON.stringify([
       meta.module,
