@@ -46,7 +46,7 @@ Deno.test("fromFile reads key<TAB>value lines", async () => {
   assert.deepEqual([...table], [["good", 1.5], ["bad", -2], ["name", "Ada"]]);
 });
 
-Deno.test("prepare runs once on the main thread; workers share its buffer, not a copy", async () => {
+Deno.test("prepare runs once, in one worker; threads share its buffer, not a copy", async () => {
   const rows = Array.from({ length: 2000 }, (_, i) => i);
   const out = await collect(
     classify(fixture("shared.ts"), rows, { workers: 2, batchSize: 100 }),
@@ -58,6 +58,24 @@ Deno.test("prepare runs once on the main thread; workers share its buffer, not a
   assert.ok(out.every((r) => r.seen === 1));
   // One prepare call made the buffer every worker reads.
   assert.equal(new Set(out.map((r) => r.prepare)).size, 1);
+});
+
+Deno.test("under worker processes each process runs prepare and keeps its own copy", async () => {
+  const rows = Array.from({ length: 2000 }, (_, i) => i);
+  const out = await collect(
+    classify(fixture("shared.ts"), rows, { workers: 2, batchSize: 100, isolation: "process" }),
+  ) as { seen: number; prepare: number }[];
+  assert.equal(out.length, rows.length);
+  // Each process's module counted one prepare (its own), and its buffer is its own: worker 1
+  // does not see worker 0's write.
+  assert.ok(out.every((r) => r.prepare === 1), JSON.stringify(out.slice(0, 3)));
+  assert.ok(out.every((r) => r.seen === 0 || r.seen === 1));
+  // What threads could not be sent fails the same under processes.
+  const e = await collect(
+    classify(fixture("shared.ts"), [1], { spec: { mode: "function" }, isolation: "process" }),
+  ).catch((e) => e);
+  assert.ok(e instanceof PrepareError, String(e));
+  assert.match(e.message, /prepare\(\) of .*shared\.ts returned a value that cannot be sent/);
 });
 
 Deno.test("a Pool runs prepare once for all its runs", async () => {

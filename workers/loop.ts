@@ -41,6 +41,8 @@ export class WorkLoop {
   #plugin: Plugin | undefined;
   #run: CurrentRun | undefined;
   #draining = false;
+  /** What prepare() returned in this worker, kept for its init (see PrepareMessage.keep). */
+  #kept: unknown;
 
   /** A loop that talks through `transport`. */
   constructor(transport: WorkerTransport) {
@@ -54,7 +56,7 @@ export class WorkLoop {
         this.#load(message.module);
         break;
       case "prepare":
-        this.#prepare(message.spec);
+        this.#prepare(message.spec, message.keep === true);
         break;
       case "init":
         this.#init(message.spec, message.context);
@@ -105,7 +107,7 @@ export class WorkLoop {
   }
 
   /** Calls the plug-in's prepare(spec) and sends what it returns. */
-  async #prepare(spec: unknown): Promise<void> {
+  async #prepare(spec: unknown, keep: boolean): Promise<void> {
     let shared: unknown;
     try {
       shared = await this.#loaded!.prepare?.(spec);
@@ -118,7 +120,12 @@ export class WorkLoop {
       return;
     }
     try {
-      this.#transport.send({ type: "prepared", shared });
+      if (keep) {
+        // Kept here, but held to what threads could be sent (a SharedArrayBuffer is shared).
+        structuredClone(shared);
+        this.#kept = shared;
+        this.#transport.send({ type: "prepared", shared: undefined });
+      } else this.#transport.send({ type: "prepared", shared });
     } catch (error) {
       this.#transport.send({ type: "prepare-failed", stage: "send", error: serializeError(error) });
     }
@@ -126,6 +133,7 @@ export class WorkLoop {
 
   async #init(spec: unknown, context: unknown): Promise<void> {
     try {
+      if (this.#kept !== undefined) (context as { shared?: unknown }).shared = this.#kept;
       await this.#loaded!.init?.(spec, context as never);
     } catch (error) {
       this.#transport.send({ type: "init-failed", error: serializeError(error) });

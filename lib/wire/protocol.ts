@@ -48,10 +48,14 @@ export interface LoadMessage {
 /**
  * main → worker: call the loaded plug-in's `prepare(spec)` and send back
  * what it returns (one worker does, under the workers' own permissions).
+ * With `keep`, the worker keeps it for its own `init` and sends back
+ * nothing: a transport that cannot share memory (worker processes) gives
+ * each worker a copy of its own, built where it is used rather than shipped.
  */
 export interface PrepareMessage {
   type: "prepare";
   spec: unknown;
+  keep?: boolean;
 }
 
 /** main → worker: call the loaded plug-in's `init`. */
