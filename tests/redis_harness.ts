@@ -173,3 +173,73 @@ export async function startWorkers(
   }
   return workers;
 }
+
+/** A Redis Cluster of `size` primaries (no replicas) on loopback ports of their own. */
+export class RedisCluster {
+  readonly nodes: RedisServer[];
+
+  private constructor(nodes: RedisServer[]) {
+    this.nodes = nodes;
+  }
+
+  /** Starts the nodes, joins them with `redis-cli --cluster create`, and waits until it is ok. */
+  static async start(size = 3): Promise<RedisCluster> {
+    const dir = await Deno.makeTempDir({ prefix: "crunch-cluster-" });
+    const nodes: RedisServer[] = [];
+    try {
+      for (let i = 0; i < size; i++) {
+        nodes.push(
+          await RedisServer.start([
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            `${dir}/nodes-${i}.conf`,
+            "--cluster-node-timeout",
+            "5000",
+          ]),
+        );
+      }
+      const created = await new Deno.Command("redis-cli", {
+        args: [
+          "--cluster",
+          "create",
+          ...nodes.map((n) => `127.0.0.1:${n.port}`),
+          "--cluster-replicas",
+          "0",
+          "--cluster-yes",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!created.success) {
+        throw new Error(`redis-cli --cluster create: ${new TextDecoder().decode(created.stderr)}`);
+      }
+      // Every node agrees that every slot is served (bounded: 30 s).
+      const until = performance.now() + 30_000;
+      for (const node of nodes) {
+        const client = await node.client();
+        try {
+          for (;;) {
+            const info = new TextDecoder().decode(
+              await client.command("CLUSTER", "INFO") as Uint8Array,
+            );
+            if (/cluster_state:ok/.test(info)) break;
+            if (performance.now() > until) throw new Error(`the cluster never became ok: ${info}`);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        } finally {
+          client.close();
+        }
+      }
+    } catch (error) {
+      await Promise.all(nodes.map((n) => n.stop()));
+      throw error;
+    }
+    return new RedisCluster(nodes);
+  }
+
+  /** Stops every node. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+}

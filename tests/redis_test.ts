@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { classify, CrunchError, type Progress, type RecordError } from "../mod.ts";
-import { recordArgs } from "../lib/backends/redis/wire.ts";
+import { keys, recordArgs } from "../lib/backends/redis/wire.ts";
 import { RedisConnectionError, text } from "../lib/backends/redis/client.ts";
 import { collect, deadline, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 import { HAVE_REDIS, RedisServer, startWorkers, type WorkerProcess } from "./redis_harness.ts";
@@ -157,8 +157,8 @@ Deno.test("redis: the record script accepts a task's outcome once", opts, async 
   const client = await server.client();
   try {
     const run = "t1";
-    const tasks = `crunch:run:${run}:tasks`;
-    const results = `crunch:run:${run}:results`;
+    const tasks = keys.tasks(run);
+    const results = keys.results(run);
     await client.command("XGROUP", "CREATE", tasks, "workers", "$", "MKSTREAM");
     const a = text(await client.command("XADD", tasks, "*", "tid", 1))!;
     const b = text(await client.command("XADD", tasks, "*", "tid", 2))!;

@@ -14,7 +14,9 @@
 
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { CrunchError } from "../../errors.ts";
+import { RedisConnectionError, RedisReplyError } from "./errors.ts";
+import { ReplyParser } from "./reply_parser.ts";
+import { Routes } from "./cluster.ts";
 import { parseRedisUrl, type RedisAddress } from "../../checks.ts";
 
 export { parseRedisUrl, type RedisAddress };
@@ -25,26 +27,7 @@ export type Reply = string | number | null | Uint8Array | Reply[];
 /** An argument of a command. */
 export type Arg = string | number | Uint8Array;
 
-/** An error reply from Redis (`-ERR ...`, `-NOGROUP ...`). */
-export class RedisReplyError extends CrunchError {
-  /** The first word of the reply (`ERR`, `NOGROUP`, `WRONGPASS`, ...). */
-  readonly code: string;
-  /** `text` is the reply without its leading `-`. */
-  constructor(text: string) {
-    super(`redis: ${text}`);
-    this.name = "RedisReplyError";
-    this.code = text.split(" ", 1)[0];
-  }
-}
-
-/** The connection to Redis is gone (refused, closed by the server, reset). */
-export class RedisConnectionError extends CrunchError {
-  /** `message` says what happened. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "RedisConnectionError";
-  }
-}
+export { RedisConnectionError, RedisReplyError };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -55,116 +38,6 @@ export function text(reply: Reply): string | undefined {
   if (typeof reply === "string") return reply;
   if (reply instanceof Uint8Array) return decoder.decode(reply);
   return undefined;
-}
-
-/** `reply` with each bulk string copied out of the parser's buffer (views until then). */
-function owned(reply: Reply | RedisReplyError): Reply | RedisReplyError {
-  if (reply instanceof Uint8Array) return reply.slice();
-  if (Array.isArray(reply)) {
-    for (let i = 0; i < reply.length; i++) reply[i] = owned(reply[i]) as Reply;
-  }
-  return reply;
-}
-
-/**
- * Parses replies out of a growing buffer. An unfinished reply is parsed
- * again from its start when the bytes it lacked have come (a reply is never
- * parsed again before then), with bulk strings taken as views: each is
- * copied once, when the reply is complete. (Copying them at every attempt
- * made a reply of many large entries quadratic: 172 MB/s for 64 entries of
- * 512 KiB.)
- */
-class ReplyParser {
-  #buffer = new Uint8Array(1 << 16);
-  #start = 0;
-  #end = 0;
-  /** Bytes needed before a parse can succeed (known after a failed attempt). */
-  #need = 0;
-
-  push(bytes: Uint8Array): void {
-    if (this.#end + bytes.length > this.#buffer.length) {
-      const live = this.#end - this.#start;
-      let size = this.#buffer.length;
-      while (size < live + bytes.length) size *= 2;
-      const next = size === this.#buffer.length ? this.#buffer : new Uint8Array(size);
-      next.set(this.#buffer.subarray(this.#start, this.#end), 0);
-      this.#buffer = next;
-      this.#end = live;
-      this.#start = 0;
-    }
-    this.#buffer.set(bytes, this.#end);
-    this.#end += bytes.length;
-  }
-
-  /** The next complete reply (an error reply as a RedisReplyError), or `undefined`. */
-  next(): Reply | RedisReplyError | undefined {
-    if (this.#end - this.#start < this.#need) return undefined;
-    const at = { pos: this.#start };
-    const view = this.#parse(at);
-    if (view === undefined) return undefined;
-    const reply = owned(view);
-    this.#start = at.pos;
-    this.#need = 0;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
-    return reply;
-  }
-
-  /** The line at `at.pos` (without CRLF), or undefined when incomplete. */
-  #line(at: { pos: number }): string | undefined {
-    const buffer = this.#buffer;
-    for (let i = at.pos; i + 1 < this.#end; i++) {
-      if (buffer[i] === 13 && buffer[i + 1] === 10) {
-        const line = decoder.decode(buffer.subarray(at.pos, i));
-        at.pos = i + 2;
-        return line;
-      }
-    }
-    this.#need = this.#end - this.#start + 1;
-    return undefined;
-  }
-
-  #parse(at: { pos: number }): Reply | RedisReplyError | undefined {
-    if (at.pos >= this.#end) {
-      this.#need = this.#end - this.#start + 1;
-      return undefined;
-    }
-    const kind = this.#buffer[at.pos++];
-    const line = this.#line(at);
-    if (line === undefined) return undefined;
-    switch (kind) {
-      case 43: // +
-        return line;
-      case 45: // -
-        return new RedisReplyError(line);
-      case 58: // :
-        return Number(line);
-      case 36: { // $
-        const length = Number(line);
-        if (length < 0) return null;
-        if (at.pos + length + 2 > this.#end) {
-          this.#need = at.pos + length + 2 - this.#start;
-          return undefined;
-        }
-        const value = this.#buffer.subarray(at.pos, at.pos + length);
-        at.pos += length + 2;
-        return value;
-      }
-      case 42: { // *
-        const count = Number(line);
-        if (count < 0) return null;
-        const items: Reply[] = [];
-        for (let i = 0; i < count; i++) {
-          const item = this.#parse(at);
-          if (item === undefined) return undefined;
-          // An error inside an array (EXEC, a script's table) stays a value.
-          items.push(item instanceof RedisReplyError ? item.message : item);
-        }
-        return items;
-      }
-      default:
-        throw new RedisConnectionError(`redis: unexpected reply byte ${kind}`);
-    }
-  }
 }
 
 /** The bytes of a command in RESP. */
@@ -208,10 +81,16 @@ export class RedisClient {
   #broken: RedisConnectionError | undefined;
   /** Scripts sent whole on this connection, by SHA-1. */
   readonly #scripts = new Set<string>();
+  /** On a cluster, the other nodes (undefined on a connection to another node). */
+  readonly #routes: Routes<RedisClient> | undefined;
 
-  private constructor(conn: Deno.Conn, address: RedisAddress) {
+  /** `url`: the URL connected to, for the connections to other nodes of a cluster (if routed). */
+  private constructor(conn: Deno.Conn, address: RedisAddress, url: string | undefined) {
     this.#conn = conn;
     this.#address = address;
+    this.#routes = url === undefined
+      ? undefined
+      : new Routes((node) => RedisClient.#open(url, node, false));
     this.#read();
   }
 
@@ -220,7 +99,27 @@ export class RedisClient {
    * `rediss://` for TLS: Deno's trust store, or `DENO_CERT` for a private
    * CA), logs in and selects the database.
    */
-  static async connect(url: string): Promise<RedisClient> {
+  static connect(url: string): Promise<RedisClient> {
+    return RedisClient.#open(url, undefined, true);
+  }
+
+  /**
+   * Connects to `url`, or to `node` (`host:port`) of its cluster with its
+   * credentials; `routes`: follow a cluster's redirects to other nodes.
+   */
+  static async #open(
+    url: string,
+    node: string | undefined,
+    routes: boolean,
+  ): Promise<RedisClient> {
+    const given = url;
+    if (node !== undefined) {
+      const at = new URL(url);
+      const colon = node.lastIndexOf(":");
+      at.hostname = node.slice(0, colon);
+      at.port = node.slice(colon + 1);
+      url = at.href;
+    }
     const address = parseRedisUrl(url);
     let conn: Deno.Conn;
     try {
@@ -234,7 +133,7 @@ export class RedisClient {
       );
     }
     if (!address.tls) (conn as Deno.TcpConn).setNoDelay(true);
-    const client = new RedisClient(conn, address);
+    const client = new RedisClient(conn, address, routes ? given : undefined);
     try {
       if (address.password !== undefined) {
         await client.command(
@@ -267,8 +166,35 @@ export class RedisClient {
     return this.#broken === undefined;
   }
 
-  /** Sends a command; resolves with its reply, rejects with a RedisReplyError or RedisConnectionError. */
+  /**
+   * Sends a command; resolves with its reply, rejects with a RedisReplyError
+   * or RedisConnectionError. On a Redis Cluster it goes to the node that
+   * serves its key, as the cluster's `MOVED` and `ASK` replies say.
+   */
   command(...args: Arg[]): Promise<Reply> {
+    return this.#routed(args, 0);
+  }
+
+  /** `args` sent where they belong, following at most a few redirects. */
+  #routed(args: Arg[], hops: number): Promise<Reply> {
+    const routes = this.#routes;
+    const node = routes?.nodeFor(args);
+    const sent = node === undefined
+      ? this.#here(args)
+      : routes!.node(node).then((other) => other.#here(args));
+    if (routes === undefined || hops >= 5) return sent;
+    return sent.catch(async (error) => {
+      const to = error instanceof RedisReplyError ? routes.learn(error) : undefined;
+      if (to === undefined) throw error;
+      if (!to.ask) return this.#routed(args, hops + 1);
+      const other = await routes.node(to.node);
+      other.#send(["ASKING"]).catch(() => {}); // the next command only, on that connection
+      return other.#here(args);
+    });
+  }
+
+  /** Sends `args` on this connection. */
+  #here(args: Arg[]): Promise<Reply> {
     if (args[0] === "EVAL" && typeof args[1] === "string") return this.#eval(args);
     return this.#send(args);
   }
@@ -347,6 +273,7 @@ export class RedisClient {
 
   #fail(message: string): void {
     if (this.#broken) return;
+    this.#routes?.close();
     this.#broken = new RedisConnectionError(message);
     const waiting = this.#waiting.slice(this.#head);
     this.#waiting = [];

@@ -9,10 +9,13 @@
  *                             (Redis's clock, in seconds) the listing lapses unless renewed
  * crunch:workers              set: names of worker processes
  * crunch:worker:<name>        string with a TTL: the worker is alive (its heartbeat)
- * crunch:run:<id>             hash: "meta" (JSON, RunMeta), "spec" (V8-serialized)
- * crunch:run:<id>:tasks       stream, consumer group "workers": tid, frame[, columns]
- * crunch:run:<id>:results     stream: kind, tids, frames | error
+ * crunch:run:{<id>}           hash: "meta" (JSON, RunMeta), "spec" (V8-serialized)
+ * crunch:run:{<id>}:tasks     stream, consumer group "workers": tid, frame[, columns]
+ * crunch:run:{<id>}:results   stream: kind, tids, frames | error
  * ```
+ *
+ * The keys of a run share a hash tag (`{<id>}`), so that on a Redis Cluster
+ * they lie in one slot: the scripts that touch several of them run there.
  *
  * A task entry stays in the task stream until its outcome is recorded, so
  * the stream's length is what the coordinator has in flight (its high-water
@@ -41,9 +44,9 @@ export const keys = {
   runs: `${PREFIX}runlist`,
   workers: `${PREFIX}workers`,
   worker: (name: string) => `${PREFIX}worker:${name}`,
-  run: (id: string) => `${PREFIX}run:${id}`,
-  tasks: (id: string) => `${PREFIX}run:${id}:tasks`,
-  results: (id: string) => `${PREFIX}run:${id}:results`,
+  run: (id: string) => `${PREFIX}run:{${id}}`,
+  tasks: (id: string) => `${PREFIX}run:{${id}}:tasks`,
+  results: (id: string) => `${PREFIX}run:{${id}}:results`,
 };
 
 /** What a worker needs to know of a run before it takes its tasks. */
