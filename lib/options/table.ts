@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { OnError, PoolOptions, RunOptions } from "../options.ts";
+import type { OnError } from "../options.ts";
 import { DEFAULT_CHUNK_BYTES } from "./defaults.ts";
 import { DEFAULT_BATCH_RECORDS, DEFAULT_RETRY } from "../wire/task.ts";
 import {
@@ -396,12 +396,3 @@ export const OPTIONS = [
   },
   { key: "onProgress", scope: "run", kind: custom("a function", isFunction) },
 ] as const satisfies readonly OptionSpec[];
-
-/** An option of the library's types that the table does not declare (a compile error names it). */
-type Declared = Extract<(typeof OPTIONS)[number], { key: string }>["key"];
-type Undeclared = Exclude<keyof PoolOptions | keyof RunOptions, Declared>;
-const _everyOptionDeclared: [Undeclared] extends [never] ? true : Undeclared = true;
-
-/** The keys of the options of `scope`. */
-export const keysOf = (scope: "pool" | "run"): string[] =>
-  (OPTIONS as readonly OptionSpec[]).filter((o) => o.scope === scope && o.key).map((o) => o.key!);

@@ -114,10 +114,7 @@ export class Engine implements BackendListener, Pump {
     this.#plan = planInput(input, { ...options, reader, workers: lease.workers });
   }
 
-  /**
-   * The last resumable point whose results the consumer has all taken, once
-   * (runs with `checkpoints`); undefined when none was passed since.
-   */
+  /** The resumable point reached before the last `behind` values taken, once; else undefined. */
   checkpoint(behind = 0): Checkpoint | undefined {
     return this.#outbox.passed(behind) as Checkpoint | undefined;
   }
@@ -299,9 +296,7 @@ export class Engine implements BackendListener, Pump {
   }
 
   waiting(what: string | undefined): void {
-    if (this.#stats.waiting === what) return;
-    this.#stats.waiting = what;
-    this.#report();
+    if (this.#stats.wait(what)) this.#report();
   }
 
   #push(event: Event): void {

@@ -22,6 +22,13 @@ export class Stats {
   /** What the run waits for now, if anything (no worker has taken it). */
   waiting: string | undefined;
 
+  /** Sets what the run waits for; true when that changed. */
+  wait(what: string | undefined): boolean {
+    const changed = this.waiting !== what;
+    this.waiting = what;
+    return changed;
+  }
+
   /** Adds `warning`, unless it is there already. */
   warnOnce(warning: string): void {
     if (!this.warnings.includes(warning)) this.warnings.push(warning);

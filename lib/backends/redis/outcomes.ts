@@ -12,21 +12,9 @@
 import { WorkerCrashError } from "../../errors.ts";
 import { decodeFrames } from "../../wire/frames.ts";
 import type { BackendListener } from "../backend.ts";
+import type { SentTask, SentTasks } from "./sent_tasks.ts";
 
 const decoder = new TextDecoder();
-
-/** A task the coordinator has sent and has no outcome for. */
-export interface SentTask {
-  tid: number;
-  seq: number;
-  frame: Uint8Array;
-  /** Its entry in the task stream, once XADD answered. */
-  entry?: string;
-  /** Its count message came (sent ahead of its results, for bisection after a death). */
-  counted?: boolean;
-  /** Some of its results came ahead of its outcome: it cannot simply be sent again. */
-  delivered?: boolean;
-}
 
 /** What the run does with a refusal and with the tasks a refusing worker gave back. */
 export interface Refusals {
@@ -38,14 +26,14 @@ export interface Refusals {
 
 /** The outcomes of one run's tasks, handed to the engine under the engine's numbers. */
 export class Outcomes {
-  readonly #sent: Map<number, SentTask>;
+  readonly #sent: SentTasks;
   readonly #listener: BackendListener;
   readonly #refusals: Refusals;
   /** Worker process names, numbered in the order they first lost a task (for errors). */
   readonly #names = new Map<string, number>();
 
   /** Outcomes of the tasks in `sent` (by tid), told to `listener`; refusals to `refusals`. */
-  constructor(sent: Map<number, SentTask>, listener: BackendListener, refusals: Refusals) {
+  constructor(sent: SentTasks, listener: BackendListener, refusals: Refusals) {
     this.#sent = sent;
     this.#listener = listener;
     this.#refusals = refusals;

@@ -14,7 +14,8 @@ import { encodeFrames } from "../../wire/frames.ts";
 import type { Settings } from "./coordinator.ts";
 import type { BackendListener, BackendRun, RunUpdate, Task } from "../backend.ts";
 import { RedisClient, RedisConnectionError, RedisReplyError, type Reply, text } from "./client.ts";
-import { Outcomes, type SentTask } from "./outcomes.ts";
+import { Outcomes } from "./outcomes.ts";
+import { type SentTask, SentTasks } from "./sent_tasks.ts";
 import { type ReapedRun, Reaper, RUN_TTL_MS } from "./reaper.ts";
 import type { RunKey } from "./signing.ts";
 import { GROUP, keys, listArgs, type RunMeta, streamEntries } from "./wire.ts";
@@ -27,10 +28,9 @@ export class RedisRun implements BackendRun, ReapedRun {
   readonly #options: Settings;
   readonly #display: string;
   readonly #listener: BackendListener;
-  readonly #flights = new Map<number, SentTask>();
+  readonly #flights = new SentTasks();
   #ctl: RedisClient | undefined;
   #reader: RedisClient | undefined;
-  #nextTid = 1;
   #columns: string | undefined;
   #lastId = "0";
   #ended = false;
@@ -92,9 +92,7 @@ export class RedisRun implements BackendRun, ReapedRun {
   send(task: Task, _transfer?: ArrayBuffer[]): void {
     // Throws a DataCloneError for what cannot be sent. A worker runs it under its tid.
     const frame = encodeFrames([{ type: "task", run: 0, task }]);
-    const flight: SentTask = { tid: this.#nextTid++, seq: task.id, frame };
-    this.#flights.set(flight.tid, flight);
-    this.#add(flight);
+    this.#add(this.#flights.add(task.id, frame));
   }
 
   /**
@@ -195,11 +193,7 @@ export class RedisRun implements BackendRun, ReapedRun {
 
   /** The tasks without an outcome that have an entry in the task stream, by entry. */
   entries(): Map<string, SentTask> {
-    const byEntry = new Map<string, SentTask>();
-    for (const flight of this.#flights.values()) {
-      if (flight.entry !== undefined) byEntry.set(flight.entry, flight);
-    }
-    return byEntry;
+    return this.#flights.byEntry();
   }
 
   get inFlight(): number {
@@ -231,19 +225,7 @@ export class RedisRun implements BackendRun, ReapedRun {
   /** Tasks a refusing worker gave back unstarted go on the task stream again, under new tids. */
   #resend(tasks: SentTask[]): void {
     if (this.#ended) return;
-    for (const flight of tasks) this.#add(this.#renew(flight));
-  }
-
-  /**
-   * `flight` under a new tid, as a task not yet on the stream: whatever a
-   * worker still holding it sends under its old tid is dropped as stale.
-   */
-  #renew(flight: SentTask): SentTask {
-    flight.tid = this.#nextTid++;
-    flight.entry = undefined;
-    flight.counted = false;
-    this.#flights.set(flight.tid, flight);
-    return flight;
+    for (const flight of tasks) this.#add(this.#flights.renew(flight));
   }
 
   /** What the run waits for, when it waits (no worker accepts it), for the progress report. */
@@ -262,7 +244,7 @@ export class RedisRun implements BackendRun, ReapedRun {
     this.#lastId = "0";
     // A task some of whose results came is given back to the engine, which sends it again
     // from its first record not yet reported; sent as it was, it would repeat the others.
-    const partial = [...this.#flights.values()].filter((flight) => flight.delivered);
+    const partial = this.#flights.all().filter((flight) => flight.delivered);
     for (const flight of partial) this.#flights.delete(flight.tid);
     if (partial.length && !this.#ended) {
       this.#listener.lost(
@@ -275,9 +257,8 @@ export class RedisRun implements BackendRun, ReapedRun {
     }
     // The others go again under new tids: whatever a worker still holding one of them sends
     // under its old tid (a slow task's pieces, its outcome) is dropped as stale.
-    const again = [...this.#flights.values()];
-    this.#flights.clear();
-    for (const flight of again) this.#renew(flight);
+    const again = this.#flights.all();
+    for (const flight of again) this.#flights.renew(flight);
     if (send) { for (const flight of again) this.#add(flight); }
   }
 
@@ -336,7 +317,7 @@ export class RedisRun implements BackendRun, ReapedRun {
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }
-    for (const flight of this.#flights.values()) if (flight.entry === undefined) this.#add(flight);
+    for (const flight of this.#flights.all()) if (flight.entry === undefined) this.#add(flight);
   }
 }
 
