@@ -75,7 +75,7 @@ Deno.test("redis: a worker that refuses a run leaves it to one that accepts it",
     assert.deepEqual(results.map((r) => (r as { id: string }).id), range(500));
   });
   assert.match(logs[0], /refused run/);
-  assert.match(logs[1], /after \d+ tasks?/);
+  assert.match(logs[1], /run \S+: taking tasks/);
 });
 
 Deno.test(
@@ -138,8 +138,14 @@ Deno.test(
       );
       const error = refused.stderr.split("\n").find((l) => l.startsWith("crunch: error:"))!;
       assert.match(error, /no crunch worker at redis:.* accepts the run \(waited \d+ s\)/);
-      assert.match(error, /crunch worker strict refused the run: the module .* \/nowhere\//);
-      assert.match(error, /crunch worker stricter refused the run: the module .* \/elsewhere\//);
+      assert.match(
+        error,
+        /crunch worker strict refused the run: the module .*\(file:\/\/\/nowhere\/\)/,
+      );
+      assert.match(
+        error,
+        /crunch worker stricter refused the run: the module .*\(file:\/\/\/elsewhere\/\)/,
+      );
       const misplaced = await runCrunch([
         "--wait-for-workers",
         "3",
@@ -149,5 +155,33 @@ Deno.test(
       assert.equal(misplaced.code, 2);
       assert.match(misplaced.stderr, /--wait-for-workers is a setting of --redis/);
     });
+  },
+);
+
+Deno.test(
+  "redis: what a run asks that a worker cannot do is refused for that run; the worker goes on",
+  opts,
+  async () => {
+    const path = await tempFile("data.csv", numberedCsv(30));
+    const logs = await withServer(async (server, started) => {
+      started.push(await worker(server, "w0", ["--isolation", "process"]));
+      // prepare() returns what cannot be sent: the worker refuses this run, and only this run.
+      const bad = await collect(classify(fixture("shared.ts"), [1, 2, 3], {
+        redis: { url: server.url(), waitForWorkers: 2000 },
+        spec: { mode: "function" },
+      })).then(() => undefined, (e) => e as Error);
+      assert.ok(bad !== undefined, "the run should have failed");
+      assert.match(
+        bad.message,
+        /no crunch worker at .* accepts the run .*crunch worker w0 refused the run: prepare\(\) of .*shared\.ts returned a value that cannot be sent/,
+      );
+      const good = await collect(classify(fixture("identity.ts"), path, {
+        redis: server.url(),
+        ordered: true,
+      }));
+      assert.deepEqual(good.map((r) => (r as { id: string }).id), range(30));
+    });
+    assert.match(logs[0], /refused run/);
+    assert.doesNotMatch(logs[0], /uncaught|panicked/i);
   },
 );
