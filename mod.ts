@@ -57,4 +57,4 @@ export type {
   Tagged,
 } from "./lib/options.ts";
 export type { WorkerContext } from "./lib/plugin.ts";
-export type { Plugin } from "./lib/plugin.ts";
+export type { Plugin, ResultOf } from "./lib/plugin.ts";

@@ -7,7 +7,7 @@
  */
 
 /** Edit distance between two short strings (case-insensitive). */
-function distance(a: string, b: string): number {
+export function distance(a: string, b: string): number {
   a = a.toLowerCase();
   b = b.toLowerCase();
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);

@@ -20,6 +20,7 @@ import { Engine, type Lease } from "./run/engine.ts";
 import { FilesEngine } from "./run/files_engine.ts";
 import { Files } from "./files.ts";
 import { type Results, RunIterator } from "./run/iterator.ts";
+import type { ResultOf } from "./plugin.ts";
 
 /**
  * Runs the classifier `module` over every record of `input` on `workers`
@@ -63,18 +64,30 @@ export function classify<_R = Uint8Array>(
   input: Input,
   options: ClassifyOptions & { encode: OutputFormat },
 ): Results<Uint8Array>;
+/**
+ * With `tagged: true` (and no `encode`) over a file or stream: {@linkcode Tagged}
+ * results `{ index, line, result }`, each with its line.
+ */
+export function classify<R = unknown>(
+  module: string | URL,
+  input: string | URL | Files | ReadableStream<Uint8Array> | Deno.FsFile,
+  options: ClassifyOptions & { tagged: true },
+): Results<Tagged<ResultOf<R>> & { line: number }>;
 /** With `tagged: true` (and no `encode`): {@linkcode Tagged} results `{ index, line, result }`. */
 export function classify<R = unknown>(
   module: string | URL,
   input: Input,
   options: ClassifyOptions & { tagged: true },
-): Results<Tagged<R>>;
-/** Without `tagged` or `encode`: what classify returned, `R`. */
+): Results<Tagged<ResultOf<R>>>;
+/**
+ * Without `tagged` or `encode`: what classify returned, `R` (or, for a
+ * module's type, `typeof import("./m.ts")`, what its classify returns).
+ */
 export function classify<R = unknown>(
   module: string | URL,
   input: Input,
   options?: ClassifyOptions,
-): Results<R>;
+): Results<ResultOf<R>>;
 export function classify<R = unknown>(
   module: string | URL,
   input: Input,

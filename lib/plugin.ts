@@ -83,3 +83,27 @@ export interface Plugin<
   /** Runs in each worker when the pool closes. */
   close?(): void | Promise<void>;
 }
+
+/**
+ * The type of a run's results, from the type argument given to `classify`
+ * or `pool.classify`: a plug-in module's type (`typeof import("./m.ts")`)
+ * gives what its `classify` (or `classifyBatch`) returns, awaited, without
+ * `undefined` (a dropped record yields nothing); any other type is the
+ * result's type itself.
+ *
+ * @example
+ * ```ts
+ * import type { ResultOf } from "@crunch/crunch";
+ * import assert from "node:assert/strict";
+ *
+ * type Module = { classify(row: { text: string }): Promise<{ hits: number } | undefined> };
+ * const result: ResultOf<Module> = { hits: 2 }; // typed from the module
+ * const same: ResultOf<{ hits: number }> = { hits: 3 }; // a result type stays as it is
+ * assert.equal(result.hits + same.hits, 5);
+ * ```
+ */
+export type ResultOf<R> = R extends { classify(...args: never[]): infer C }
+  ? Exclude<Awaited<C>, undefined | void>
+  : R extends { classifyBatch(...args: never[]): infer B }
+    ? Awaited<B> extends readonly (infer E)[] ? Exclude<E, undefined | void> : unknown
+  : R;

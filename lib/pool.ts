@@ -22,6 +22,7 @@ import { Engine, type Lease } from "./run/engine.ts";
 import { FilesEngine } from "./run/files_engine.ts";
 import { Files } from "./files.ts";
 import { type Results, RunIterator } from "./run/iterator.ts";
+import type { ResultOf } from "./plugin.ts";
 
 /**
  * Workers that have imported a classifier module and run its `init` once.
@@ -97,10 +98,18 @@ export class Pool {
     input: Input,
     options: RunOptions & { encode: OutputFormat },
   ): Results<Uint8Array>;
+  /** With `tagged: true` over a file or stream: {@linkcode Tagged} results, each with its line. */
+  classify<R = unknown>(
+    input: string | URL | Files | ReadableStream<Uint8Array> | Deno.FsFile,
+    options: RunOptions & { tagged: true },
+  ): Results<Tagged<ResultOf<R>> & { line: number }>;
   /** With `tagged: true` (and no `encode`): {@linkcode Tagged} results `{ index, line, result }`. */
-  classify<R = unknown>(input: Input, options: RunOptions & { tagged: true }): Results<Tagged<R>>;
-  /** Without `tagged` or `encode`: what classify returned, `R`. */
-  classify<R = unknown>(input: Input, options?: RunOptions): Results<R>;
+  classify<R = unknown>(
+    input: Input,
+    options: RunOptions & { tagged: true },
+  ): Results<Tagged<ResultOf<R>>>;
+  /** Without `tagged` or `encode`: what classify returned, `R` (or, for a module's type, its classify's result). */
+  classify<R = unknown>(input: Input, options?: RunOptions): Results<ResultOf<R>>;
   classify<R = unknown>(input: Input, options: RunOptions = {}): Results<R> {
     if (this.#closing) throw new CrunchError("the pool is closed");
     if (this.#busy) {

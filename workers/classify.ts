@@ -14,6 +14,7 @@
  * @module
  */
 
+import { count } from "../lib/numbers.ts";
 import type { RetryPolicy } from "../lib/wire/task.ts";
 import type { Plugin } from "./load_plugin.ts";
 import { isRetryable, type RateGate, retrying } from "./retry.ts";
@@ -217,10 +218,14 @@ async function runUnit(
 /** `values` as the results of a batch of `n` rows, or a TypeError saying what is wrong. */
 function batchOf(values: unknown, n: number): unknown[] {
   if (!Array.isArray(values)) {
-    throw new TypeError(`classifyBatch must return an array of ${n} results, got ${typeof values}`);
+    throw new TypeError(
+      `classifyBatch must return an array of ${count(n, "result")}, got ${typeof values}`,
+    );
   }
   if (values.length !== n) {
-    throw new TypeError(`classifyBatch returned ${values.length} results for ${n} rows`);
+    throw new TypeError(
+      `classifyBatch returned ${count(values.length, "result")} for ${count(n, "row")}`,
+    );
   }
   return values;
 }

@@ -12,12 +12,19 @@
  * @module
  */
 
-import type { FromWorker, ToWorker } from "../lib/wire/protocol.ts";
+import { format } from "node:util";
+import type { ConsoleLine, FromWorker, ToWorker } from "../lib/wire/protocol.ts";
 import { WorkLoop } from "./loop.ts";
 
-// The command's standard output holds results: there the plug-in's console goes to standard error.
+// The command's standard output holds results: there the plug-in's console goes to standard
+// error, through the main thread, which clears the progress line before writing it.
 if (new URL(import.meta.url).searchParams.get("console") === "stderr") {
-  for (const name of ["log", "info", "debug"] as const) console[name] = console.error;
+  for (const name of ["log", "info", "debug", "warn", "error"] as const) {
+    console[name] = (...args: unknown[]) => {
+      const line: ConsoleLine = { type: "console", text: format(...args) + "\n" };
+      self.postMessage(line);
+    };
+  }
 }
 
 const realClose = self.close.bind(self);

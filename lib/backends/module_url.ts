@@ -4,7 +4,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ModuleError } from "../errors.ts";
 
@@ -22,11 +22,25 @@ export async function resolveModule(module: string | URL): Promise<string> {
       info = await Deno.stat(url);
     } catch (error) {
       const problem = error instanceof Deno.errors.NotFound
-        ? "was not found"
+        ? `was not found${relativeHint(module)}`
         : `could not be read: ${(error as Error).message}`;
       throw new ModuleError(url.href, problem, undefined, { cause: error });
     }
     if (!info.isFile) throw new ModuleError(url.href, "is not a file");
   }
   return url.href;
+}
+
+/**
+ * For a relative path that led nowhere: what it was resolved against, and
+ * how a script names the file beside it (a path is relative to the folder
+ * the process runs in, not to the script that names it).
+ */
+function relativeHint(module: string | URL): string {
+  if (typeof module !== "string" || isAbsolute(module) || /^[a-z][a-z0-9+.-]+:/i.test(module)) {
+    return "";
+  }
+  const path = module.startsWith(".") ? module : `./${module}`;
+  return ` (the relative path ${module} is resolved against the current folder, ${Deno.cwd()}; ` +
+    `a script names the file beside itself as new URL("${path}", import.meta.url))`;
 }

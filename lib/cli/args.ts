@@ -67,6 +67,7 @@ export function parseLine<T extends ParseArgsOptionsConfig>(
     let message = (error as Error).message.replace(/\. To specify a positional.*$/s, "");
     const unknown = message.match(/^Unknown option '(--?[\w-]+)'/)?.[1];
     if (unknown) {
+      message = `unknown option ${unknown}`;
       const guess = nearest(unknown.replace(/^-+/, ""), Object.keys(options));
       if (guess) message += ` (did you mean --${guess}?)`;
     }
@@ -240,6 +241,25 @@ function combined(values: Values, options: Record<string, unknown>): void {
   }
 }
 
+/**
+ * Whether the progress line is drawn when no flag says: only where it cannot
+ * mix with anything else on the screen. Standard error must be a terminal;
+ * the results must go to a file (-o, or standard output redirected to one):
+ * not to that same screen, and not into a pipe, whose reader (`| head`,
+ * `| jq`) may write to the terminal too.
+ */
+function progressByDefault(output: string | undefined): boolean {
+  if (!Deno.stderr.isTerminal()) return false;
+  if (output !== undefined) return true;
+  if (Deno.stdout.isTerminal()) return false;
+  try {
+    const info = Deno.statSync("/dev/stdout");
+    return info.isFile || info.isCharDevice === true; // a file, or /dev/null
+  } catch {
+    return false; // no /dev/stdout to ask (Windows): as for a pipe
+  }
+}
+
 /** Parses the command line; throws UsageError. Resolves null for --help / --version (already printed). */
 export async function parse(args: string[]): Promise<Command | null> {
   const { values, positionals } = parseLine(args, FLAGS, true);
@@ -261,21 +281,19 @@ export async function parse(args: string[]): Promise<Command | null> {
   }
   combined(given, options);
   if (given.spec !== undefined) options.spec = await readSpec(given.spec as string);
+  // `-o -` is standard output, as an input `-` is standard input.
+  const output = given.output === "-" ? undefined : given.output as string | undefined;
   return {
     module,
     input,
     files,
     options: options as unknown as Command["options"],
-    output: given.output as string | undefined,
+    output,
     errors: given.errors as string | undefined,
     resume: given.resume === true,
     retryErrors: given["retry-errors"] as string | undefined,
-    // By default only where it cannot mix with results: standard error a terminal, and the
-    // results not going to that same screen.
     progress: (given.progress as boolean | undefined) ??
-      (given["no-progress"]
-        ? false
-        : Deno.stderr.isTerminal() && (given.output !== undefined || !Deno.stdout.isTerminal())),
+      (given["no-progress"] ? false : progressByDefault(output)),
     debug: given.debug === true,
   };
 }

@@ -13,9 +13,9 @@ import type { Point } from "./journal.ts";
 import { removeStale, type ResumePaths, resumePaths, resumeStart, takeLock } from "./resume.ts";
 import { listedRecords } from "./retry_errors.ts";
 import type { Progress } from "../options.ts";
-import { count, thousands } from "./progress_bar.ts";
-import type { Command } from "./args.ts";
-import { type OutputPlan, planOutput, Sink } from "./sink.ts";
+import { count, thousands } from "../numbers.ts";
+import { type Command, UsageError } from "./args.ts";
+import { type OutputPlan, planOutput, removeStaleTemps, Sink } from "./sink.ts";
 import { parseRedisUrl } from "../checks.ts";
 import { type Resuming, runCommand, type RunExtras, withBefore } from "./run.ts";
 
@@ -31,7 +31,7 @@ async function checkPaths(command: Command) {
     for (const path of command.files) {
       inputs.add(await Deno.realPath(path));
       if (command.options.format === undefined && formatFromName(path) === undefined) {
-        throw new CrunchError(unknownFormat(path, "add --format csv, tsv or ndjson"));
+        throw new UsageError(unknownFormat(path, "add --format csv, tsv or ndjson"));
       }
     }
   }
@@ -52,13 +52,13 @@ async function checkPaths(command: Command) {
     : await planOutput(command.errors, "errors to");
   for (const plan of [output, errors]) {
     if (plan !== undefined && (plan.target === input || inputs.has(plan.target))) {
-      throw new CrunchError(
+      throw new UsageError(
         `${plan.given} is the input file: writing there would destroy the input`,
       );
     }
   }
   if (output && errors && output.target === errors.target && output.how === "replace") {
-    throw new CrunchError(`-o and --errors name the same file, ${output.given}`);
+    throw new UsageError(`-o and --errors name the same file, ${output.given}`);
   }
   return { output, errors };
 }
@@ -87,6 +87,14 @@ async function runWith(
   plans: Plans,
   extras?: RunExtras,
 ): Promise<Progress | undefined> {
+  for (const plan of [plans.output, plans.errors]) {
+    for (const stale of plan ? await removeStaleTemps(plan) : []) {
+      console.error(
+        `crunch: removed ${stale.path} (${(stale.bytes / 1e6).toFixed(1)} MB), left by an ` +
+          `earlier run that was killed (process ${stale.pid} is gone)`,
+      );
+    }
+  }
   const sink = plans.output ? await Sink.open(plans.output, "results to") : Sink.stdout();
   let errorsFile: Sink | undefined;
   try {
@@ -102,7 +110,7 @@ async function runWith(
 /** A run with --retry-errors: only the records its errors file lists, in input order. */
 async function executeRetry(command: Command, plans: Plans): Promise<number> {
   if (command.input === undefined || command.files !== undefined) {
-    throw new CrunchError("--retry-errors needs the one input file the errors file came from");
+    throw new UsageError("--retry-errors needs the one input file the errors file came from");
   }
   const select = await listedRecords(command.retryErrors!);
   const ordered = { ...command, options: { ...command.options, ordered: true } };
@@ -124,7 +132,7 @@ async function executeRetry(command: Command, plans: Plans): Promise<number> {
 /** A run with --resume: journaled beside the output, going on from the journal's last point. */
 async function executeResumable(command: Command, plans: Plans): Promise<number> {
   if (plans.output === undefined) {
-    throw new CrunchError("--resume needs -o: the output file it goes on writing");
+    throw new UsageError("--resume needs -o: the output file it goes on writing");
   }
   const paths = resumePaths(plans.output, plans.errors);
   const unlock = await takeLock(paths.lock, command.output!);
@@ -174,7 +182,7 @@ async function resumeWith(
     const stopped: Point | undefined = resuming.last ?? point;
     console.error(
       stopped
-        ? `crunch: stopped; ${thousands(stopped.records!)} records are done and journaled: ` +
+        ? `crunch: stopped; ${count(stopped.records!, "record")} done and journaled: ` +
           "the same command with --resume goes on from there"
         : "crunch: stopped before anything was journaled: the same command with --resume starts again",
     );
@@ -198,12 +206,13 @@ function summary(command: Command, progress: Progress, before?: Point): void {
   const rate = progress.elapsedMs > 0 ? progress.records / (progress.elapsedMs / 1000) : 0;
   const last = withBefore(progress, before);
   const seconds = last.elapsedMs / 1000;
+  // Ranges run again after a cut inside quotes are how quoted files are read, not a recovery:
+  // Progress.reruns counts them, the summary does not.
   const recovery = [
     [last.retries, last.retries === 1 ? "retry" : "retries"],
     [last.respawns, last.respawns === 1 ? "respawn" : "respawns"],
     [last.isolated, "isolated"],
     [last.recycled, "recycled"],
-    [last.reruns, last.reruns === 1 ? "range rerun" : "ranges rerun"],
     [last.retriedRecords ?? 0, last.retriedRecords === 1 ? "classify retry" : "classify retries"],
   ].filter(([n]) => n).map(([n, what]) => `, ${thousands(n as number)} ${what}`).join("");
   for (const warning of last.warnings ?? []) console.error(`crunch: warning: ${warning}`);

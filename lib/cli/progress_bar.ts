@@ -5,18 +5,9 @@
  */
 
 import type { Progress } from "../options.ts";
+import { count, thousands } from "../numbers.ts";
 
 const WIDTH = 24;
-
-/** Formats `n` with thousands separators. */
-export function thousands(n: number): string {
-  return Math.round(n).toLocaleString("en-US");
-}
-
-/** `n` and `noun`, in the plural unless n is 1 ("1 record", "2 records", "1,000 errors"). */
-export function count(n: number, noun: string): string {
-  return `${thousands(n)} ${Math.round(n) === 1 ? noun : noun + "s"}`;
-}
 
 function megabytes(bytes: number): string {
   return (bytes / 1e6).toFixed(1);
@@ -33,12 +24,13 @@ function clock(seconds: number): string {
 
 /**
  * One progress line: bar and percentage when the size is known, rate,
- * errors, ETA; no wider than `width` columns. As the width shrinks, fields
+ * errors, and the ETA when one is given (seconds, from {@linkcode Eta});
+ * no wider than `width` columns. As the width shrinks, fields
  * go in this order: the "crunch" label, megabytes, respawns, rate, the bar
  * (after shrinking it to 10 cells), errors (when there are none), records;
  * the percentage (or records, for a stream) and the ETA stay longest.
  */
-export function progressLine(p: Progress, width = Infinity): string {
+export function progressLine(p: Progress, width = Infinity, eta?: number): string {
   const seconds = p.elapsedMs / 1000;
   const rate = seconds > 0 ? p.records / seconds : 0;
   // [text, priority]: the lowest priority goes first when the line is too wide.
@@ -57,11 +49,7 @@ export function progressLine(p: Progress, width = Infinity): string {
   parts.push([`${thousands(rate)} rec/s`, 4]);
   parts.push([count(p.errors, "error"), p.errors ? 8 : 6]);
   if (p.respawns) parts.push([count(p.respawns, "respawn"), 3]);
-  // No ETA from the first few bytes (it would say hours): from 1% or a second on.
-  if (p.bytesTotal && p.bytesRead > 0 && (p.bytesRead >= p.bytesTotal / 100 || seconds >= 1)) {
-    const eta = seconds * (p.bytesTotal / p.bytesRead - 1);
-    parts.push([`ETA ${clock(eta)}`, 9]);
-  }
+  if (eta !== undefined) parts.push([`ETA ${clock(eta)}`, 9]);
   const drawBar = (cells: number) => {
     const filled = Math.round(fraction * cells);
     return `[${"█".repeat(filled)}${"░".repeat(cells - filled)}]`;
@@ -80,6 +68,30 @@ export function progressLine(p: Progress, width = Infinity): string {
     parts.splice(lowest, 1);
   }
   return parts.map(([text]) => text).join("  ").trimStart();
+}
+
+/**
+ * The time a run has left, from its own pace: the bytes it has done since
+ * its first record finished, over the time since. Start-up (workers
+ * starting, init building its structure) does not count as pace, nor do the
+ * records of the runs a resumed run goes on from; nothing is said for the
+ * first second, when a rate means little.
+ */
+export class Eta {
+  #from: { ms: number; bytes: number } | undefined;
+
+  /** Seconds left at `p` (this run's own progress), or undefined when it cannot yet tell. */
+  seconds(p: Progress): number | undefined {
+    if (!p.bytesTotal) return undefined;
+    if (this.#from === undefined) {
+      if (p.records + p.errors > 0) this.#from = { ms: p.elapsedMs, bytes: p.bytesRead };
+      return undefined;
+    }
+    const ms = p.elapsedMs - this.#from.ms;
+    const bytes = p.bytesRead - this.#from.bytes;
+    if (ms < 1000 || bytes <= 0) return undefined;
+    return Math.max(0, p.bytesTotal - p.bytesRead) / bytes * ms / 1000;
+  }
 }
 
 /** The width of the terminal, or no limit when there is none (standard error is a file). */
@@ -112,13 +124,16 @@ export class ProgressBar {
     this.#width = width;
   }
 
-  /** Shows `progress`, unless the line was drawn less than 100 ms ago. */
-  update(progress: Progress): void {
+  /**
+   * Shows `progress` with `eta` seconds left (when known), unless the line
+   * was drawn less than 100 ms ago.
+   */
+  update(progress: Progress, eta?: number): void {
     const now = performance.now();
     if (now - this.#last < 100) return;
     this.#last = now;
     this.#shown = true;
-    this.#write(`\r\x1b[2K${progressLine(progress, this.#width() - 1)}`);
+    this.#write(`\r\x1b[2K${progressLine(progress, this.#width() - 1, eta)}`);
   }
 
   /** Erases the line, so what follows starts clean. */

@@ -9,7 +9,7 @@ import denoConfig from "../../deno.json" with { type: "json" };
 import { CrunchError } from "../errors.ts";
 import { resolveModule } from "../backends/module_url.ts";
 import { sniff, SNIFF_BYTES } from "../input/compression.ts";
-import type { Command } from "./args.ts";
+import { type Command, UsageError } from "./args.ts";
 import {
   differences,
   fnv,
@@ -103,7 +103,7 @@ export type ResumeStart =
 /** Reads the journal (if any), checks it against `command`, and says where to start. */
 export async function resumeStart(command: Command, paths: ResumePaths): Promise<ResumeStart> {
   if (command.input === undefined || command.files !== undefined) {
-    throw new CrunchError(
+    throw new UsageError(
       "--resume needs one input file: standard input, a stream or several files cannot be " +
         "read again from where a run stopped",
     );
@@ -113,7 +113,7 @@ export async function resumeStart(command: Command, paths: ResumePaths): Promise
   const got = await file.read(head).finally(() => file.close());
   const compression = sniff(head.subarray(0, got ?? 0));
   if (compression !== undefined) {
-    throw new CrunchError(
+    throw new UsageError(
       `--resume goes on from a byte offset of the input, which a ${compression} file does not ` +
         `have: decompress ${command.input} first (the run then reads it as fast), or run without --resume`,
     );

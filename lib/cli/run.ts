@@ -16,7 +16,9 @@ import type { RunIterator } from "../run/iterator.ts";
 import { emptyProgress } from "../run/stats.ts";
 import type { Command } from "./args.ts";
 import type { Journal, Point } from "./journal.ts";
-import { ProgressBar } from "./progress_bar.ts";
+import { Eta, ProgressBar } from "./progress_bar.ts";
+import { holdLine, writeStderr } from "../stderr.ts";
+import { format } from "node:util";
 import type { Sink } from "./sink.ts";
 
 /** The run was ended by a signal. */
@@ -95,6 +97,7 @@ export async function runCommand(
   extras: RunExtras = {},
 ): Promise<Progress | undefined> {
   const bar = command.progress ? new ProgressBar() : undefined;
+  const release = bar && liveLine(bar);
   const controller = new AbortController();
   const listeners = SIGNALS.map((signal) => {
     const listener = () => controller.abort(new Interrupted(signal));
@@ -102,6 +105,7 @@ export async function runCommand(
     return [signal, listener] as const;
   });
   const progress = { last: emptyProgress() };
+  const eta = new Eta();
   const results = start(command, outputs, extras, controller.signal, (p) => {
     // What the run waits for is said once each time it changes (a worker to take it).
     if (p.waiting !== undefined && p.waiting !== progress.last.waiting) {
@@ -109,7 +113,7 @@ export async function runCommand(
       console.error(`crunch: ${p.waiting}`);
     }
     progress.last = p;
-    bar?.update(withBefore(p, extras.resuming?.point));
+    bar?.update(withBefore(p, extras.resuming?.point), eta.seconds(p));
   });
   let piped: boolean;
   try {
@@ -120,6 +124,7 @@ export async function runCommand(
   } finally {
     for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
     bar?.clear();
+    release?.();
   }
   if (extras.failed?.length) throw failedAgain(extras.failed);
   if (extras.resuming) {
@@ -131,6 +136,21 @@ export async function runCommand(
   await outputs.sink.commit();
   await outputs.errorsFile?.commit();
   return piped ? undefined : progress.last;
+}
+
+/**
+ * Makes `bar` standard error's live line for the run: what the plug-in's
+ * workers and this process's console write clears it first. Returns what
+ * undoes it.
+ */
+function liveLine(bar: ProgressBar): () => void {
+  const release = holdLine(bar);
+  const saved = { error: console.error, warn: console.warn };
+  console.error = console.warn = (...args: unknown[]) => writeStderr(format(...args) + "\n");
+  return () => {
+    release();
+    Object.assign(console, saved);
+  };
 }
 
 /** `progress` with what the runs before a resumed run did added. */

@@ -13,6 +13,7 @@
 import { RunningHash } from "./journal.ts";
 import { basename, dirname, resolve } from "node:path";
 import { CrunchError } from "../errors.ts";
+import { FlagError } from "../options/kinds.ts";
 
 /** The part of a file the sink writes to. */
 interface Writable {
@@ -47,7 +48,7 @@ export async function planOutput(path: string, what: string): Promise<OutputPlan
     }
   }
   if (info?.isDirectory) {
-    throw new CrunchError(`cannot write ${what} ${path}: it is a directory`);
+    throw new FlagError(`cannot write ${what} ${path}: it is a directory`);
   }
   if (info !== undefined && !info.isFile) return { given: path, target, how: "direct" };
   const folder = dirname(target);
@@ -67,6 +68,61 @@ export async function planOutput(path: string, what: string): Promise<OutputPlan
 /** The temporary file a replaced target is written to. */
 export function tempPathOf(target: string): string {
   return `${dirname(target)}/.${basename(target)}.${Deno.pid}.crunch-tmp`;
+}
+
+/** Whether process `pid` is alive: undefined where this system cannot say (no /proc). */
+function alive(pid: number): boolean | undefined {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    try {
+      Deno.statSync("/proc/self");
+      return false;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** A temporary file an earlier run left beside its target. */
+export interface StaleTemp {
+  path: string;
+  /** The process that wrote it, which is gone. */
+  pid: number;
+  bytes: number;
+}
+
+/**
+ * Removes the temporary files beside `plan`'s target that runs killed
+ * before they could clean up left behind (SIGKILL, a lost machine): those
+ * whose process is gone. One whose process still runs (another run writing
+ * the same file) is left alone, as is everything where this system cannot
+ * tell (no /proc).
+ */
+export async function removeStaleTemps(plan: OutputPlan): Promise<StaleTemp[]> {
+  if (plan.how !== "replace") return [];
+  const folder = dirname(plan.target);
+  const prefix = `.${basename(plan.target)}.`;
+  const removed: StaleTemp[] = [];
+  try {
+    for await (const entry of Deno.readDir(folder)) {
+      if (!entry.isFile || !entry.name.startsWith(prefix)) continue;
+      const pid = Number(/^(\d+)\.crunch-tmp$/.exec(entry.name.slice(prefix.length))?.[1]);
+      if (!(pid > 0) || pid === Deno.pid || alive(pid) !== false) continue;
+      const path = `${folder}/${entry.name}`;
+      try {
+        const { size } = await Deno.stat(path);
+        await Deno.remove(path);
+        removed.push({ path, pid, bytes: size });
+      } catch {
+        // gone already, or not ours to remove: left
+      }
+    }
+  } catch {
+    // the folder cannot be listed: nothing to clean
+  }
+  return removed;
 }
 
 /** The hash of the first `bytes` bytes of the file at `path`. */
@@ -169,7 +225,7 @@ export class Sink {
     hash?: number,
   ): Promise<Sink> {
     if (plan.how !== "replace") {
-      throw new CrunchError(
+      throw new FlagError(
         `--resume writes ${plan.given} through a file beside it: give a regular file`,
       );
     }

@@ -116,6 +116,16 @@ export type ToWorker =
   | CancelMessage
   | CloseMessage;
 
+/**
+ * thread → main, outside the protocol's turns: a line the plug-in wrote to
+ * its console, for the command's standard error (the thread link writes it
+ * and passes nothing on).
+ */
+export interface ConsoleLine {
+  type: "console";
+  text: string;
+}
+
 /** worker → main: the plug-in is imported and has `classify`; these are its exports. */
 export interface LoadedMessage {
   type: "loaded";

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { exportTypos, meant } from "../export_typos.ts";
 import { stripAnsi } from "../../checks.ts";
 import { CrunchError, InitError, ModuleError, PrepareError, reviveError } from "../../errors.ts";
 import type { FromWorker, LoadFailedMessage, RunMessage } from "../../wire/protocol.ts";
@@ -36,6 +37,8 @@ export class LocalBackend implements Backend {
   /** Workers started and not yet wholly gone (replaced ones included): waited for at the end. */
   readonly #exits = new Set<Promise<void>>();
   #closed = false;
+  /** Whether the plug-in's misspelt exports were warned about (once, not per worker). */
+  #warned = false;
 
   private constructor(module: string, spec: unknown, links: Links, heapLimit?: number) {
     this.#module = module;
@@ -105,6 +108,12 @@ export class LocalBackend implements Backend {
       const loaded = await slot.reply();
       if (loaded.type === "load-failed") throw moduleError(module, loaded);
       if (loaded.type !== "loaded") throw unexpected(slot, loaded);
+      if (!this.#warned) {
+        this.#warned = true;
+        for (const typo of exportTypos(loaded.exports)) {
+          console.warn(`crunch: warning: classifier module ${module} ${typo}`);
+        }
+      }
       // prepare() runs once, in the first worker that loaded the module (under the workers'
       // permissions: the main thread never runs the plug-in's code), before any init. Where
       // workers cannot share memory (processes), each runs it and keeps its own copy: built
@@ -240,8 +249,11 @@ function moduleError(module: string, message: LoadFailedMessage): ModuleError {
   const { error, exports } = message;
   // An import's syntax error comes as a TypeError whose message names it already.
   const named = /^\w*Error: /.test(error.message) ? "" : `${error.name}: `;
+  const typo = exports.find((name) => /^classify/.test(meant(name, exports) ?? ""));
   const problem = message.stage === "load"
     ? `could not be loaded: ${named}${stripAnsi(error.message)}`
+    : typo
+    ? `${error.message}: did you mean ${meant(typo, exports)}? (it exports ${typo})`
     : error.message;
   const found = message.stage === "load" ? undefined : exports;
   return new ModuleError(module, problem, found, { cause: reviveError(error) });

@@ -12,6 +12,7 @@ import { CrunchError } from "../../errors.ts";
 import { encodeFrame, FrameReader } from "../../wire/frames.ts";
 import type { FromWorker, ToWorker } from "../../wire/protocol.ts";
 import type { LinkEvents, Links, WorkerLink } from "./link.ts";
+import { writeStderr } from "../../stderr.ts";
 
 const WORKER_PROCESS_URL = new URL("../../../workers/entry_process.ts", import.meta.url);
 
@@ -139,7 +140,6 @@ class ProcessLink implements WorkerLink {
    */
   async #forwardStderr(): Promise<void> {
     const decoder = new TextDecoder();
-    const encoder = new TextEncoder();
     let crashing = false;
     try {
       for await (const bytes of this.#child.stderr) {
@@ -151,11 +151,7 @@ class ProcessLink implements WorkerLink {
           crashing = true;
           text = text.slice(0, crash);
         }
-        try {
-          if (text) Deno.stderr.writeSync(encoder.encode(text));
-        } catch {
-          // standard error closed: the tail still says why a worker died
-        }
+        if (text) writeStderr(text); // a closed standard error: the tail still says why it died
       }
     } catch {
       // the process is gone

@@ -7,15 +7,17 @@
  * @module
  */
 
-import type { FromWorker, ToWorker } from "../../wire/protocol.ts";
+import type { ConsoleLine, FromWorker, ToWorker } from "../../wire/protocol.ts";
+import { writeStderr } from "../../stderr.ts";
 import type { LinkEvents, Links, WorkerLink } from "./link.ts";
 
 const WORKER_URL = new URL("../../../workers/entry_thread.ts", import.meta.url);
 
 /**
  * Links to Web Workers, with `permissions` when given (a sandbox);
- * `consoleToStderr` sends the plug-in's console.log, info and debug to
- * standard error (the command, whose standard output holds the results).
+ * `consoleToStderr` sends the plug-in's console to standard error, through
+ * this thread (the command, whose standard output holds the results, and
+ * whose progress line is cleared first).
  */
 export function threadLinks(
   permissions?: Deno.PermissionOptions,
@@ -48,7 +50,10 @@ class ThreadLink implements WorkerLink {
     };
     if (permissions !== undefined) options.deno = { permissions };
     this.#worker = new Worker(url, options);
-    this.#worker.onmessage = (event: MessageEvent<FromWorker>) => events.message(event.data);
+    this.#worker.onmessage = (event: MessageEvent<FromWorker | ConsoleLine>) => {
+      if (event.data.type === "console") writeStderr(event.data.text);
+      else events.message(event.data);
+    };
     this.#worker.onerror = (event: ErrorEvent) => {
       // Without preventDefault the error would end the main thread too.
       event.preventDefault();

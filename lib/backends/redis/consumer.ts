@@ -16,6 +16,7 @@
  */
 
 import { deserialize } from "node:v8";
+import { count } from "../../numbers.ts";
 import type { Backend } from "../backend.ts";
 import { startBackend } from "../start.ts";
 import { workerOptionsEnabled } from "../local/sandbox.ts";
@@ -116,8 +117,8 @@ class Consumer implements ServerContext {
     await this.#connect(true);
     this.#log(
       `${this.label} (${this.#name}) serving ${this.#ctl!.display} with ${
-        this.#options.workers ?? navigator.hardwareConcurrency
-      } workers; modules allowed under ${this.#allow.join(", ")}`,
+        count(this.#options.workers ?? navigator.hardwareConcurrency, "worker")
+      }; modules allowed under ${this.#allow.join(", ")}`,
     );
     try {
       while (!this.#stopping) {

@@ -1,0 +1,212 @@
+/**
+ * The first hour, second round: what a new user still tripped over. Each
+ * test fails on the code before its fix.
+ */
+import assert from "node:assert/strict";
+import { classify, ModuleError } from "../mod.ts";
+import { Eta } from "../lib/cli/progress_bar.ts";
+import { CLI, collect, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
+import type { Progress } from "../mod.ts";
+
+const identity = fixture("identity.ts").pathname;
+
+Deno.test("-o - writes to standard output, not a file named -", async () => {
+  const folder = await Deno.makeTempDir();
+  const input = `${folder}/data.csv`;
+  await Deno.writeTextFile(input, numberedCsv(3));
+  const r = await runCrunch(["-o", "-", identity, input], { cwd: folder });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split("\n").length, 3);
+  await assert.rejects(Deno.stat(`${folder}/-`), Deno.errors.NotFound);
+});
+
+Deno.test("every usage error exits 2 with the usage line", async () => {
+  const folder = await Deno.makeTempDir();
+  const input = `${folder}/data.csv`;
+  await Deno.writeTextFile(input, numberedCsv(3));
+  for (
+    const [args, message] of [
+      [["--resume", identity, input], /--resume needs -o/],
+      [["-o", input, identity, input], /is the input file/],
+      [["-o", ".", identity, input], /it is a directory/],
+      [["-o", "x.ndjson", "--errors", "x.ndjson", identity, input], /name the same file/],
+      [["--resume", "-o", "r.ndjson", identity, input, input], /--resume needs one input file/],
+    ] as const
+  ) {
+    const r = await runCrunch([...args], { cwd: folder });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.match(r.stderr, /usage: crunch/);
+  }
+});
+
+Deno.test("a killed run's temporary file is removed by the next run with the same -o", async () => {
+  const folder = await Deno.makeTempDir();
+  const input = `${folder}/data.csv`;
+  await Deno.writeTextFile(input, numberedCsv(3));
+  // A process that is gone, and one that still runs (another run writing the same file).
+  const gone = new Deno.Command("true").spawn();
+  await gone.status;
+  const running = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  try {
+    const stale = `${folder}/.out.ndjson.${gone.pid}.crunch-tmp`;
+    const live = `${folder}/.out.ndjson.${running.pid}.crunch-tmp`;
+    await Deno.writeTextFile(stale, "x".repeat(1000));
+    await Deno.writeTextFile(live, "y");
+    const r = await runCrunch(["-o", "out.ndjson", identity, input], { cwd: folder });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `removed .*\\.out\\.ndjson\\.${gone.pid}\\.crunch-tmp .*process ${gone.pid} is gone`,
+      ),
+    );
+    await assert.rejects(Deno.stat(stale), Deno.errors.NotFound);
+    assert.equal(await Deno.readTextFile(live), "y"); // its process runs: not touched
+    assert.equal((await Deno.readTextFile(`${folder}/out.ndjson`)).trim().split("\n").length, 3);
+  } finally {
+    running.kill("SIGKILL");
+    await running.status;
+  }
+});
+
+const progress = (over: Partial<Progress>): Progress => ({
+  records: 0,
+  results: 0,
+  errors: 0,
+  bytesRead: 0,
+  bytesTotal: 100e6,
+  elapsedMs: 0,
+  retries: 0,
+  respawns: 0,
+  isolated: 0,
+  recycled: 0,
+  reruns: 0,
+  ...over,
+});
+
+Deno.test("the ETA comes from the run's own pace: not from start-up, not from an earlier run", () => {
+  // Start-up: bytes read ahead while init builds its structure, no record done yet.
+  const fresh = new Eta();
+  assert.equal(fresh.seconds(progress({ bytesRead: 1e6, elapsedMs: 5000 })), undefined);
+  assert.equal(
+    fresh.seconds(progress({ records: 10, bytesRead: 1e6, elapsedMs: 5500 })),
+    undefined,
+  );
+  // 2 MB a second from then on: 97 MB left is 48.5 s, whatever the 5.5 s of start-up.
+  assert.equal(fresh.seconds(progress({ records: 99, bytesRead: 3e6, elapsedMs: 6500 })), 48.5);
+  // A resumed run starts at 51%: its pace is its own, not 51% in its first second.
+  const resumed = new Eta();
+  resumed.seconds(progress({ records: 1, bytesRead: 51e6, elapsedMs: 300 }));
+  assert.equal(resumed.seconds(progress({ records: 9, bytesRead: 52e6, elapsedMs: 2300 })), 96);
+});
+
+Deno.test("a plug-in's console output never lands on the progress line", async () => {
+  const folder = await Deno.makeTempDir();
+  const plugin = `${folder}/chatty.ts`;
+  await Deno.writeTextFile(
+    plugin,
+    `export function classify(row: { id: string }) {
+  if (Number(row.id) % 20000 === 0) console.log("worker saw", row.id);
+  return row.id;
+}
+`,
+  );
+  const input = `${folder}/data.csv`;
+  await Deno.writeTextFile(input, numberedCsv(200_000));
+  for (const isolation of ["thread", "process"]) {
+    const r = await runCrunch([
+      "--progress",
+      "--isolation",
+      isolation,
+      "--chunk-bytes",
+      "64k",
+      "-o",
+      `${folder}/out.ndjson`,
+      plugin,
+      input,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const said = [...r.stderr.matchAll(/worker saw \d+/g)];
+    assert.equal(said.length, 10, r.stderr);
+    assert.match(r.stderr, /█|░/, "the bar was drawn");
+    for (const { index } of said) {
+      const before = r.stderr.slice(Math.max(0, index! - 4), index);
+      assert.ok(
+        index === 0 || before.endsWith("\n") || before.endsWith("\x1b[2K"),
+        `${isolation}: "worker saw" after ${JSON.stringify(r.stderr.slice(index! - 60, index))}`,
+      );
+    }
+    // The bar is cleared before the summary: it starts on a clean line.
+    const summary = r.stderr.indexOf("crunch: 200,000 records in");
+    assert.ok(summary > 0, r.stderr);
+    assert.ok(/(\n|\[2K)$/.test(r.stderr.slice(0, summary)), "the summary starts on a clean line");
+  }
+});
+
+Deno.test("no progress bar by default when the results go into a pipe on the same terminal", async () => {
+  const folder = await Deno.makeTempDir();
+  const input = `${folder}/data.csv`;
+  await Deno.writeTextFile(input, numberedCsv(200_000));
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const run = `${quote(Deno.execPath())} run -A ${quote(CLI)} --chunk-bytes 64k ${quote(identity)}`;
+  // Under `script`, standard error is a terminal; standard output goes into a pipe (| tail), or
+  // to a file.
+  const transcript = async (shell: string) => {
+    const out = await new Deno.Command("script", {
+      args: ["-qec", `stty cols 120; ${shell}`, "/dev/null"],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout);
+  };
+  const piped = await transcript(`${run} ${quote(input)} | tail -n 1`);
+  assert.match(piped, /crunch: 200,000 records in/);
+  assert.doesNotMatch(piped, /█|░|%/);
+  const filed = await transcript(`${run} ${quote(input)} > ${quote(`${folder}/out.ndjson`)}`);
+  assert.match(filed, /█|░|\d%/, "to a file, the bar is drawn");
+});
+
+Deno.test("an export one edit from the contract is named, with the name meant", async () => {
+  const folder = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${folder}/intit.ts`,
+    `export function intit(_spec: unknown) {}\nexport function classify(row: { id: string }) { return row.id; }\n`,
+  );
+  await Deno.writeTextFile(
+    `${folder}/classfy.ts`,
+    `export function classfy(row: { id: string }) { return row.id; }\n`,
+  );
+  const input = await tempFile("data.csv", numberedCsv(2));
+  const warned = await runCrunch([`${folder}/intit.ts`, input]);
+  assert.equal(warned.code, 0, warned.stderr);
+  assert.match(
+    warned.stderr,
+    /warning: .*intit\.ts exports intit, which crunch never calls: did you mean init\?/,
+  );
+  const failed = await runCrunch([`${folder}/classfy.ts`, input]);
+  assert.equal(failed.code, 1);
+  assert.match(
+    failed.stderr,
+    /has no classify function export: did you mean classify\? \(it exports classfy\)/,
+  );
+});
+
+Deno.test("a relative module path that leads nowhere says what it was resolved against", async () => {
+  const error = await collect(classify("./no_such_plugin.ts", [{ a: 1 }])).catch((e) => e);
+  assert.ok(error instanceof ModuleError);
+  assert.match(
+    error.message,
+    /the relative path \.\/no_such_plugin\.ts is resolved against the current folder/,
+  );
+  assert.match(error.message, /new URL\("\.\/no_such_plugin\.ts", import\.meta\.url\)/);
+});
+
+Deno.test("wording: one worker, no quote-cut reruns in the summary", async () => {
+  const folder = await Deno.makeTempDir();
+  const input = `${folder}/quoted.csv`;
+  await Deno.writeTextFile(input, numberedCsv(20_000, (i) => `"line ${i}\nnext, ""q"""`));
+  const r = await runCrunch(["-w", "2", "--chunk-bytes", "16k", identity, input]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /rerun/);
+});
