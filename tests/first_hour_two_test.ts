@@ -210,3 +210,61 @@ Deno.test("wording: one worker, no quote-cut reruns in the summary", async () =>
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /rerun/);
 });
+
+Deno.test("every file's header is checked, and every file opened, before the first record is classified", async () => {
+  const folder = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${folder}/touch.ts`,
+    `export function classify(row: { id: string }) {
+  Deno.writeTextFileSync(${JSON.stringify(`${folder}/touched`)}, row.id, { append: true });
+  return row.id;
+}
+`,
+  );
+  await Deno.writeTextFile(`${folder}/a.csv`, numberedCsv(50_000));
+  await Deno.writeTextFile(`${folder}/b.csv`, numberedCsv(50_000));
+  await Deno.writeTextFile(`${folder}/c.csv`, "id,body\n1,other columns\n");
+  const r = await runCrunch(["-o", "out.ndjson", "touch.ts", "a.csv", "b.csv", "c.csv"], {
+    cwd: folder,
+  });
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /c\.csv.*its header \(id, body\) differs from the first file's \(id, text\)/,
+  );
+  await assert.rejects(Deno.stat(`${folder}/touched`), Deno.errors.NotFound, "nothing classified");
+  await assert.rejects(Deno.stat(`${folder}/out.ndjson`), Deno.errors.NotFound);
+  // A file that cannot be read as what it says it is (a broken gzip) stops the run as early.
+  await Deno.writeFile(`${folder}/d.csv.gz`, new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6]));
+  const broken = await runCrunch(["touch.ts", "a.csv", "b.csv", "d.csv.gz"], { cwd: folder });
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /d\.csv\.gz/);
+  await assert.rejects(Deno.stat(`${folder}/touched`), Deno.errors.NotFound, "nothing classified");
+});
+
+Deno.test("headers are checked from gzip files and past a long header row too", async () => {
+  const folder = await Deno.makeTempDir();
+  const gzip = async (path: string, text: string) => {
+    const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
+    await Deno.writeFile(path, new Uint8Array(await new Response(stream).arrayBuffer()));
+  };
+  await gzip(`${folder}/a.csv.gz`, numberedCsv(1000));
+  await gzip(`${folder}/b.csv.gz`, "id,body\n1,x\n");
+  const r = await runCrunch([identity, "a.csv.gz", "b.csv.gz"], { cwd: folder });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /b\.csv\.gz.*its header \(id, body\) differs/);
+  // A header row longer than the bytes first looked at (300 KB) is read whole.
+  const wide = Array.from({ length: 30_000 }, (_, k) => `column_${k}`);
+  const row = wide.map((_, k) => k).join(",");
+  await Deno.writeTextFile(`${folder}/w1.csv`, `${wide.join(",")}\n${row}\n`);
+  await Deno.writeTextFile(`${folder}/w2.csv`, `${wide.join(",")}\n${row}\n`);
+  await Deno.writeTextFile(`${folder}/w3.csv`, `${wide.join(",")},extra\n${row},1\n`);
+  const same = await runCrunch([identity, "w1.csv", "w2.csv"], {
+    cwd: folder,
+  });
+  assert.equal(same.code, 0, same.stderr);
+  assert.equal(same.stdout.trim().split("\n").length, 2);
+  const differs = await runCrunch([identity, "w1.csv", "w3.csv"], { cwd: folder });
+  assert.equal(differs.code, 1);
+  assert.match(differs.stderr, /w3\.csv.*differs from the first file's/);
+});

@@ -11,6 +11,7 @@ import type { Backend } from "../backends/backend.ts";
 import { ParseError } from "../errors.ts";
 import { expandFiles, type Files } from "../files.ts";
 import { formatFromName, unknownFormat } from "../input/source.ts";
+import { fileHead } from "../input/file_head.ts";
 import type { SourceHead } from "../input/task.ts";
 import type { Progress, ResolvedRunOptions, Tagged } from "../options.ts";
 import { OutputDocument } from "./document.ts";
@@ -19,6 +20,9 @@ import { emptyProgress } from "./stats.ts";
 
 /** The smallest chunk a small file is cut into. */
 const MIN_CHUNK = 32 << 10;
+
+/** Files whose heads are read at once when a run starts. */
+const HEADS_AT_ONCE = 8;
 
 /** Progress counters that add up over files. */
 const SUMMED = [
@@ -112,10 +116,31 @@ export class FilesEngine implements Pump {
     this.#sizes = [];
     for (const path of paths) this.#sizes.push((await Deno.stat(path)).size);
     this.#bytesTotal = this.#sizes.reduce((a, b) => a + b, 0);
+    await this.#checkHeads(paths);
     this.#paths = paths;
     if (this.#options.encode) {
       this.#document = new OutputDocument(this.#options.encode, this.#options.tagged, true);
     }
+  }
+
+  /**
+   * Opens every file and reads its head before the first record is
+   * classified: a file that cannot be read, or whose header differs from the
+   * first file's, stops the run now, not after the files before it were
+   * classified and their output thrown away. A few files at a time.
+   */
+  async #checkHeads(paths: string[]): Promise<void> {
+    const heads: (SourceHead | undefined)[] = new Array(paths.length);
+    let next = 0;
+    const open = async () => {
+      for (let k = next++; k < paths.length; k = next++) {
+        this.#options.signal?.throwIfAborted();
+        const format = this.#options.format ?? formatFromName(paths[k])!;
+        heads[k] = await fileHead(paths[k], format, this.#options);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(HEADS_AT_ONCE, paths.length) }, open));
+    paths.forEach((path, k) => this.#checkHeader(path, heads[k]));
   }
 
   /** Starts the engine of file `k`, on the workers of the whole run. */
