@@ -268,3 +268,40 @@ Deno.test("headers are checked from gzip files and past a long header row too", 
   assert.equal(differs.code, 1);
   assert.match(differs.stderr, /w3\.csv.*differs from the first file's/);
 });
+
+Deno.test("deno task crunch never writes crunch's own lock file, whatever the plug-in imports", async () => {
+  // A copy of the checkout, so that a failure cannot change this one's lock.
+  const home = await Deno.makeTempDir();
+  const root = new URL("..", import.meta.url).pathname;
+  for (const name of ["deno.json", "deno.lock", "mod.ts"]) {
+    await Deno.copyFile(`${root}${name}`, `${home}/${name}`);
+  }
+  const copy = await new Deno.Command("cp", {
+    args: ["-r", `${root}lib`, `${root}workers`, home],
+  }).output();
+  assert.equal(copy.code, 0);
+  const lock = await Deno.readTextFile(`${home}/deno.lock`);
+  const folder = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${folder}/mine.ts`,
+    `import { parse } from "npm:csv-parse@^6.2.0/sync";
+export function classify(row: { text: string }) { return parse(row.text)[0].length; }
+`,
+  );
+  await Deno.writeTextFile(`${folder}/data.csv`, 'id,text\n1,"a,b,c"\n');
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "--config", `${home}/deno.json`, "crunch", "mine.ts", "data.csv"],
+    cwd: folder,
+    clearEnv: true,
+    env,
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  assert.equal(new TextDecoder().decode(out.stdout), "3\n");
+  assert.equal(await Deno.readTextFile(`${home}/deno.lock`), lock, "crunch's lock is unchanged");
+});

@@ -40,3 +40,57 @@ Deno.test("README's crunch worker --help is the command's", async () => {
   assert.equal(code, 0);
   assert.equal(blockAfter("`crunch worker --help`:"), stdout);
 });
+
+/** The code blocks of the README section that starts at `heading`, with their language. */
+function sectionBlocks(heading: string): { lang: string; text: string }[] {
+  const start = readme.indexOf(`\n${heading}\n`);
+  assert.ok(start >= 0, `README has no section ${heading}`);
+  const end = readme.indexOf("\n## ", start + heading.length + 2);
+  const section = readme.slice(start, end === -1 ? undefined : end);
+  return [...section.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map(([, lang, text]) => ({
+    lang,
+    text,
+  }));
+}
+
+Deno.test("README's In 15 lines runs as written, from a folder beside a checkout named crunch/", async () => {
+  const blocks = sectionBlocks("## In 15 lines");
+  const [classifier, config, main] = blocks.filter((b) => b.lang !== "text");
+  const [data, printed] = blocks.filter((b) => b.lang === "text");
+  assert.match(classifier.text, /^\/\/ classifier\.ts:/);
+  assert.match(main.text, /^\/\/ main\.ts: deno run -A main\.ts/);
+  const parent = await Deno.makeTempDir();
+  await Deno.symlink(new URL("..", import.meta.url).pathname, `${parent}/crunch`);
+  const folder = `${parent}/mine`;
+  await Deno.mkdir(folder);
+  await Deno.writeTextFile(`${folder}/classifier.ts`, classifier.text);
+  await Deno.writeTextFile(`${folder}/deno.json`, config.text);
+  await Deno.writeTextFile(`${folder}/main.ts`, main.text);
+  await Deno.writeTextFile(`${folder}/reviews.csv`, data.text);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts"],
+    cwd: folder,
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  assert.equal(new TextDecoder().decode(out.stdout), printed.text);
+});
+
+Deno.test("every module a README command runs exists in the checkout, or README shows it written", async () => {
+  const root = new URL("..", import.meta.url);
+  // Files README has the reader write: a code block opening with `// name.ts`.
+  const written = new Set([...readme.matchAll(/```ts\n\/\/ ([\w./-]+\.ts)\b/g)].map(([, f]) => f));
+  const missing: string[] = [];
+  for (const [, line] of readme.matchAll(/^\s*\$ ((?:crunch|deno) .*)$/gm)) {
+    for (const word of line.split(/\s+/)) {
+      if (!/^[\w./-]+\.ts$/.test(word) || written.has(word)) continue;
+      try {
+        await Deno.stat(new URL(word, root));
+      } catch {
+        missing.push(`${word} (in: ${line})`);
+      }
+    }
+  }
+  assert.deepEqual(missing, []);
+});

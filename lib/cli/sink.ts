@@ -70,11 +70,14 @@ export function tempPathOf(target: string): string {
   return `${dirname(target)}/.${basename(target)}.${Deno.pid}.crunch-tmp`;
 }
 
-/** Whether process `pid` is alive: undefined where this system cannot say (no /proc). */
+/**
+ * Whether process `pid` is alive: undefined where this system cannot say (no
+ * /proc). A zombie (ended, not yet reaped by its parent) is gone.
+ */
 function alive(pid: number): boolean | undefined {
   try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
   } catch {
     try {
       Deno.statSync("/proc/self");

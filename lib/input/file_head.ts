@@ -32,7 +32,12 @@ export async function fileHead(
 ): Promise<SourceHead> {
   const quick = await quickHead(path, format, options).catch(() => undefined);
   if (quick !== undefined) return quick;
-  const plan = planInput(path, { ...options, reader: "main", startAt: undefined, select: undefined });
+  const plan = planInput(path, {
+    ...options,
+    reader: "main",
+    startAt: undefined,
+    select: undefined,
+  });
   try {
     return (await plan.open()).head;
   } finally {
