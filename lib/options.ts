@@ -174,6 +174,17 @@ export interface RunOptions {
    */
   delimiter?: string;
   /**
+   * The text encoding of a byte input (default UTF-8): any label
+   * `TextDecoder` knows, such as `"windows-1252"` (also `"latin1"`) for
+   * what spreadsheets export, `"utf-16le"` or `"shift_jis"`. Bytes that are
+   * not valid in it are read as U+FFFD and counted: the run's `warnings`
+   * say how many and where the first is. A UTF-16 input with a byte order
+   * mark is read as UTF-16 whatever this says. UTF-16 and ISO-2022-JP are
+   * decoded by the main thread, as a stream; every other encoding by the
+   * workers, from byte ranges as usual.
+   */
+  encoding?: string;
+  /**
    * Whether the first record of a CSV or TSV input is a header row (default
    * true). With false, the records are keyed by `columns`, or by `c1`, `c2`,
    * ... as many as the first record has fields.

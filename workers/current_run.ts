@@ -33,6 +33,8 @@ export class ParserCache {
 /** One run's settings in a worker. */
 export class CurrentRun {
   readonly settings: RunMessage;
+  /** Decodes the run's byte inputs, in their encoding. */
+  readonly decoder: TextDecoder;
   readonly #cache: ParserCache;
   #parsers: RecordParsers | undefined;
   #gate: RateGate | undefined;
@@ -40,6 +42,7 @@ export class CurrentRun {
   /** The run `settings` describe; its parsers come from `cache`. */
   constructor(settings: RunMessage, cache: ParserCache) {
     this.settings = settings;
+    this.decoder = new TextDecoder(settings.encoding ?? "utf-8");
     this.#cache = cache;
   }
 

@@ -34,7 +34,7 @@ export class WorkLoop {
   readonly #classifier = new Classifier();
   readonly #pacer = new Pacer();
   /** The file of the current run's ranges, kept open while work keeps coming. */
-  readonly #tools: KindTools = { ranges: new RangeReader(), decoder: new TextDecoder() };
+  readonly #tools: KindTools = { ranges: new RangeReader() };
   /** The plug-in, loaded and not yet initialised. */
   #loaded: Plugin | undefined;
   /** The plug-in, once its init has run. */

@@ -132,7 +132,7 @@ export class TaskOutcomes implements ClassifySink {
 
   /** Sends the task's last piece: records up to `to`. */
   finish(to: number): void {
-    const { rows, lines, newlines } = this.#rows;
-    this.#piece.send(this.#transport, this.#run, this.#id, to, rows, lines, newlines);
+    const { rows, lines, newlines, invalid } = this.#rows;
+    this.#piece.send(this.#transport, this.#run, this.#id, to, rows, lines, newlines, invalid);
   }
 }

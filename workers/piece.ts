@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Encoded, Failure, ResultsPiece } from "../lib/wire/task.ts";
+import type { Encoded, Failure, InvalidText, ResultsPiece } from "../lib/wire/task.ts";
 import { serializeError } from "../lib/wire/task.ts";
 import { columnsOf, encodeResult } from "../lib/formats/encode.ts";
 import { resultsAsJson } from "../lib/formats/json_safe.ts";
@@ -130,6 +130,7 @@ export class PieceBuilder {
     rows: unknown[],
     lines: number[] | undefined,
     newlines: number | undefined,
+    invalid?: InvalidText,
   ): void {
     const settings = run.settings;
     const piece: ResultsPiece = {
@@ -140,6 +141,7 @@ export class PieceBuilder {
       records: to - this.from,
     };
     if (newlines !== undefined) piece.newlines = newlines;
+    if (invalid !== undefined) piece.invalid = invalid;
     if (this.retried) piece.retried = this.retried;
     if (newlines !== undefined && settings.reportHeap) piece.heapUsed = Deno.memoryUsage().heapUsed;
     const transfer: Transferable[] = [];

@@ -21,8 +21,8 @@ const IN_FLIGHT = 2;
 /** Decoded bytes waiting for the reader before no more compressed bytes are sent. */
 const HIGH_WATER = 16 << 20;
 
-/** A source whose first bytes were read to sniff it, given back before the rest. */
-class Prefixed implements ByteSource {
+/** A source whose first bytes were read to look at them, given back before the rest. */
+export class Prefixed implements ByteSource {
   #head: Uint8Array;
   #inner: ByteSource;
   readonly size?: number;

@@ -18,6 +18,8 @@ export interface Dialect {
   header: boolean;
   columns?: string[];
   delimiter?: string;
+  /** The encoding of the bytes (a TextDecoder's name; UTF-8 when absent). */
+  encoding?: string;
 }
 
 /**
@@ -31,7 +33,8 @@ export async function readHead(
   file: string | undefined,
 ): Promise<SourceHead> {
   await notText(reader, format, file);
-  if (format === "ndjson") return { format: "ndjson", firstLine: 1 };
+  const encoding = dialect.encoding;
+  if (format === "ndjson") return { format: "ndjson", firstLine: 1, encoding };
   const { header: named, columns: given, delimiter } = dialect;
   let line = 1;
   for (;;) {
@@ -46,8 +49,10 @@ export async function readHead(
         { file, line },
       );
     }
-    if (header === null) return { format, columns: given ?? [], firstLine: line, delimiter };
-    const text = new TextDecoder().decode(header.bytes);
+    if (header === null) {
+      return { format, columns: given ?? [], firstLine: line, delimiter, encoding };
+    }
+    const text = new TextDecoder(dialect.encoding ?? "utf-8").decode(header.bytes);
     if (text.trim() === "") {
       await reader.header(); // a blank line before the first record: skip it
       line += header.newlines;
@@ -64,11 +69,11 @@ export async function readHead(
     if (!named) {
       // Numbered columns (c1, c2, ...) as many as the first record has, unless given.
       const columns = given ?? fields.map((_, i) => `c${i + 1}`);
-      return { format, columns, firstLine: line, delimiter };
+      return { format, columns, firstLine: line, delimiter, encoding };
     }
     await reader.header();
     if (delimiter === undefined && fields.length === 1) wrongDelimiter(text, format, file, line);
-    return { format, columns: fields, firstLine: line + header.newlines, delimiter };
+    return { format, columns: fields, firstLine: line + header.newlines, delimiter, encoding };
   }
 }
 
@@ -97,6 +102,14 @@ async function notText(reader: ChunkReader, format: Format, file: string | undef
     );
   }
   if (bytes.includes(0)) {
+    const order = utf16Order(bytes);
+    if (order) {
+      throw new ParseError(
+        `the input looks like UTF-16${order} text without a byte order mark (every other byte ` +
+          `is NUL), not UTF-8: pass --encoding utf-16${order.toLowerCase()} (the encoding option)`,
+        where,
+      );
+    }
     throw new ParseError(
       `the input looks binary (it holds NUL bytes), not ${format} text: is it the right file? ` +
         "(gzip and zstd are read as they are; other compressions need decompressing first)",
@@ -145,4 +158,18 @@ function wrongDelimiter(text: string, format: Format, file: string | undefined, 
     }' (the delimiter option); to read it as one column, pass --delimiter ','`,
     { file, line },
   );
+}
+
+/** "LE" or "BE" when every other byte of `bytes` is NUL, as in UTF-16 text of ASCII. */
+function utf16Order(bytes: Uint8Array): "LE" | "BE" | undefined {
+  let even = 0;
+  let odd = 0;
+  for (let k = 0; k + 1 < bytes.length; k += 2) {
+    if (bytes[k] === 0) even++;
+    if (bytes[k + 1] === 0) odd++;
+  }
+  const pairs = Math.floor(bytes.length / 2);
+  if (pairs >= 2 && odd >= pairs * 0.9 && even === 0) return "LE";
+  if (pairs >= 2 && even >= pairs * 0.9 && odd === 0) return "BE";
+  return undefined;
 }

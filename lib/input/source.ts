@@ -26,6 +26,7 @@ import { ChunkReader } from "./chunk_reader.ts";
 import { type ChunkSettings, ChunkSource } from "./chunks.ts";
 import { withoutCompression } from "./compression.ts";
 import { decodedIfCompressed, DecodedSource } from "./decoded_source.ts";
+import { transcodedIfNeeded } from "./transcoded.ts";
 import { readHead } from "./head.ts";
 import { RangeSource } from "./ranges.ts";
 import { SelectedSource } from "./selected.ts";
@@ -168,6 +169,14 @@ class BytePlan implements InputPlan {
     );
     source = sniffed.source;
     const decoded = source instanceof DecodedSource ? source : undefined;
+    // UTF-16 (and encodings whose bytes cannot be cut as they are) is decoded here, to UTF-8.
+    const plain = source;
+    const text = await transcodedIfNeeded(
+      source,
+      this.#options.encoding,
+      plain instanceof FileSource ? (bytes) => plain.rewind(bytes) : undefined,
+    );
+    source = text.source;
     if (this.#closed) {
       source.close();
       throw new Error("input closed");
@@ -203,7 +212,12 @@ class BytePlan implements InputPlan {
       0,
       options.delimiter,
     );
-    const head = await readHead(reader, this.#format, options, this.file);
+    const head = await readHead(
+      reader,
+      this.#format,
+      { ...options, encoding: text.encoding },
+      this.file,
+    );
     if (source.size !== undefined) head.tasks = Math.max(1, Math.ceil(source.size / chunkBytes));
     return this.#pick(head, reader, settings, decoded, file);
   }

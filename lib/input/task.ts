@@ -39,6 +39,8 @@ export interface SourceHead {
   delimiter?: string;
   /** The most tasks the input can make, when known: no more workers than that are useful. */
   tasks?: number;
+  /** The encoding of the bytes the workers decode, when not UTF-8. */
+  encoding?: string;
 }
 
 /** What the core does about tasks, as a source finds out about them. */

@@ -142,6 +142,41 @@ export function custom<T>(what: string, test: (value: unknown) => boolean): Kind
   };
 }
 
+/**
+ * A text encoding `TextDecoder` knows, by any of its labels (`latin1`,
+ * `windows-1252`, `utf-16le`, `shift_jis`...); the value is the encoding's
+ * own name (`latin1` gives `windows-1252`, as the WHATWG Encoding Standard
+ * says).
+ */
+export function encoding(): Kind<string> {
+  const what =
+    "a text encoding TextDecoder knows, such as utf-8, windows-1252 (latin1) or utf-16le";
+  const canonical = (label: unknown): string | undefined => {
+    if (typeof label !== "string") return undefined;
+    try {
+      const name = new TextDecoder(label.trim()).encoding;
+      return name === "replacement" ? undefined : name; // labels that only ever decode to U+FFFD
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    what,
+    check(name, value) {
+      const found = canonical(value);
+      if (found === undefined) {
+        throw new TypeError(`option ${name} must be ${what}, got ${describe(value)}`);
+      }
+      return found;
+    },
+    read(flag, text) {
+      const found = canonical(text);
+      if (found === undefined) throw wrong(flag, what, text);
+      return found;
+    },
+  };
+}
+
 /** One ASCII character other than a quote or a line end: a field delimiter. */
 export function delimiter(): Kind<string> {
   const what = "one ASCII character other than a quote or a line end";

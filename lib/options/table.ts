@@ -16,6 +16,7 @@ import {
   choice,
   custom,
   delimiter,
+  encoding,
   FORMATS,
   integer,
   isFunction,
@@ -96,6 +97,17 @@ export const OPTIONS = [
       short: "d",
       arg: "<c>",
       help: "the field delimiter of CSV or TSV: ; | or any one character (\\t: tab)",
+    },
+  },
+  {
+    key: "encoding",
+    scope: "run",
+    kind: encoding(),
+    flag: {
+      name: "encoding",
+      arg: "<name>",
+      help: "the text encoding of the input: utf-8 (default), windows-1252 (latin1), utf-16le, " +
+        "shift_jis... (a UTF-16 file with a byte order mark is read as UTF-16 anyway)",
     },
   },
   {

@@ -222,6 +222,7 @@ export class Engine implements BackendListener, Pump {
         tagged: options.tagged,
         onError: options.onError,
         file: source.file,
+        encoding: head.encoding,
         checkpoints: options.checkpoints
           ? {
             index: options.startAt?.index ?? 0,
@@ -250,6 +251,7 @@ export class Engine implements BackendListener, Pump {
         format: head.format,
         delimiter: head.delimiter,
         columns: head.columns,
+        encoding: head.encoding,
         tagged: options.tagged,
         stopOnError: options.onError === "fail",
         encode: options.encode,

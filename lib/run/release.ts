@@ -10,7 +10,7 @@
 
 import { CrunchError, ParseError, RecordError } from "../errors.ts";
 import type { OnError, Tagged } from "../options.ts";
-import type { Encoded, Failure } from "../wire/task.ts";
+import type { Encoded, Failure, InvalidText } from "../wire/task.ts";
 import type { DocumentState, OutputDocument } from "./document.ts";
 import type { Base, Ledger } from "./ledger.ts";
 import type { Outbox } from "./outbox.ts";
@@ -31,6 +31,8 @@ export interface Piece {
   encoded?: Encoded;
   /** About how many bytes the results take (their text, where it is known). */
   bytes?: number;
+  /** The task's last piece: bytes of its text its decoder could not read. */
+  invalid?: InvalidText;
 }
 
 /** What release needs to know of the run. */
@@ -40,6 +42,8 @@ export interface ReleaseOptions {
   onError: OnError;
   /** The input file, for errors. */
   file?: string;
+  /** The text encoding the workers decode with (for the warning about bytes they could not). */
+  encoding?: string;
   /**
    * Ordered runs that can be resumed: where the next record starts, marked
    * in the outbox after each task released whole.
@@ -209,7 +213,7 @@ export class Release {
     while (pending.pieces.length) {
       const piece = pending.pieces[0];
       const base = this.#ledger.base(seq);
-      const needsBase = this.#options.tagged || piece.failures.length > 0;
+      const needsBase = this.#options.tagged || piece.failures.length > 0 || !!piece.invalid;
       if (needsBase && base === undefined) return [false, undefined];
       pending.pieces.shift();
       this.#bytes -= piece.bytes ?? 0;
@@ -258,6 +262,15 @@ export class Release {
     }
     stats.records += piece.records;
     stats.errors += piece.failures.length;
+    if (piece.invalid) {
+      const { count, line } = piece.invalid;
+      stats.invalidText(
+        count,
+        base.line + line - 1,
+        this.#options.file,
+        this.#options.encoding ?? "utf-8",
+      );
+    }
     const { onError } = this.#options;
     for (const failure of piece.failures) {
       const error = this.#errorOf(failure, base);

@@ -341,6 +341,7 @@ function internal(piece: ResultsPiece): Piece {
     failures: piece.failures,
     encoded: piece.encoded,
     bytes: sizeOf(piece, results),
+    ...(piece.invalid ? { invalid: piece.invalid } : {}),
   };
 }
 

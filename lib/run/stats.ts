@@ -21,6 +21,33 @@ export class Stats {
   readonly warnings: string[] = [];
   /** What the run waits for now, if anything (no worker has taken it). */
   waiting: string | undefined;
+  /** Bytes of the input its decoder could not read, and where the first was. */
+  #invalid: { count: number; line: number; file?: string; encoding: string } | undefined;
+
+  /** `count` undecodable bytes (each read as U+FFFD) of `file`, the first on `line`. */
+  invalidText(count: number, line: number, file: string | undefined, encoding: string): void {
+    if (this.#invalid === undefined) this.#invalid = { count: 0, line, file, encoding };
+    this.#invalid.count += count;
+    this.#invalid.line = Math.min(this.#invalid.line, line);
+  }
+
+  /** The warnings, the one about undecodable bytes included. */
+  #allWarnings(): string[] {
+    const bad = this.#invalid;
+    if (bad === undefined) return this.warnings;
+    const name = bad.encoding === "utf-8" ? "UTF-8" : bad.encoding;
+    const hint = bad.encoding === "utf-8"
+      ? "if the file is in another encoding, name it with --encoding (the encoding option), " +
+        "e.g. windows-1252 or latin1 for what spreadsheets export"
+      : "is --encoding right?";
+    return [
+      ...this.warnings,
+      `${bad.file ?? "the input"}: ${bad.count.toLocaleString("en-US")} ` +
+      `${bad.count === 1 ? "byte sequence is" : "byte sequences are"} not valid ${name} ` +
+      `(the first on line ${bad.line}) and ${bad.count === 1 ? "was" : "were"} read as ` +
+      `U+FFFD: ${hint}`,
+    ];
+  }
 
   /** Sets what the run waits for; true when that changed. */
   wait(what: string | undefined): boolean {
@@ -47,7 +74,7 @@ export class Stats {
       recycled: this.recycled,
       reruns: this.reruns,
       ...(this.retriedRecords ? { retriedRecords: this.retriedRecords } : {}),
-      ...(this.warnings.length ? { warnings: [...this.warnings] } : {}),
+      ...(this.warnings.length || this.#invalid ? { warnings: [...this.#allWarnings()] } : {}),
       ...(this.waiting !== undefined ? { waiting: this.waiting } : {}),
       bytesRead: input.bytesRead,
       bytesTotal: input.bytesTotal,

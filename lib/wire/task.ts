@@ -157,6 +157,16 @@ export interface ResultsPiece {
   newlines?: number;
   /** The last piece: bytes of the worker's V8 heap in use after the task, when the run asked. */
   heapUsed?: number;
+  /** The last piece: bytes of the task's text its decoder could not read, if any. */
+  invalid?: InvalidText;
+}
+
+/** Bytes of a task's text that its decoder could not read (each became U+FFFD). */
+export interface InvalidText {
+  /** Replacement characters that stand for undecodable bytes. */
+  count: number;
+  /** 1-based line within the task's text of the first. */
+  line: number;
 }
 
 /** Where a worker cut a byte range, and whether the cut proved right. */
@@ -235,6 +245,8 @@ export interface RunSettings {
    * `perWorkerUs` apart (its share).
    */
   rate?: { intervalUs: number; perWorkerUs: number };
+  /** The text encoding of byte inputs the workers decode (a TextDecoder label; UTF-8 when absent). */
+  encoding?: string;
 }
 
 /** Flattens any thrown value into a {@linkcode SerializedError}. */

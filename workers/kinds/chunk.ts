@@ -7,11 +7,14 @@
 import type { ChunkBody } from "../../lib/wire/task.ts";
 import type { CurrentRun } from "../current_run.ts";
 import { rowsOfParsed, type TaskRows } from "./task_rows.ts";
+import { invalidText } from "./invalid_text.ts";
 
 /** The rows of a chunk. */
-export function chunkRows(body: ChunkBody, run: CurrentRun, decoder: TextDecoder): TaskRows {
-  const text = decoder.decode(new Uint8Array(body.buffer, body.start, body.end - body.start));
+export function chunkRows(body: ChunkBody, run: CurrentRun): TaskRows {
+  const bytes = new Uint8Array(body.buffer, body.start, body.end - body.start);
+  const text = run.decoder.decode(bytes);
   const rows = rowsOfParsed(run.parse(text), text, body.offset);
+  rows.invalid = invalidText(text, bytes, run.decoder.encoding);
   if (body.select) rows.select = new Set(body.select);
   return rows;
 }

@@ -14,19 +14,18 @@ import type { TaskRows } from "./task_rows.ts";
 
 export type { BadRow, TaskRows } from "./task_rows.ts";
 
-/** What the kinds read with: the worker's open range file and its text decoder. */
+/** What the kinds read with: the worker's open range file (the run has its text decoder). */
 export interface KindTools {
   ranges: RangeReader;
-  decoder: TextDecoder;
 }
 
 /** The rows of `body` in `run`. */
 export function taskRows(body: TaskBody, run: CurrentRun, tools: KindTools): TaskRows {
   switch (body.kind) {
     case "chunk":
-      return chunkRows(body, run, tools.decoder);
+      return chunkRows(body, run);
     case "range":
-      return rangeRows(body, run, tools.ranges, tools.decoder);
+      return rangeRows(body, run, tools.ranges);
     case "batch":
       return batchRows(body);
   }

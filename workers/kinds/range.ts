@@ -13,6 +13,7 @@ import type { RangeBody } from "../../lib/wire/task.ts";
 import type { CurrentRun } from "../current_run.ts";
 import { FileChanged, type RangeReader } from "../range_reader.ts";
 import { rowsOfParsed, type TaskRows } from "./task_rows.ts";
+import { invalidText } from "./invalid_text.ts";
 
 /**
  * How far past its end, in range sizes, a range reads on for the end of a
@@ -27,8 +28,8 @@ export function rangeRows(
   body: RangeBody,
   run: CurrentRun,
   ranges: RangeReader,
-  decoder: TextDecoder,
 ): TaskRows {
+  const decoder = run.decoder;
   const { path, offset, end, exact, maxRecordBytes, fingerprint } = body;
   let read;
   try {
@@ -42,7 +43,8 @@ export function rangeRows(
     };
     return { rows: [], newlines: 0, text: "", cut, classify: false };
   }
-  let text = decoder.decode(read.bytes);
+  let bytes = read.bytes;
+  let text = decoder.decode(bytes);
   let parsed = run.parse(text);
   const start = read.start;
   const cut = { start, end: start + read.bytes.length, clean: read.found };
@@ -60,11 +62,13 @@ export function rangeRows(
     );
     if (stretched === undefined) cut.clean = false;
     else {
+      bytes = stretched;
       text = decoder.decode(stretched);
       parsed = run.parse(text);
       cut.end = start + stretched.length;
     }
   }
   if (parsed.openQuote) cut.clean = false;
-  return { ...rowsOfParsed(parsed, text, start), cut, classify: cut.clean };
+  const invalid = cut.clean ? invalidText(text, bytes, decoder.encoding) : undefined;
+  return { ...rowsOfParsed(parsed, text, start), cut, classify: cut.clean, invalid };
 }

@@ -8,7 +8,7 @@
  */
 
 import type { BadRecord, ParsedChunk } from "../../lib/formats/parsed_chunk.ts";
-import type { Cut, Unsendable } from "../../lib/wire/task.ts";
+import type { Cut, InvalidText, Unsendable } from "../../lib/wire/task.ts";
 
 /** A record that cannot be classified: malformed text, or a row that could not be sent. */
 export type BadRow = BadRecord | Unsendable;
@@ -33,6 +33,8 @@ export interface TaskRows {
   select?: Set<number>;
   /** False when the task is to be counted only (a range cut at a wrong place): main redoes it. */
   classify: boolean;
+  /** Bytes of the text its decoder could not read. */
+  invalid?: InvalidText;
 }
 
 /** The rows of a parsed text that starts at input byte `byte`. */
