@@ -305,3 +305,108 @@ export function classify(row: { text: string }) { return parse(row.text)[0].leng
   assert.equal(new TextDecoder().decode(out.stdout), "3\n");
   assert.equal(await Deno.readTextFile(`${home}/deno.lock`), lock, "crunch's lock is unchanged");
 });
+
+Deno.test("--retry-errors writes tagged results; --merge puts them among the first run's", async () => {
+  const folder = await Deno.makeTempDir();
+  const input = `${folder}/in.csv`;
+  await Deno.writeTextFile(
+    input,
+    numberedCsv(20_000, (i) => i % 9 === 0 ? `"q ${i}\nnext"` : `r ${i}`),
+  );
+  await Deno.writeTextFile(
+    `${folder}/fix.ts`,
+    `let fixed = false;
+export function init(spec: { fixed?: boolean }) { fixed = spec?.fixed ?? false; }
+export function classify(row: { id: string; text: string }) {
+  if (Number(row.id) % 97 === 5 && !fixed) throw new Error("bug on " + row.id);
+  return Number(row.id) % 11 === 0 ? undefined : { id: row.id, n: row.text.length };
+}
+`,
+  );
+  const args = ["-w", "2", "--chunk-bytes", "16k"];
+  const first = await runCrunch([
+    ...args,
+    "--tagged",
+    "--ordered",
+    "--errors",
+    "e.ndjson",
+    "-o",
+    "out.ndjson",
+    "fix.ts",
+    "in.csv",
+  ], { cwd: folder });
+  assert.equal(first.code, 0, first.stderr);
+  // Retried alone: each result says which record it is, without --tagged.
+  const alone = await runCrunch([
+    ...args,
+    "--retry-errors",
+    "e.ndjson",
+    "-s",
+    '{"fixed":true}',
+    "fix.ts",
+    "in.csv",
+  ], {
+    cwd: folder,
+  });
+  assert.equal(alone.code, 0, alone.stderr);
+  assert.ok(alone.stdout.trim().split("\n").every((l) => Number.isInteger(JSON.parse(l).index)));
+  // Merged into the first output, in place: what one uninterrupted run writes.
+  const merged = await runCrunch([
+    ...args,
+    "--retry-errors",
+    "e.ndjson",
+    "--merge",
+    "out.ndjson",
+    "-o",
+    "out.ndjson",
+    "-s",
+    '{"fixed":true}',
+    "fix.ts",
+    "in.csv",
+  ], { cwd: folder });
+  assert.equal(merged.code, 0, merged.stderr);
+  assert.match(
+    merged.stderr,
+    /merged: [\d,]+ results of out\.ndjson and \d+ retried results in out\.ndjson/,
+  );
+  const whole = await runCrunch([
+    ...args,
+    "--tagged",
+    "--ordered",
+    "-s",
+    '{"fixed":true}',
+    "fix.ts",
+    "in.csv",
+  ], {
+    cwd: folder,
+  });
+  assert.equal(await Deno.readTextFile(`${folder}/out.ndjson`), whole.stdout);
+  // A first output that is not tagged, or not in input order, cannot be merged: it says why.
+  const plain = await runCrunch([
+    ...args,
+    "--errors",
+    "e2.ndjson",
+    "-o",
+    "plain.ndjson",
+    "fix.ts",
+    "in.csv",
+  ], {
+    cwd: folder,
+  });
+  assert.equal(plain.code, 0);
+  const refused = await runCrunch([
+    "--retry-errors",
+    "e2.ndjson",
+    "--merge",
+    "plain.ndjson",
+    "-o",
+    "m.ndjson",
+    "-s",
+    '{"fixed":true}',
+    "fix.ts",
+    "in.csv",
+  ], { cwd: folder });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /plain\.ndjson, line 1: no record index: --merge needs .* --tagged/);
+  await assert.rejects(Deno.stat(`${folder}/m.ndjson`), Deno.errors.NotFound);
+});

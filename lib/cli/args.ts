@@ -35,6 +35,8 @@ export interface Command {
   resume: boolean;
   /** --retry-errors: an errors file whose records alone are classified again. */
   retryErrors?: string;
+  /** --merge: the first run's output, which the retried results are merged into. */
+  merge?: string;
   progress: boolean;
   debug: boolean;
 }
@@ -236,6 +238,16 @@ function combined(values: Values, options: Record<string, unknown>): void {
         : Math.round(positiveNumber().read("wait-for-workers", `${wait}`) * 1000),
     };
   }
+  if (values.merge !== undefined && values["retry-errors"] === undefined) {
+    throw new FlagError("--merge is a setting of --retry-errors: add --retry-errors <errors file>");
+  }
+  if (values["retry-errors"] !== undefined) {
+    // The retried records' results say which records they are: they are not a run of their own.
+    options.tagged = true;
+    if (values.merge !== undefined && options.encode !== "ndjson") {
+      throw new FlagError("--merge reads and writes tagged NDJSON: drop -t");
+    }
+  }
   if (values.progress && values["no-progress"]) {
     throw new FlagError("--progress and --no-progress contradict each other");
   }
@@ -292,6 +304,7 @@ export async function parse(args: string[]): Promise<Command | null> {
     errors: given.errors as string | undefined,
     resume: given.resume === true,
     retryErrors: given["retry-errors"] as string | undefined,
+    merge: given.merge as string | undefined,
     progress: (given.progress as boolean | undefined) ??
       (given["no-progress"] ? false : progressByDefault(output)),
     debug: given.debug === true,

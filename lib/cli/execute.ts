@@ -12,6 +12,7 @@ import { expandFiles } from "../files.ts";
 import type { Point } from "./journal.ts";
 import { removeStale, type ResumePaths, resumePaths, resumeStart, takeLock } from "./resume.ts";
 import { listedRecords } from "./retry_errors.ts";
+import { mergeByIndex } from "./merge.ts";
 import type { Progress } from "../options.ts";
 import { count, thousands } from "../numbers.ts";
 import { type Command, UsageError } from "./args.ts";
@@ -86,6 +87,7 @@ async function runWith(
   command: Command,
   plans: Plans,
   extras?: RunExtras,
+  into?: Sink,
 ): Promise<Progress | undefined> {
   for (const plan of [plans.output, plans.errors]) {
     for (const stale of plan ? await removeStaleTemps(plan) : []) {
@@ -95,7 +97,8 @@ async function runWith(
       );
     }
   }
-  const sink = plans.output ? await Sink.open(plans.output, "results to") : Sink.stdout();
+  const sink = into ??
+    (plans.output ? await Sink.open(plans.output, "results to") : Sink.stdout());
   let errorsFile: Sink | undefined;
   try {
     if (plans.errors) errorsFile = await Sink.open(plans.errors, "errors to");
@@ -115,10 +118,12 @@ async function executeRetry(command: Command, plans: Plans): Promise<number> {
   const select = await listedRecords(command.retryErrors!);
   const ordered = { ...command, options: { ...command.options, ordered: true } };
   const failed: (RecordError | ParseError)[] = [];
+  // With --merge the retried results wait in memory, to be put in their places among the first's.
+  const retried = command.merge === undefined ? undefined : Sink.memory();
   const last = await runWith(ordered, plans, {
     select,
     failed: plans.errors ? undefined : failed,
-  });
+  }, retried);
   if (last) {
     console.error(
       `crunch: ${count(select.size, "record")} listed in ${command.retryErrors} classified ` +
@@ -126,7 +131,26 @@ async function executeRetry(command: Command, plans: Plans): Promise<number> {
         `${(last.elapsedMs / 1000).toFixed(2)} s`,
     );
   }
+  if (retried !== undefined) await mergeInto(command, plans, retried);
   return 0;
+}
+
+/** Writes the first run's results with the retried ones in their places (--merge). */
+async function mergeInto(command: Command, plans: Plans, retried: Sink): Promise<void> {
+  const sink = plans.output ? await Sink.open(plans.output, "results to") : Sink.stdout();
+  try {
+    const { kept, added } = await mergeByIndex(command.merge!, retried.captured, sink);
+    await sink.commit();
+    console.error(
+      `crunch: merged: ${count(kept, "result")} of ${command.merge} and ${
+        count(added, "retried result")
+      }` +
+        (plans.output ? ` in ${command.output}` : ""),
+    );
+  } catch (error) {
+    sink.discard();
+    throw error;
+  }
 }
 
 /** A run with --resume: journaled beside the output, going on from the journal's last point. */

@@ -152,6 +152,8 @@ export class Sink {
   #written = 0;
   /** A resumable run's: the hash of every byte of the file so far. */
   #hash: RunningHash | undefined;
+  /** A memory sink's bytes. */
+  #captured: Uint8Array[] | undefined;
 
   private constructor(file: Writable, plan?: OutputPlan, temp?: string) {
     this.#file = file;
@@ -162,6 +164,23 @@ export class Sink {
   /** Standard output. */
   static stdout(): Sink {
     return new Sink(Deno.stdout);
+  }
+
+  /** A document kept in memory ({@linkcode Sink.captured}): results to be merged before writing. */
+  static memory(): Sink {
+    const chunks: Uint8Array[] = [];
+    const keep = (bytes: Uint8Array) => {
+      chunks.push(bytes.slice());
+      return bytes.length;
+    };
+    const sink = new Sink({ write: (b) => Promise.resolve(keep(b)), writeSync: keep, close() {} });
+    sink.#captured = chunks;
+    return sink;
+  }
+
+  /** What a memory sink holds. */
+  get captured(): Uint8Array[] {
+    return this.#captured ?? [];
   }
 
   /** Opens the file that `plan` names. */

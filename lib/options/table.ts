@@ -177,7 +177,16 @@ export const OPTIONS = [
       name: "retry-errors",
       arg: "<file>",
       help: "classify again only the records an errors file lists (after a fix), writing " +
-        "their results with their own index and line",
+        "their results tagged with their own index and line",
+    },
+  },
+  {
+    scope: "command",
+    flag: {
+      name: "merge",
+      arg: "<file>",
+      help: "with --retry-errors: write the first run's results (<file>, from --tagged " +
+        "--ordered) with the retried ones in their places",
     },
   },
   {
