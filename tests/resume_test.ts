@@ -173,10 +173,10 @@ Deno.test("--resume refuses a changed spec, a changed input and a truncated part
 Deno.test("--resume needs -o and one input file", async () => {
   const input = await tempFile("in.csv", data(10));
   const noOutput = await runCrunch(["--resume", spin, input]);
-  assert.equal(noOutput.code, 1);
+  assert.equal(noOutput.code, 2); // a usage error
   assert.match(noOutput.stderr, /--resume needs -o/);
   const stdin = await runCrunch(["--resume", "-o", `${input}.out`, spin, "-"], { stdin: data(10) });
-  assert.equal(stdin.code, 1);
+  assert.equal(stdin.code, 2);
   assert.match(stdin.stderr, /--resume needs one input file: standard input/);
 });
 

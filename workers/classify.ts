@@ -14,7 +14,6 @@
  * @module
  */
 
-import { count } from "../lib/numbers.ts";
 import type { RetryPolicy } from "../lib/wire/task.ts";
 import type { Plugin } from "./load_plugin.ts";
 import { isRetryable, type RateGate, retrying } from "./retry.ts";
@@ -219,12 +218,15 @@ async function runUnit(
 function batchOf(values: unknown, n: number): unknown[] {
   if (!Array.isArray(values)) {
     throw new TypeError(
-      `classifyBatch must return an array of ${count(n, "result")}, got ${typeof values}`,
+      `classifyBatch must return an array of ${n} result${
+        n === 1 ? "" : "s"
+      }, got ${typeof values}`,
     );
   }
   if (values.length !== n) {
     throw new TypeError(
-      `classifyBatch returned ${count(values.length, "result")} for ${count(n, "row")}`,
+      `classifyBatch returned ${values.length} result${values.length === 1 ? "" : "s"} for ` +
+        `${n} row${n === 1 ? "" : "s"}`,
     );
   }
   return values;
