@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { DecoderPool } from "./input/decoders.ts";
 import { checkKeys, describe, parseRedisUrl } from "./checks.ts";
 import { checkSpec } from "./spec_check.ts";
 import type { ParseError, RecordError } from "./errors.ts";
@@ -256,6 +257,8 @@ export type ResolvedRunOptions =
     onMark?: () => unknown;
     /** Internal (the command's --retry-errors): classify only the records with these indexes. */
     select?: ReadonlySet<number>;
+    /** Internal (a run over many files): decoding workers kept from one file to the next. */
+    decoders?: DecoderPool;
   };
 
 export { DEFAULT_CHUNK_BYTES } from "./options/defaults.ts";

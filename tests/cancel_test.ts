@@ -1,7 +1,7 @@
 /** Ending a run early: break, return(), abort. The process must be able to exit at once. */
 import assert from "node:assert/strict";
 import { classify } from "../mod.ts";
-import { fixture, numberedCsv, runDeno, tempFile } from "./helpers.ts";
+import { deadline, fixture, numberedCsv, runDeno, tempFile } from "./helpers.ts";
 
 const mod = new URL("../mod.ts", import.meta.url).href;
 
@@ -108,4 +108,23 @@ Deno.test("after abort(), the very next next() rejects: no buffered results come
   controller.abort(reason);
   await assert.rejects(() => it.next(), (e) => e === reason);
   assert.equal((await it.next()).done, true);
+});
+
+Deno.test("aborting while the input's head is still being read ends the run at once", async () => {
+  const dir = await Deno.makeTempDir();
+  const fifo = `${dir}/quiet.csv`;
+  const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert.equal(made.code, 0);
+  const controller = new AbortController();
+  const results = classify(fixture("identity.ts"), fifo, { signal: controller.signal });
+  const first = results.next();
+  // Opening the FIFO for writing returns once the run has opened it to read: it now waits for
+  // the header, which never comes.
+  const writer = await Deno.open(fifo, { write: true });
+  try {
+    controller.abort(new Error("stopped by the test"));
+    await assert.rejects(deadline(first, 10_000), /stopped by the test/);
+  } finally {
+    writer.close();
+  }
 });

@@ -1,7 +1,7 @@
 /** gzip and zstd inputs, single and multi-member or multi-frame, truncated, by path and stream. */
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { classify, InputError, type Progress } from "../mod.ts";
+import { classify, files, InputError, type Progress } from "../mod.ts";
 import { sniff, ZstdFrames } from "../lib/input/compression.ts";
 import { collect, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 
@@ -84,6 +84,42 @@ Deno.test("a worker that dies on compressed input: its chunk is re-run from a ke
   assert.equal(rows.length, 29_999);
   assert.equal(errors.length, 1);
   assert.ok(last!.retries > 0);
+});
+
+Deno.test("many compressed files, gzip and zstd mixed, one after another on kept decoders", async () => {
+  // Each file decoded on a worker kept from the file before: the kind, the members or frames
+  // and a truncated file among them must not leak from one file into the next.
+  const dir = await Deno.makeTempDir();
+  const per = 1000;
+  for (let k = 0; k < 24; k++) {
+    const part = new TextEncoder().encode(
+      numberedCsv(per).replace(/^(\d+),/gm, (_, id) => `${k * per + Number(id)},`),
+    );
+    const kind = k % 3 === 2 ? "zstd" : "gzip";
+    const pieces = k % 2 ? 3 : 1;
+    const size = Math.ceil(part.length / pieces);
+    const parts: Uint8Array<ArrayBuffer>[] = [];
+    for (let at = 0; at < part.length; at += size) {
+      const slice = part.subarray(at, at + size);
+      parts.push(
+        new Uint8Array(kind === "gzip" ? zlib.gzipSync(slice) : zlib.zstdCompressSync(slice)),
+      );
+    }
+    const name = `${dir}/part${String(k).padStart(2, "0")}.csv.${kind === "gzip" ? "gz" : "zst"}`;
+    await Deno.writeFile(name, new Uint8Array(await new Blob(parts).arrayBuffer()));
+  }
+  const rows = await collect(
+    classify(identity, files(dir), { workers: 2, ordered: true, chunkBytes: 32 << 10 }),
+  ) as { id: string }[];
+  assert.deepEqual(rows.map((r) => Number(r.id)), Array.from({ length: 24 * per }, (_, i) => i));
+  // A truncated file in the middle is an InputError naming it; none of the files after it is read.
+  const broken = `${dir}/part05.csv.zst`;
+  const whole = await Deno.readFile(broken);
+  await Deno.writeFile(broken, whole.subarray(0, whole.length - 9));
+  await assert.rejects(
+    collect(classify(identity, files(dir), { workers: 2, ordered: true })),
+    (e) => e instanceof InputError && /part05\.csv\.zst/.test(e.message),
+  );
 });
 
 Deno.test("bzip2 and xz are named, with the way to read them anyway", async () => {

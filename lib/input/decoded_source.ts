@@ -11,8 +11,7 @@ import { type ByteSource, within } from "./byte_source.ts";
 import { type Compression, DECODED, sniff, SNIFF_BYTES } from "./compression.ts";
 import type { DecodeReply, DecodeRequest } from "./decode_protocol.ts";
 import { InputError } from "../errors.ts";
-
-const DECODER_URL = new URL("../../workers/decode_worker.ts", import.meta.url);
+import { DecoderPool } from "./decoders.ts";
 
 /** Compressed bytes read and sent to the decoder at a time. */
 const PIECE_BYTES = 1 << 20;
@@ -57,6 +56,7 @@ export async function decodedIfCompressed(
   source: ByteSource,
   file: string | undefined,
   rewind?: (bytes: number) => Promise<void>,
+  pool?: DecoderPool,
 ): Promise<{ source: ByteSource; compression?: Compression }> {
   const head = new Uint8Array(SNIFF_BYTES);
   let got = 0;
@@ -89,6 +89,7 @@ export async function decodedIfCompressed(
       new Prefixed(bytes.slice(), source),
       compression as "gzip" | "zstd",
       file,
+      pool,
     ),
     compression,
   };
@@ -98,6 +99,8 @@ export async function decodedIfCompressed(
 export class DecodedSource implements ByteSource {
   readonly #inner: ByteSource;
   readonly #worker: Worker;
+  /** Where the worker goes once it has decoded the whole input cleanly (else it is ended). */
+  readonly #pool: DecoderPool | undefined;
   readonly #kind: "gzip" | "zstd";
   readonly #file?: string;
   #queue: Uint8Array[] = [];
@@ -109,6 +112,8 @@ export class DecodedSource implements ByteSource {
   #closed = false;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
+  /** The worker was let go (to the pool, or ended). */
+  #released = false;
   /** Compressed bytes the decoder has taken. */
   #taken = 0;
   /** Decoded bytes never have a size before they are read. */
@@ -116,13 +121,14 @@ export class DecodedSource implements ByteSource {
   /** The compressed input's size, when known: progress is measured on compressed bytes. */
   readonly compressedSize?: number;
 
-  /** Decodes `inner` (compressed with `kind`) in a worker of its own. */
-  constructor(inner: ByteSource, kind: "gzip" | "zstd", file?: string) {
+  /** Decodes `inner` (compressed with `kind`) in a worker of its own, or one of `pool`'s. */
+  constructor(inner: ByteSource, kind: "gzip" | "zstd", file?: string, pool?: DecoderPool) {
     this.#inner = inner;
     this.#kind = kind;
     this.#file = file;
+    this.#pool = pool;
     this.compressedSize = inner.size;
-    this.#worker = new Worker(DECODER_URL, { type: "module", name: `crunch-${kind}` });
+    this.#worker = pool?.take(kind) ?? DecoderPool.start(kind);
     this.#worker.onmessage = (event: MessageEvent<DecodeReply>) => this.#reply(event.data);
     this.#worker.onerror = (event) => {
       event.preventDefault();
@@ -162,10 +168,21 @@ export class DecodedSource implements ByteSource {
     if (this.#closed) return;
     this.#closed = true;
     this.#done = true;
-    this.#worker.terminate();
+    this.#release(true);
     this.#inner.close();
     this.#queue = [];
     this.#wake?.();
+  }
+
+  /**
+   * Lets the worker go, once: back to the pool when it decoded the whole
+   * input cleanly (it waits for the next file there), else ended.
+   */
+  #release(end = false): void {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#pool && !end) this.#pool.give(this.#worker);
+    else this.#worker.terminate();
   }
 
   #post(request: DecodeRequest, transfer: Transferable[] = []): void {
@@ -218,7 +235,7 @@ export class DecodedSource implements ByteSource {
         break;
       case "done":
         this.#done = true;
-        this.#worker.terminate();
+        this.#release();
         this.#inner.close();
         break;
       case "error":
@@ -238,7 +255,7 @@ export class DecodedSource implements ByteSource {
           (/unexpected end/i.test(message) ? " (the file is truncated?)" : ""),
       { cause },
     );
-    this.#worker.terminate();
+    this.#release(true);
     this.#wake?.();
   }
 }

@@ -133,6 +133,12 @@ class BytePlan implements InputPlan {
   readonly file: string | undefined;
   #closed = false;
   #opened: OpenInput | undefined;
+  /**
+   * The source being opened, outermost first made: closed by close() while
+   * the head is still being read (a decoder that went quiet must not keep a
+   * stopped run waiting).
+   */
+  #opening: ByteSource | undefined;
 
   constructor(
     open: () => Promise<ByteSource>,
@@ -147,10 +153,14 @@ class BytePlan implements InputPlan {
   }
 
   async open(): Promise<OpenInput> {
-    const opened = await this.#openHead();
-    this.#opened = opened;
-    if (this.#closed) opened.source.close();
-    return opened;
+    try {
+      const opened = await this.#openHead();
+      this.#opened = opened;
+      if (this.#closed) opened.source.close();
+      return opened;
+    } finally {
+      this.#opening = undefined;
+    }
   }
 
   async #openHead(): Promise<OpenInput> {
@@ -160,14 +170,16 @@ class BytePlan implements InputPlan {
     } catch (error) {
       throw openError(this.file, error);
     }
+    this.#track(source);
     // gzip and zstd are told by their first bytes, whatever the name says.
     const inner = source;
     const sniffed = await decodedIfCompressed(
       source,
       this.file,
       inner instanceof FileSource ? (bytes) => inner.rewind(bytes) : undefined,
+      this.#options.decoders,
     );
-    source = sniffed.source;
+    source = this.#track(sniffed.source);
     const decoded = source instanceof DecodedSource ? source : undefined;
     // UTF-16 (and encodings whose bytes cannot be cut as they are) is decoded here, to UTF-8.
     const plain = source;
@@ -176,11 +188,7 @@ class BytePlan implements InputPlan {
       this.#options.encoding,
       plain instanceof FileSource ? (bytes) => plain.rewind(bytes) : undefined,
     );
-    source = text.source;
-    if (this.#closed) {
-      source.close();
-      throw new Error("input closed");
-    }
+    source = this.#track(text.source);
     const options = this.#options;
     const file = source instanceof FileSource && source.size !== undefined ? source : undefined;
     let chunkBytes = options.chunkBytes;
@@ -260,8 +268,19 @@ class BytePlan implements InputPlan {
     return { head, source: new ChunkSource(settings, reader, 0, decoded, file) };
   }
 
+  /** `source`, now the one being opened: closed at once (and the open ends) if the plan is. */
+  #track(source: ByteSource): ByteSource {
+    this.#opening = source;
+    if (this.#closed) {
+      source.close();
+      throw new Error("input closed");
+    }
+    return source;
+  }
+
   close(): void {
     this.#closed = true;
+    this.#opening?.close();
     this.#opened?.source.close();
   }
 }

@@ -12,6 +12,7 @@ import { ParseError } from "../errors.ts";
 import { expandFiles, type Files } from "../files.ts";
 import { formatFromName, unknownFormat } from "../input/source.ts";
 import { fileHead } from "../input/file_head.ts";
+import { DecoderPool } from "../input/decoders.ts";
 import type { SourceHead } from "../input/task.ts";
 import type { Progress, ResolvedRunOptions, Tagged } from "../options.ts";
 import { OutputDocument } from "./document.ts";
@@ -58,6 +59,8 @@ export class FilesEngine implements Pump {
   /** The workers given back (once): later callers wait for the same. */
   #gaveBack: Promise<string[] | void> | undefined;
   #starting = new AbortController();
+  /** Decoding workers kept from one compressed file to the next. */
+  readonly #decoders = new DecoderPool();
 
   /** `lease` gives the workers for every file and takes them back after the last. */
   constructor(files: Files, options: ResolvedRunOptions, lease: Lease) {
@@ -153,6 +156,7 @@ export class FilesEngine implements Pump {
     const options: ResolvedRunOptions = {
       ...this.#options,
       chunkBytes: Math.min(this.#options.chunkBytes, Math.max(MIN_CHUNK, share)),
+      decoders: this.#decoders,
       onProgress: this.#options.onProgress && ((p) => this.#progress(p)),
     };
     const lease: Lease = {
@@ -243,6 +247,7 @@ export class FilesEngine implements Pump {
 
   async #giveBackNow(how: "done" | "abort"): Promise<string[] | void> {
     this.#stopped = true;
+    this.#decoders.close();
     const backend = await this.#backend?.catch(() => undefined);
     this.#backend = undefined;
     return await this.#lease.release(backend, how);
