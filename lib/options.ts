@@ -146,6 +146,14 @@ export interface RunOptions {
    */
   timeout?: number;
   /**
+   * When no record of a task in flight has finished for this many ms
+   * (default 30,000; 0 turns it off), `Progress.stalled` says which worker
+   * holds which record (file, index, line) and for how long, until the task
+   * goes on (the command prints it). A classify that never returns would
+   * otherwise hold the run in silence; `timeout` ends such a record.
+   */
+  stall?: number;
+  /**
    * How many times in a row workers may die without a record being
    * classified in between before the run gives up with a `WorkerCrashError`
    * (default 16). Isolating one record that kills its worker takes about
@@ -240,7 +248,8 @@ type Defaulted =
   | "mixedHeaders"
   | "concurrency"
   | "batchRecords"
-  | "retries";
+  | "retries"
+  | "stall";
 
 /** Run options with defaults applied, and the command's internal ones. */
 export type ResolvedRunOptions =

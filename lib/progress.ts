@@ -49,6 +49,19 @@ export interface Progress {
    */
   waiting?: string;
   /**
+   * While a task's records have stopped finishing for longer than the
+   * `stall` option: who holds which record (file, index, line), for how
+   * long, and what to do (`message` says it whole). Absent otherwise.
+   */
+  stalled?: {
+    message: string;
+    worker?: string;
+    file?: string;
+    index?: number;
+    line?: number;
+    ms: number;
+  };
+  /**
    * Who reads the input now: "workers" (byte ranges of a file), or "main"
    * (the main thread cuts chunks; also after a range was cut inside a quoted
    * field). Undefined for iterable inputs.

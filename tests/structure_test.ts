@@ -119,6 +119,7 @@ const RULES: [from: string, allowed: string[]][] = [
   ]],
   ["lib/run/", [
     "lib/run/",
+    "lib/numbers.ts",
     "lib/input/",
     "lib/wire/",
     "lib/formats/",

@@ -30,6 +30,12 @@ export interface ClassifySink {
   retried(): void;
   /** Called every few milliseconds at most: send, yield; false to stop (the run is gone). */
   tick(next: number): Promise<boolean>;
+  /**
+   * Every record before `offset` is handed over, and the worker now waits
+   * for record `offset` (a promise): what is handed over may go out without
+   * waiting for it, however long it takes.
+   */
+  awaiting(offset: number): void;
 }
 
 /** How the records of a task are to be classified. */
@@ -101,7 +107,10 @@ export class Classifier {
         let result: unknown;
         try {
           result = classify(row);
-          if (isThenable(result)) result = await result;
+          if (isThenable(result)) {
+            sink.awaiting(i);
+            result = await result;
+          }
         } catch (error) {
           if (!isRetryable(error)) throw error;
           // A transient failure (the plug-in says so): again, after a backoff.
@@ -144,6 +153,7 @@ export class Classifier {
     while ((next < to && !stopped) || window.length) {
       while (!stopped && next < to && window.length < concurrency) launch();
       const head = window[0];
+      if (head.outcomes === undefined) sink.awaiting(head.from);
       const outcomes = head.outcomes ?? await head.done;
       window.shift();
       for (const outcome of outcomes) {

@@ -38,6 +38,11 @@ export class TaskOutcomes implements ClassifySink {
   #countedTo = 0;
   /** The input byte offset of `#countedTo`. */
   #byte: number | undefined;
+  /** The record the worker waits for (every one before it is handed over), if it waits. */
+  #awaiting = 0;
+  /** Sends what is handed over when the record waited for takes long. */
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #finished = false;
 
   /** Outcomes of task `id`'s `rows` from record `from` on; `live` is false once its run is gone. */
   constructor(
@@ -113,6 +118,17 @@ export class TaskOutcomes implements ClassifySink {
     this.#piece.retried++;
   }
 
+  awaiting(offset: number): void {
+    this.#awaiting = offset;
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      // Results finished before a record that hangs (a promise that never settles) go out on
+      // time, not when that record ends, if ever.
+      const to = this.#awaiting;
+      if (!this.#finished && this.#live() && to > this.#piece.from) this.#flush(to, true);
+    }, FLUSH_EVERY_MS);
+  }
+
   async tick(next: number): Promise<boolean> {
     const now = performance.now();
     // Slow classifiers: hand results over as they come, not only when the task ends.
@@ -122,16 +138,31 @@ export class TaskOutcomes implements ClassifySink {
     return this.#live();
   }
 
-  /** Sends records up to `to` as a piece, and starts the next one there. */
-  #flush(to: number): void {
+  /**
+   * Sends records up to `to` as a piece, and starts the next one there;
+   * `waiting` when the worker waits for record `to`'s classify.
+   */
+  #flush(to: number, waiting = false): void {
     const { rows, lines } = this.#rows;
-    this.#piece.send(this.#transport, this.#run, this.#id, to, rows, lines, undefined);
+    this.#piece.send(
+      this.#transport,
+      this.#run,
+      this.#id,
+      to,
+      rows,
+      lines,
+      undefined,
+      undefined,
+      waiting,
+    );
     this.#piece = new PieceBuilder(to);
     this.#lastFlush = performance.now();
   }
 
   /** Sends the task's last piece: records up to `to`. */
   finish(to: number): void {
+    this.#finished = true;
+    clearTimeout(this.#timer);
     const { rows, lines, newlines, invalid } = this.#rows;
     this.#piece.send(this.#transport, this.#run, this.#id, to, rows, lines, newlines, invalid);
   }

@@ -131,6 +131,7 @@ export class PieceBuilder {
     lines: number[] | undefined,
     newlines: number | undefined,
     invalid?: InvalidText,
+    waiting = false,
   ): void {
     const settings = run.settings;
     const piece: ResultsPiece = {
@@ -141,6 +142,8 @@ export class PieceBuilder {
       records: to - this.from,
     };
     if (newlines !== undefined) piece.newlines = newlines;
+    else if (lines !== undefined && to < lines.length) piece.nextLine = lines[to];
+    if (waiting) piece.waiting = true;
     if (invalid !== undefined) piece.invalid = invalid;
     if (this.retried) piece.retried = this.retried;
     if (newlines !== undefined && settings.reportHeap) piece.heapUsed = Deno.memoryUsage().heapUsed;

@@ -76,6 +76,8 @@ export interface BackendRun {
   update(change: RunUpdate): void;
   /** The run is over; with `cancel`, the workers drop what they still hold of it. */
   end(cancel: boolean): void;
+  /** Who holds task `id` now ("worker 2"), where the backend can say. */
+  holder?(id: number): string | undefined;
 }
 
 /** A set of workers with a plug-in loaded and initialised, which runs tasks. */

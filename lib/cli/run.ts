@@ -112,6 +112,11 @@ export async function runCommand(
       bar?.clear();
       console.error(`crunch: ${p.waiting}`);
     }
+    // So is a stall, once, when it begins.
+    if (p.stalled !== undefined && p.stalled.message !== progress.last.stalled?.message) {
+      bar?.clear();
+      console.error(`crunch: ${p.stalled.message}`);
+    }
     progress.last = p;
     bar?.update(withBefore(p, extras.resuming?.point), eta.seconds(p));
   });

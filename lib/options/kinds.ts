@@ -75,6 +75,30 @@ export function size(): Kind<number> {
   };
 }
 
+/**
+ * A duration in milliseconds, 0 for off; on the command line in seconds
+ * (`--stall 30`, `--stall 0.5`).
+ */
+export function secondsAsMs(): Kind<number> {
+  const what = "a number of milliseconds, 0 or more";
+  return {
+    what,
+    check(name, value) {
+      if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
+        throw new TypeError(`option ${name} must be ${what}, got ${describe(value)}`);
+      }
+      return value;
+    },
+    read(flag, text) {
+      const seconds = Number(text);
+      if (text.trim() === "" || !(seconds >= 0) || !Number.isFinite(seconds)) {
+        throw wrong(flag, "a number of seconds, 0 or more (0: off)", text);
+      }
+      return Math.round(seconds * 1000);
+    },
+  };
+}
+
 /** A positive number (a rate may be fractional: 0.5 a second). */
 export function positiveNumber(): Kind<number> {
   const what = "a positive number";

@@ -9,7 +9,7 @@
  */
 
 import type { OnError } from "../options.ts";
-import { DEFAULT_CHUNK_BYTES } from "./defaults.ts";
+import { DEFAULT_CHUNK_BYTES, DEFAULT_STALL_MS } from "./defaults.ts";
 import { DEFAULT_BATCH_RECORDS, DEFAULT_RETRY } from "../wire/task.ts";
 import {
   boolean,
@@ -23,6 +23,7 @@ import {
   names,
   OUTPUTS,
   positiveNumber,
+  secondsAsMs,
   size,
 } from "./kinds.ts";
 import type { OptionSpec } from "./spec.ts";
@@ -243,6 +244,18 @@ export const OPTIONS = [
       arg: "<ms>",
       help: "longest a worker may go without finishing a record; past it the worker is " +
         "replaced, its chunk re-run, and a record that hangs alone isolated",
+    },
+  },
+  {
+    key: "stall",
+    scope: "run",
+    kind: secondsAsMs(),
+    default: DEFAULT_STALL_MS,
+    flag: {
+      name: "stall",
+      arg: "<s>",
+      help: "say so on standard error when no record of a task has finished for this many " +
+        "seconds, naming the worker and the record (default 30; 0: never)",
     },
   },
   {

@@ -10,11 +10,13 @@
  * @module
  */
 
+import { runSettings } from "./run_settings.ts";
+import { StallWatch } from "./stall_watch.ts";
 import type { WorkerCrashError } from "../errors.ts";
 import { type Input, planInput } from "../input/source.ts";
 import type { InputPlan, SourceHead, TaskSource } from "../input/task.ts";
 import type { ResolvedRunOptions } from "../options.ts";
-import { DEFAULT_RETRY, type ResultsPiece, type TaskCount } from "../wire/task.ts";
+import type { ResultsPiece, TaskCount } from "../wire/task.ts";
 import type { Backend, BackendListener, BackendRun, WorkerNote } from "../backends/backend.ts";
 import { OutputDocument } from "./document.ts";
 import { Ledger } from "./ledger.ts";
@@ -103,6 +105,8 @@ export class Engine implements BackendListener, Pump {
   };
   /** Aborts the workers' start when the run ends before they are ready. */
   #starting = new AbortController();
+  /** Says when a task's records stop finishing. */
+  #stall: StallWatch | undefined;
 
   /** Checks the input now; reading starts at the first `next()`. */
   constructor(input: Input, options: ResolvedRunOptions, lease: Lease, part?: Part) {
@@ -247,28 +251,21 @@ export class Engine implements BackendListener, Pump {
       backlog: () => this.#release!.bytes + this.#outbox.bytes,
     });
     this.#backendRun = await backend.begin(
-      {
-        format: head.format,
-        delimiter: head.delimiter,
-        columns: head.columns,
-        encoding: head.encoding,
-        tagged: options.tagged,
-        stopOnError: options.onError === "fail",
-        encode: options.encode,
-        // A document that an earlier run began has its CSV columns already.
-        outputColumns: this.#document?.columns,
-        concurrency: options.concurrency,
-        batchRecords: options.batchRecords,
-        retry: { ...DEFAULT_RETRY, max: options.retries },
-        rate: options.rateLimit && {
-          intervalUs: 1e6 / options.rateLimit.perSecond,
-          perWorkerUs: 1e6 * backend.size / options.rateLimit.perSecond,
-        },
-      },
+      // A document that an earlier run began has its CSV columns already.
+      runSettings(head, options, backend.size, this.#document?.columns),
       { timeout: options.timeout, maxChunksPerWorker: options.maxChunksPerWorker },
       this,
     );
-    if (this.#state !== "running") this.#backendRun.end(true);
+    if (this.#state !== "running") return this.#backendRun.end(true);
+    if (options.stall <= 0) return;
+    this.#stall = new StallWatch(options.stall, {
+      flights: () => this.#scheduler!.flights(),
+      base: (seq) => ledger.start(seq),
+      holder: (seq) => this.#backendRun?.holder?.(seq),
+      file: source.file,
+      stats: this.#stats,
+      report: () => this.#report(),
+    });
   }
 
   // --- the backend's events: queued, handled by the pump -------------------
@@ -315,8 +312,10 @@ export class Engine implements BackendListener, Pump {
     const scheduler = this.#scheduler!;
     for (const event of events) {
       if (this.#state !== "running") return;
-      if (event.type === "piece") scheduler.piece(event.piece);
-      else if (event.type === "count") {
+      if (event.type === "piece") {
+        scheduler.piece(event.piece);
+        if (event.piece.records > 0) this.#stall?.progressed(event.piece.id);
+      } else if (event.type === "count") {
         const error = scheduler.count(event.count);
         if (error !== undefined) return this.#fail(error);
       } else if (event.type === "note" && event.note.kind === "recycled") this.#stats.recycled++;
@@ -355,6 +354,7 @@ export class Engine implements BackendListener, Pump {
   #end(): void {
     if (this.#state === "ended") return;
     this.#state = "ended";
+    this.#stall?.stop();
     this.#interrupt?.();
     this.#starting.abort(this.#error?.value ?? new Error("the run ended"));
     this.#wake?.();

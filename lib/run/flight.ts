@@ -58,6 +58,12 @@ export class Flight {
   newlines: number | undefined;
   /** True once a worker died holding it: it is sent with its record count asked for. */
   crashedBefore = false;
+  /** When a record of this task last finished, or it was sent (for the stall notice). */
+  progressAt = 0;
+  /** The 1-based line within the task's text of its next record, when a piece said. */
+  nextLine: number | undefined;
+  /** The last piece was sent while its worker waited for the next record: it is on that one. */
+  onNext = false;
   /** What a superseded flight is run as once its worker lets go of it. */
   next: InputTask | undefined;
 

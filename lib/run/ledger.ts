@@ -53,6 +53,15 @@ export class Ledger {
     return this.#bases.get(seq);
   }
 
+  /**
+   * Where chunk `seq` starts (its first record's index and line) once every
+   * earlier chunk has reported, whether or not it has itself; else undefined.
+   */
+  start(seq: number): Base | undefined {
+    if (seq === this.#known) return { index: this.#index, line: this.#line };
+    return this.#bases.get(seq);
+  }
+
   /** Forgets chunk `seq` once it is released. */
   forget(seq: number): void {
     this.#bases.delete(seq);

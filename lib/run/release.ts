@@ -207,12 +207,12 @@ export class Release {
   #flushOne(seq: number, pending: Pending): [boolean, unknown] {
     if (this.#held(seq)) return [false, undefined];
     if (pending.stop) {
-      const base = this.#ledger.base(seq);
+      const base = this.#ledger.start(seq);
       return base === undefined ? [false, undefined] : [false, pending.stop(base)];
     }
     while (pending.pieces.length) {
       const piece = pending.pieces[0];
-      const base = this.#ledger.base(seq);
+      const base = this.#ledger.start(seq);
       const needsBase = this.#options.tagged || piece.failures.length > 0 || !!piece.invalid;
       if (needsBase && base === undefined) return [false, undefined];
       pending.pieces.shift();

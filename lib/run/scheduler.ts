@@ -147,6 +147,9 @@ export class Scheduler {
       count: flight.crashedBefore || undefined,
     };
     flight.state = "sent";
+    flight.progressAt = performance.now();
+    flight.nextLine = undefined;
+    flight.onNext = false;
     try {
       backend.send(task, flight.task.transfer);
     } catch (error) {
@@ -154,6 +157,11 @@ export class Scheduler {
       flight.task = this.#source.unsendable(flight.task, error);
       backend.send({ ...task, body: flight.task.body }, flight.task.transfer);
     }
+  }
+
+  /** The tasks in flight. */
+  flights(): Iterable<Flight> {
+    return this.#flights.values();
   }
 
   /** A piece of a task's results. */
@@ -170,6 +178,11 @@ export class Scheduler {
       return;
     }
     if (piece.records > piece.failures.length) this.#crashStreak = 0;
+    if (piece.records > 0) {
+      flight.progressAt = performance.now();
+      flight.nextLine = piece.nextLine;
+      flight.onNext = piece.waiting === true;
+    }
     if (piece.retried) this.#stats.retriedRecords += piece.retried;
     flight.advance(piece.records);
     this.#release.add(internal(piece));

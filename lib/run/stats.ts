@@ -5,6 +5,7 @@
  */
 
 import type { Progress } from "../options.ts";
+import type { Stall } from "./stall_watch.ts";
 
 /** What a run has counted so far. */
 export class Stats {
@@ -21,6 +22,8 @@ export class Stats {
   readonly warnings: string[] = [];
   /** What the run waits for now, if anything (no worker has taken it). */
   waiting: string | undefined;
+  /** A task whose records stopped finishing, while it is so. */
+  stalled: Stall | undefined;
   /** Bytes of the input its decoder could not read, and where the first was. */
   #invalid: { count: number; line: number; file?: string; encoding: string } | undefined;
 
@@ -76,6 +79,7 @@ export class Stats {
       ...(this.retriedRecords ? { retriedRecords: this.retriedRecords } : {}),
       ...(this.warnings.length || this.#invalid ? { warnings: [...this.#allWarnings()] } : {}),
       ...(this.waiting !== undefined ? { waiting: this.waiting } : {}),
+      ...(this.stalled !== undefined ? { stalled: this.stalled } : {}),
       bytesRead: input.bytesRead,
       bytesTotal: input.bytesTotal,
       reader: input.reader,

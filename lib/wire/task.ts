@@ -159,6 +159,10 @@ export interface ResultsPiece {
   heapUsed?: number;
   /** The last piece: bytes of the task's text its decoder could not read, if any. */
   invalid?: InvalidText;
+  /** Not the last piece: the 1-based line within the task's text of the next record. */
+  nextLine?: number;
+  /** Sent while the worker waits for the next record's classify (a promise): it is on that one. */
+  waiting?: boolean;
 }
 
 /** Bytes of a task's text that its decoder could not read (each became U+FFFD). */

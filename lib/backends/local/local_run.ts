@@ -101,6 +101,11 @@ export class LocalRun implements BackendRun {
     }
   }
 
+  holder(id: number): string | undefined {
+    const slot = this.#slots.find((s) => !s.dead && s.queue.includes(id));
+    return slot && `worker ${slot.index}`;
+  }
+
   /** A message from a ready worker. */
   message(slot: Slot, message: FromWorker): void {
     if (this.#ended) return;
