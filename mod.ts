@@ -56,5 +56,6 @@ export type {
   RunOptions,
   Tagged,
 } from "./lib/options.ts";
+export type { Stall } from "./lib/progress.ts";
 export type { WorkerContext } from "./lib/plugin.ts";
 export type { Plugin, ResultOf } from "./lib/plugin.ts";

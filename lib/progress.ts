@@ -5,6 +5,22 @@
  * @module
  */
 
+/** A task whose records stopped finishing: who holds which record, for how long. */
+export interface Stall {
+  /** What the notice says, whole. */
+  message: string;
+  /** The worker that holds the record ("worker 2"), when the backend can say. */
+  worker?: string;
+  /** The record's input file, where known. */
+  file?: string;
+  /** The record's 0-based index, where known. */
+  index?: number;
+  /** The line the record starts on, where known. */
+  line?: number;
+  /** Milliseconds since a record of its task last finished (or the task was sent). */
+  ms: number;
+}
+
 /** A snapshot of a run's progress, given to `onProgress`. */
 export interface Progress {
   /** Records finished (classified, filtered or failed). */
@@ -53,14 +69,7 @@ export interface Progress {
    * `stall` option: who holds which record (file, index, line), for how
    * long, and what to do (`message` says it whole). Absent otherwise.
    */
-  stalled?: {
-    message: string;
-    worker?: string;
-    file?: string;
-    index?: number;
-    line?: number;
-    ms: number;
-  };
+  stalled?: Stall;
   /**
    * Who reads the input now: "workers" (byte ranges of a file), or "main"
    * (the main thread cuts chunks; also after a range was cut inside a quoted

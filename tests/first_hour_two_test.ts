@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { classify, ModuleError } from "../mod.ts";
 import { Eta } from "../lib/cli/progress_bar.ts";
+import { emptyProgress } from "../lib/run/stats.ts";
 import { CLI, collect, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 import type { Progress } from "../mod.ts";
 
@@ -71,17 +72,8 @@ Deno.test("a killed run's temporary file is removed by the next run with the sam
 });
 
 const progress = (over: Partial<Progress>): Progress => ({
-  records: 0,
-  results: 0,
-  errors: 0,
-  bytesRead: 0,
+  ...emptyProgress(),
   bytesTotal: 100e6,
-  elapsedMs: 0,
-  retries: 0,
-  respawns: 0,
-  isolated: 0,
-  recycled: 0,
-  reruns: 0,
   ...over,
 });
 

@@ -11,6 +11,7 @@
  */
 
 import { CrunchError } from "../errors.ts";
+import { concat } from "../wire/frames.ts";
 import type { Sink } from "./sink.ts";
 
 /** A tagged NDJSON line's record index, read from its start (`{"index":12,...`). */
@@ -114,14 +115,4 @@ export async function mergeByIndex(
   while (next < extra.length) await put(extra[next++].line);
   if (out.length) await sink.write(encoder.encode(out.join("\n") + "\n"));
   return { kept, added: extra.length };
-}
-
-function concat(pieces: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    all.set(piece, at);
-    at += piece.length;
-  }
-  return all;
 }

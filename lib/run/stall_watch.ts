@@ -10,23 +10,10 @@
  */
 
 import type { Base } from "./ledger.ts";
+import type { Stall } from "../progress.ts";
 import type { Flight } from "./flight.ts";
 import type { Stats } from "./stats.ts";
 import { thousands } from "../numbers.ts";
-
-/** A stall, as `Progress.stalled` reports it. */
-export interface Stall {
-  /** What the notice says, whole. */
-  message: string;
-  /** The worker that holds the record, when the backend can say. */
-  worker?: string;
-  /** The record's input file, index (0-based) and line, where known. */
-  file?: string;
-  index?: number;
-  line?: number;
-  /** Milliseconds since a record of its task last finished (or the task was sent). */
-  ms: number;
-}
 
 /** What the watch needs of its run. */
 export interface StallRun {
