@@ -15,7 +15,7 @@ import { keysOf } from "./options/keys.ts";
 import type { Format, OutputFormat } from "./formats/format.ts";
 
 export type { Format, OutputFormat } from "./formats/format.ts";
-export type { Progress } from "./progress.ts";
+export type { Progress, Stall } from "./progress.ts";
 import type { Progress } from "./progress.ts";
 
 /** What to do when a record fails to parse or to classify. */
@@ -145,6 +145,12 @@ export interface RunOptions {
    * worker processes are killed.
    */
   timeout?: number;
+  /**
+   * Classify only the first `limit` records of the input (of all the files,
+   * for `files()`): a try of a classifier on a huge input. The main thread
+   * reads and parses up to the last of them; nothing after it is read.
+   */
+  limit?: number;
   /**
    * When no record of a task in flight has finished for this many ms
    * (default 30,000; 0 turns it off), `Progress.stalled` says which worker

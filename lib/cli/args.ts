@@ -241,6 +241,11 @@ function combined(values: Values, options: Record<string, unknown>): void {
   if (values.merge !== undefined && values["retry-errors"] === undefined) {
     throw new FlagError("--merge is a setting of --retry-errors: add --retry-errors <errors file>");
   }
+  for (const flag of ["resume", "retry-errors"]) {
+    if (values[flag] !== undefined && options.limit !== undefined) {
+      throw new FlagError(`--limit with --${flag}: a limited run is a try, not one to go on from`);
+    }
+  }
   if (values["retry-errors"] !== undefined) {
     // The retried records' results say which records they are: they are not a run of their own.
     options.tagged = true;

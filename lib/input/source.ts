@@ -30,6 +30,7 @@ import { transcodedIfNeeded } from "./transcoded.ts";
 import { readHead } from "./head.ts";
 import { RangeSource } from "./ranges.ts";
 import { SelectedSource } from "./selected.ts";
+import { LimitedSource } from "./limited.ts";
 import { isAsyncIterable, isIterable, RowSource } from "./rows.ts";
 import type { InputPlan, OpenInput } from "./task.ts";
 
@@ -108,10 +109,12 @@ export function planInput(input: Input, options: InputOptions): InputPlan {
   }
   if (isAsyncIterable(input) || isIterable(input)) {
     // An array of few rows still makes two batches per worker.
+    const length = Array.isArray(input) ? Math.min(input.length, options.limit ?? Infinity) : 0;
     const batchSize = Array.isArray(input) && options.workers
-      ? Math.min(options.batchSize, Math.max(1, Math.ceil(input.length / (options.workers * 2))))
+      ? Math.min(options.batchSize, Math.max(1, Math.ceil(length / (options.workers * 2))))
       : options.batchSize;
-    const source = new RowSource(input, batchSize);
+    const rows = options.limit === undefined ? input : firstRows(input, options.limit);
+    const source = new RowSource(rows, batchSize);
     return {
       file: undefined,
       open: () => Promise.resolve({ head: source.head, source }),
@@ -123,6 +126,19 @@ export function planInput(input: Input, options: InputOptions): InputPlan {
       Object.prototype.toString.call(input)
     }: pass a file path, a URL, a Deno.FsFile, a ReadableStream or an iterable of rows`,
   );
+}
+
+/** The first `limit` rows of an iterable or async iterable. */
+async function* firstRows(
+  rows: Iterable<unknown> | AsyncIterable<unknown>,
+  limit: number,
+): AsyncGenerator<unknown> {
+  if (limit <= 0) return;
+  let taken = 0;
+  for await (const row of rows) {
+    yield row;
+    if (++taken >= limit) return;
+  }
 }
 
 /** A byte input: a file by path (read twice, by range, when it is a regular file) or a stream. */
@@ -248,10 +264,14 @@ class BytePlan implements InputPlan {
       );
     }
     if (start !== undefined) head = { ...head, firstLine: start.line };
-    const { select } = this.#options;
+    const { select, limit } = this.#options;
     if (select !== undefined) {
       const chunks = new ChunkSource(settings, reader, 0, decoded, file);
       return { head, source: new SelectedSource(chunks, head, select) };
+    }
+    if (limit !== undefined) {
+      const chunks = new ChunkSource(settings, reader, 0, decoded, file);
+      return { head, source: new LimitedSource(chunks, head, limit) };
     }
     const ranges = this.#options.reader === "workers" && settings.path !== undefined && !decoded;
     if (ranges) {

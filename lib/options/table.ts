@@ -247,6 +247,16 @@ export const OPTIONS = [
     },
   },
   {
+    key: "limit",
+    scope: "run",
+    kind: integer(),
+    flag: {
+      name: "limit",
+      arg: "<n>",
+      help: "classify only the first n records (a try on a big input: nothing past them is read)",
+    },
+  },
+  {
     key: "stall",
     scope: "run",
     kind: secondsAsMs(),

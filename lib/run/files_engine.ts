@@ -81,7 +81,9 @@ export class FilesEngine implements Pump {
       for (;;) {
         if (this.#stopped) return { done: true, value: undefined };
         if (this.#current === undefined) {
-          if (this.#at + 1 >= this.#paths!.length) return await this.#finish();
+          if (this.#at + 1 >= this.#paths!.length || this.#left() === 0) {
+            return await this.#finish();
+          }
           this.#begin(++this.#at);
         }
         const step = await this.#current!.next(batch);
@@ -146,6 +148,12 @@ export class FilesEngine implements Pump {
     paths.forEach((path, k) => this.#checkHeader(path, heads[k]));
   }
 
+  /** Records the limit leaves for the files to come (undefined: no limit). */
+  #left(): number | undefined {
+    const { limit } = this.#options;
+    return limit === undefined ? undefined : Math.max(0, limit - this.#done.records);
+  }
+
   /** Starts the engine of file `k`, on the workers of the whole run. */
   #begin(k: number): void {
     const path = this.#paths![k];
@@ -156,8 +164,12 @@ export class FilesEngine implements Pump {
     const options: ResolvedRunOptions = {
       ...this.#options,
       chunkBytes: Math.min(this.#options.chunkBytes, Math.max(MIN_CHUNK, share)),
+      limit: this.#left(),
       decoders: this.#decoders,
-      onProgress: this.#options.onProgress && ((p) => this.#progress(p)),
+      // A limit counts the records of the files before too (their final progress).
+      onProgress: this.#options.onProgress || this.#options.limit !== undefined
+        ? (p) => this.#progress(p)
+        : undefined,
     };
     const lease: Lease = {
       workers: this.#lease.workers,
@@ -212,7 +224,7 @@ export class FilesEngine implements Pump {
     sum.elapsedMs = performance.now() - this.#started;
     const warnings = [...(this.#done.warnings ?? []), ...(p.warnings ?? [])];
     if (warnings.length) sum.warnings = warnings;
-    this.#options.onProgress!(sum);
+    this.#options.onProgress?.(sum);
   }
 
   /** Adds the finished file's final progress to the files before it. */

@@ -10,7 +10,7 @@
  */
 
 import type { Base } from "./ledger.ts";
-import type { Stall } from "../progress.ts";
+import type { Stall } from "../options.ts";
 import type { Flight } from "./flight.ts";
 import type { Stats } from "./stats.ts";
 import { thousands } from "../numbers.ts";

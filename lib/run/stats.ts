@@ -5,7 +5,7 @@
  */
 
 import type { Progress } from "../options.ts";
-import type { Stall } from "../progress.ts";
+import type { Stall } from "../options.ts";
 
 /** What a run has counted so far. */
 export class Stats {
