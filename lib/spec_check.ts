@@ -11,6 +11,7 @@
  * @module
  */
 
+import { TYPED_ARRAYS } from "./wire/shared_copy.ts";
 import { describe } from "./checks.ts";
 import { CrunchError } from "./errors.ts";
 
@@ -41,19 +42,7 @@ const CLONEABLE = new Set<unknown>([
   DOMException.prototype,
   ...[Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError]
     .map((e) => e.prototype),
-  ...[
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
-  ].map((t) => t.prototype),
+  ...TYPED_ARRAYS.map((t) => t.prototype),
 ]);
 
 /** How a key reads in a path: `spec.a`, `spec["a b"]`, `spec[3]`. */

@@ -253,6 +253,15 @@ export function classify(row: { id: string }) {
   );
 });
 
+/** The points a journal holds so far (0 while it does not exist yet). */
+function pointsIn(journal: string): number {
+  try {
+    return (Deno.readTextFileSync(journal).match(/"point"/g) ?? []).length;
+  } catch {
+    return 0;
+  }
+}
+
 /** Starts the command in the background. */
 function spawnCrunch(args: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
@@ -298,14 +307,7 @@ Deno.test("--resume refuses a partial output changed in place since its journal'
   ];
   const run = spawnCrunch(args);
   // Killed once the journal holds a point beyond the first records.
-  await until(() => {
-    try {
-      return (Deno.readTextFileSync(`${dir}/out.ndjson.crunch-journal`).match(/"point"/g) ?? [])
-        .length >= 2;
-    } catch {
-      return false;
-    }
-  });
+  await until(() => pointsIn(`${dir}/out.ndjson.crunch-journal`) >= 2);
   run.kill("SIGKILL");
   await run.status;
   const partial = `${dir}/out.ndjson.crunch-partial`;
@@ -373,14 +375,7 @@ Deno.test("--resume with slow tasks whose pieces come before they end: killed af
     input,
   ];
   const run = spawnCrunch(args);
-  await until(() => {
-    try {
-      return (Deno.readTextFileSync(`${dir}/out.ndjson.crunch-journal`).match(/"point"/g) ?? [])
-        .length >= 3;
-    } catch {
-      return false;
-    }
-  });
+  await until(() => pointsIn(`${dir}/out.ndjson.crunch-journal`) >= 3);
   run.kill("SIGKILL");
   await run.status;
   const again = await runCrunch(args);

@@ -8,21 +8,16 @@
  * @module
  */
 
-import { parseDelimited } from "../formats/csv.ts";
-import { delimiterOf } from "../formats/format.ts";
-import { parseNdjson } from "../formats/ndjson.ts";
-import type { ChunkBody, TaskCount } from "../wire/task.ts";
+import type { ChunkBody } from "../wire/task.ts";
 import type { ChunkSource } from "./chunks.ts";
-import type { InputTask, SourceHead, TaskSource, Verdict } from "./task.ts";
+import { CountedChunks } from "./counted_chunks.ts";
+import type { InputTask, SourceHead } from "./task.ts";
 
 const LF = 0x0a;
 
 /** The chunks of a byte input up to its `limit`-th record. */
-export class LimitedSource implements TaskSource {
-  readonly #chunks: ChunkSource;
-  readonly #head: SourceHead;
+export class LimitedSource extends CountedChunks {
   readonly #limit: number;
-  readonly #decoder: TextDecoder;
   /** Records in the chunks handed out so far. */
   #taken = 0;
   /** The chunk cut short, and the one it was cut from (for a re-run). */
@@ -30,34 +25,16 @@ export class LimitedSource implements TaskSource {
 
   /** The first `limit` records of `chunks` (opened at its head, `head`). */
   constructor(chunks: ChunkSource, head: SourceHead, limit: number) {
-    this.#chunks = chunks;
-    this.#head = head;
+    super(chunks, head);
     this.#limit = limit;
-    this.#decoder = new TextDecoder(head.encoding ?? "utf-8");
-  }
-
-  get file(): string | undefined {
-    return this.#chunks.file;
-  }
-
-  get reader(): "main" {
-    return "main";
-  }
-
-  get bytesTotal(): number | undefined {
-    return this.#chunks.bytesTotal;
-  }
-
-  get bytesRead(): number {
-    return this.#chunks.bytesRead;
   }
 
   async next(): Promise<InputTask | null> {
     if (this.#taken >= this.#limit) return null;
-    const task = await this.#chunks.next();
+    const task = await this.chunks.next();
     if (task === null) return null;
     const body = task.body as ChunkBody;
-    const lines = this.#lines(body);
+    const lines = this.lines(body);
     const wanted = this.#limit - this.#taken;
     if (lines.length <= wanted) {
       this.#taken += lines.length;
@@ -71,48 +48,14 @@ export class LimitedSource implements TaskSource {
     return { body: cut, transfer: task.transfer };
   }
 
-  /** The 1-based line within a chunk where each of its records starts, as a worker parses it. */
-  #lines(body: ChunkBody): number[] {
-    const text = this.#decoder.decode(
-      new Uint8Array(body.buffer, body.start, body.end - body.start),
-    );
-    const { format, columns = [], delimiter } = this.#head;
-    if (format === "ndjson") return parseNdjson(text).lines;
-    return parseDelimited(text, delimiterOf(format, delimiter), columns).lines;
-  }
-
-  taken(id: number, task: InputTask): void {
-    this.#chunks.taken(id, task);
-  }
-
-  async again(task: InputTask): Promise<InputTask> {
+  override async again(task: InputTask): Promise<InputTask> {
     const cut = this.#cut?.body === task.body ? this.#cut : undefined;
-    if (cut === undefined) return await this.#chunks.again(task);
-    const whole = await this.#chunks.again(cut.from);
+    if (cut === undefined) return await this.chunks.again(task);
+    const whole = await this.chunks.again(cut.from);
     const body = whole.body as ChunkBody;
     const again = { ...body, end: body.start + (cut.body.end - cut.body.start) };
     this.#cut = { body: again, from: whole };
     return { body: again, transfer: whole.transfer };
-  }
-
-  unsendable(task: InputTask, error: unknown): InputTask {
-    return this.#chunks.unsendable(task, error);
-  }
-
-  counted(id: number, count: TaskCount): Verdict[] {
-    return this.#chunks.counted(id, count);
-  }
-
-  held(id: number): boolean {
-    return this.#chunks.held(id);
-  }
-
-  completed(id: number, task: InputTask): number | undefined {
-    return this.#chunks.completed(id, task);
-  }
-
-  close(): void {
-    this.#chunks.close();
   }
 }
 

@@ -20,10 +20,8 @@ type Marker = {
   length?: number;
 };
 
-const VIEWS: Record<
-  string,
-  new (buffer: SharedArrayBuffer, offset: number, length: number) => unknown
-> = {
+/** The typed array classes structured clone carries. */
+export const TYPED_ARRAYS = [
   Int8Array,
   Uint8Array,
   Uint8ClampedArray,
@@ -35,8 +33,12 @@ const VIEWS: Record<
   Float64Array,
   BigInt64Array,
   BigUint64Array,
-  DataView,
-};
+] as const;
+
+const VIEWS: Record<
+  string,
+  new (buffer: SharedArrayBuffer, offset: number, length: number) => unknown
+> = Object.fromEntries([...TYPED_ARRAYS, DataView].map((view) => [view.name, view]));
 
 /** True for what the walk goes into: plain objects, arrays, Maps and Sets. */
 function container(value: unknown): value is object {
