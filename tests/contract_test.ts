@@ -114,6 +114,35 @@ for (const mode of MODES) {
     assert.ok(performance.now() - started >= 300); // 20 calls at 50 a second: 0.4 s at least
   });
 
+  test("an input's encoding, its undecodable bytes and a limit read alike", async () => {
+    const bytes = new Uint8Array([
+      ...new TextEncoder().encode("id,text\n1,plain\n2,caf"),
+      0xe9,
+      ...new TextEncoder().encode("\n3,na"),
+      0xef,
+      ...new TextEncoder().encode("ve\n4,last\n"),
+    ]);
+    const path = await tempFile("latin1.csv", bytes);
+    const read = (options: Record<string, unknown>) => {
+      let last: Progress | undefined;
+      return collect(classify<{ text: string }>(fixture("identity.ts"), path, {
+        ...options,
+        workers: 2,
+        ordered: true,
+        onProgress: (p) => last = p,
+      })).then((rows) => ({ texts: rows.map((r) => r.text), warnings: last?.warnings ?? [] }));
+    };
+    const latin1 = await read({ ...await mode.options(), encoding: "latin1" });
+    assert.deepEqual(latin1.texts, ["plain", "café", "naïve", "last"]);
+    assert.deepEqual(latin1.warnings, []);
+    const utf8 = await read(await mode.options());
+    assert.deepEqual(utf8.texts, ["plain", "caf\uFFFD", "na\uFFFDve", "last"]);
+    assert.equal(utf8.warnings.length, 1);
+    assert.match(utf8.warnings[0], /2 byte sequences are not valid UTF-8 \(the first on line 3\)/);
+    const limited = await read({ ...await mode.options(), encoding: "latin1", limit: 2 });
+    assert.deepEqual(limited.texts, ["plain", "café"]);
+  });
+
   test("results plus errors equal the records in, each once", async () => {
     const csv = "id,text\n1,a\n2,b\n3\n4,d\n5,e\n6,f\n";
     const path = await tempFile("data.csv", csv);
