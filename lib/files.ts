@@ -7,6 +7,9 @@
 
 import { glob } from "node:fs/promises";
 import { InputError } from "./errors.ts";
+import { RemoteClient } from "./remote/client.ts";
+import { isRemote, shown } from "./remote/location.ts";
+import { isS3Many, listS3 } from "./remote/listing.ts";
 
 /**
  * Several files as one input, made by {@linkcode files}. Each file keeps its
@@ -54,7 +57,11 @@ export function files(...patterns: (string | URL)[]): Files {
   if (patterns.length === 0) {
     throw new TypeError("files() needs at least one path, glob or directory");
   }
-  return new Files(patterns.map((p) => p instanceof URL ? decodeURIComponent(p.pathname) : p));
+  return new Files(
+    patterns.map((p) =>
+      !(p instanceof URL) ? p : p.protocol === "file:" ? decodeURIComponent(p.pathname) : p.href
+    ),
+  );
 }
 
 const GLOB = /[*?[{]/;
@@ -75,10 +82,32 @@ async function statOf(path: string): Promise<Deno.FileInfo> {
   }
 }
 
-/** The files `patterns` name, in order, each once. */
+/**
+ * The objects a URL names: itself, or for an `s3://` prefix or glob, the
+ * objects listed under it (an http server has no listing).
+ */
+async function remoteNames(pattern: string, client: RemoteClient): Promise<string[]> {
+  if (!isS3Many(pattern)) return [pattern];
+  let names: string[];
+  try {
+    names = await listS3(pattern, client);
+  } catch (error) {
+    throw new InputError(shown(pattern), `it could not be listed: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (names.length === 0) {
+    const what = pattern.endsWith("/") ? "no object is under this prefix" : "no object matches";
+    throw new InputError(pattern, what);
+  }
+  return names;
+}
+
+/** The files `patterns` name, in order, each once; URLs as they are, S3 prefixes listed. */
 export async function expandFiles(patterns: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   const seen = new Set<string>();
+  let client: RemoteClient | undefined;
   const add = (path: string) => {
     if (!seen.has(path)) {
       seen.add(path);
@@ -86,6 +115,10 @@ export async function expandFiles(patterns: readonly string[]): Promise<string[]
     }
   };
   for (const pattern of patterns) {
+    if (isRemote(pattern)) {
+      for (const name of await remoteNames(pattern, client ??= new RemoteClient())) add(name);
+      continue;
+    }
     if (GLOB.test(pattern)) {
       const matched: string[] = [];
       for await (const path of glob(pattern)) matched.push(path);

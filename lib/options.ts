@@ -19,10 +19,7 @@ export type { Progress, Stall } from "./progress.ts";
 import type { Progress } from "./progress.ts";
 
 /** What to do when a record fails to parse or to classify. */
-export type OnError =
-  | "fail"
-  | "skip"
-  | ((error: RecordError | ParseError) => void);
+export type OnError = "fail" | "skip" | ((error: RecordError | ParseError) => void);
 
 /** A result tagged with the input record it came from (option `tagged`). */
 export interface Tagged<T = unknown> {
@@ -200,6 +197,18 @@ export interface RunOptions {
    */
   encoding?: string;
   /**
+   * HTTP headers for every request of an http(s) input (`{ Authorization:
+   * "Bearer ..." }`); never logged, never sent to S3 or through Redis
+   * (`crunch worker`s take their own `--header`).
+   */
+  headers?: Record<string, string> | [string, string][];
+  /**
+   * An http(s) or s3 request that brings no byte for this many ms is tried
+   * again, as a 5xx or a reset is (default 30,000; 0: never); one that
+   * keeps failing is an `InputError` naming the URL and the byte range.
+   */
+  httpTimeout?: number;
+  /**
    * Whether the first record of a CSV or TSV input is a header row (default
    * true). With false, the records are keyed by `columns`, or by `c1`, `c2`,
    * ... as many as the first record has fields.
@@ -255,11 +264,13 @@ type Defaulted =
   | "concurrency"
   | "batchRecords"
   | "retries"
-  | "stall";
+  | "stall"
+  | "httpTimeout";
 
 /** Run options with defaults applied, and the command's internal ones. */
 export type ResolvedRunOptions =
-  & Omit<RunOptions, Defaulted>
+  & Omit<RunOptions, Defaulted | "headers">
+  & { headers?: [string, string][] }
   & Required<Pick<RunOptions, Defaulted>>
   & {
     /** Internal (the command's --resume): the records start here, not after the header. */

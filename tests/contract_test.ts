@@ -16,7 +16,9 @@ import {
 } from "../mod.ts";
 import { expected, pluginFolder } from "./plugin_folder.ts";
 import { HAVE_REDIS, RedisServer, startWorkers, type WorkerProcess } from "./redis_harness.ts";
+import { FolderServer, HAVE_NGINX } from "./http_harness.ts";
 import {
+  awkwardCsv,
   collect,
   deadline,
   fixture,
@@ -141,6 +143,30 @@ for (const mode of MODES) {
     assert.match(utf8.warnings[0], /2 byte sequences are not valid UTF-8 \(the first on line 3\)/);
     const limited = await read({ ...await mode.options(), encoding: "latin1", limit: 2 });
     assert.deepEqual(limited.texts, ["plain", "café"]);
+  });
+
+  test("an input by URL is read by byte range by the workers, as from the file", async () => {
+    if (!HAVE_NGINX) return;
+    const bytes = new TextEncoder().encode(awkwardCsv(3_000));
+    const root = await Deno.makeTempDir();
+    await Deno.writeFile(`${root}/data.csv`, bytes);
+    const server = await FolderServer.nginx(root);
+    try {
+      const options = { workers: 2, chunkBytes: 4096, ordered: true, tagged: true };
+      const want = await collect(classify(fixture("identity.ts"), `${root}/data.csv`, options));
+      let reader: string | undefined;
+      const got = await collect(classify(fixture("identity.ts"), server.url("data.csv"), {
+        ...await mode.options(),
+        ...options,
+        onProgress: (p) => reader = p.reader,
+      }));
+      assert.deepEqual(got, want);
+      assert.equal(reader, "workers");
+      const ranged = (await server.requests()).filter((r) => r.status === 206);
+      assert.ok(ranged.length > 10, `${ranged.length} ranged requests`);
+    } finally {
+      await server.stop();
+    }
   });
 
   test("results plus errors equal the records in, each once", async () => {

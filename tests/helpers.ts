@@ -45,6 +45,20 @@ export function numberedCsv(count: number, text = (i: number) => `row ${i}`): st
   return out;
 }
 
+/** CSV whose quoted fields hold commas, quotes, LFs and multibyte text, in many 4 KiB ranges. */
+export function awkwardCsv(rows: number): string {
+  let out = "id,text,n\n";
+  for (let i = 0; i < rows; i++) {
+    const text = i % 7 === 0
+      ? `"line one ${i}\nline two, with ""quotes"" é😀"`
+      : i % 5 === 0
+      ? `"a, b ${"x".repeat(i % 90)}"`
+      : `plain ${i} ${"ü".repeat(i % 13)}`;
+    out += `${i},${text},${i * 3}\n`;
+  }
+  return out;
+}
+
 /** Longest a command run by a test may take. */
 const COMMAND_DEADLINE_MS = 120_000;
 
@@ -100,7 +114,7 @@ export const CLI = new URL("../lib/cli/main.ts", import.meta.url).pathname;
 /** Runs the crunch command with `args`, as a real subprocess. */
 export function runCrunch(
   args: string[],
-  options: { cwd?: string; stdin?: string } = {},
+  options: { cwd?: string; stdin?: string; env?: Record<string, string> } = {},
 ): ReturnType<typeof runDeno> {
   return runDeno(["run", "-A", CLI, ...args], options);
 }

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ParseError, Pool, type Progress, RecordError } from "../mod.ts";
-import { RangeReader } from "../workers/range_reader.ts";
+import { FileInput, RangeReader } from "../workers/range_reader.ts";
+import type { RangeBody } from "../lib/wire/task.ts";
 import { collect, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 
 const identity = fixture("identity.ts");
@@ -178,17 +179,18 @@ Deno.test("RangeReader: cuts after the first LF at or after offset - 1, up to th
   const text = "h\nab\ncd\nef\n";
   const path = await tempFile("r.csv", text);
   const reader = new RangeReader();
-  const at = (start: number, end: number, exact = false) => {
-    const r = reader.read(1, path, start, end, exact, 100);
+  const at = async (start: number, end: number, exact = false) => {
+    const body = rangeBody(path, start, end, exact);
+    const r = await reader.read(1, body, (b) => new FileInput(b));
     return `${r.start}:${new TextDecoder().decode(r.bytes)}`;
   };
-  assert.equal(at(2, 5, true), "2:ab\n");
-  assert.equal(at(5, 6), "5:cd\n"); // byte 4 is an LF: "cd" starts at 5
-  assert.equal(at(6, 9), "8:ef\n");
-  assert.equal(at(6, 7), "7:"); // no record starts in [6, 7)
+  assert.equal(await at(2, 5, true), "2:ab\n");
+  assert.equal(await at(5, 6), "5:cd\n"); // byte 4 is an LF: "cd" starts at 5
+  assert.equal(await at(6, 9), "8:ef\n");
+  assert.equal(await at(6, 7), "7:"); // no record starts in [6, 7)
   // Every byte split gives each record once.
   for (let cut = 3; cut < text.length; cut++) {
-    const [a, b] = [at(2, cut, true), at(cut, text.length)];
+    const [a, b] = [await at(2, cut, true), await at(cut, text.length)];
     const joined = a.slice(a.indexOf(":") + 1) + b.slice(b.indexOf(":") + 1);
     assert.equal(joined, "ab\ncd\nef\n", `cut at ${cut}`);
   }
@@ -198,14 +200,16 @@ Deno.test("RangeReader: cuts after the first LF at or after offset - 1, up to th
 Deno.test("RangeReader: a file replaced between runs is read afresh, not through the old handle", async () => {
   const path = await tempFile("swap.csv", "h\nold\n");
   const reader = new RangeReader();
-  const read = (run: number) =>
-    new TextDecoder().decode(reader.read(run, path, 2, 6, true, 100).bytes);
-  assert.equal(read(1), "old\n");
+  const read = async (run: number) => {
+    const r = await reader.read(run, rangeBody(path, 2, 6, true), (b) => new FileInput(b));
+    return new TextDecoder().decode(r.bytes);
+  };
+  assert.equal(await read(1), "old\n");
   // Replaced, not rewritten in place: a handle kept open would still see the old file.
   await Deno.writeTextFile(`${path}.new`, "h\nnew\n");
   await Deno.rename(`${path}.new`, path);
-  assert.equal(read(1), "old\n"); // the same run keeps its handle
-  assert.equal(read(2), "new\n");
+  assert.equal(await read(1), "old\n"); // the same run keeps its handle
+  assert.equal(await read(2), "new\n");
   reader.close();
 });
 
@@ -300,3 +304,8 @@ Deno.test({
     );
   },
 });
+
+/** A range body of the file at `path`. */
+function rangeBody(path: string, offset: number, end: number, exact: boolean): RangeBody {
+  return { kind: "range", path, offset, end, exact, maxRecordBytes: 100 };
+}

@@ -99,6 +99,7 @@ function imports(path: string): string[] {
 const RULES: [from: string, allowed: string[]][] = [
   ["lib/formats/", ["lib/formats/"]],
   ["lib/wire/", ["lib/wire/", "lib/formats/", "lib/plugin.ts"]],
+  ["lib/remote/", ["lib/remote/", "lib/wire/"]],
   ["workers/", [
     "workers/",
     "lib/formats/",
@@ -106,9 +107,11 @@ const RULES: [from: string, allowed: string[]][] = [
     "lib/plugin.ts",
     "lib/input/decode_protocol.ts",
     "lib/input/compression.ts",
+    "lib/remote/",
   ]],
   ["lib/input/", [
     "lib/input/",
+    "lib/remote/",
     "lib/formats/",
     "lib/wire/",
     "lib/errors.ts",
@@ -119,6 +122,7 @@ const RULES: [from: string, allowed: string[]][] = [
   ]],
   ["lib/run/", [
     "lib/run/",
+    "lib/remote/",
     "lib/numbers.ts",
     "lib/input/",
     "lib/wire/",

@@ -13,6 +13,7 @@ import type { ParsedChunk } from "../lib/formats/parsed_chunk.ts";
 import type { RunMessage } from "../lib/wire/protocol.ts";
 import { DEFAULT_BATCH_RECORDS, DEFAULT_RETRY, type RetryPolicy } from "../lib/wire/task.ts";
 import { RateGate } from "./retry.ts";
+import { RemoteClient } from "../lib/remote/client.ts";
 
 /** Record parsers by delimiter and columns: runs over many files of one header share them. */
 export class ParserCache {
@@ -38,6 +39,7 @@ export class CurrentRun {
   readonly #cache: ParserCache;
   #parsers: RecordParsers | undefined;
   #gate: RateGate | undefined;
+  #remote: RemoteClient | undefined;
 
   /** The run `settings` describe; its parsers come from `cache`. */
   constructor(settings: RunMessage, cache: ParserCache) {
@@ -66,6 +68,11 @@ export class CurrentRun {
     const rate = this.settings.rate;
     if (rate === undefined) return undefined;
     return this.#gate ??= new RateGate(rate.buffer ?? new ArrayBuffer(8), rate.intervalUs);
+  }
+
+  /** What fetches the run's inputs behind URLs, with its headers. */
+  get remote(): RemoteClient {
+    return this.#remote ??= new RemoteClient(this.settings.http ?? {});
   }
 
   /** The records of `text`, in the run's format. */

@@ -184,7 +184,8 @@ export class WorkLoop {
     const run = this.#run;
     // A task of a cancelled or finished run: nobody waits for it.
     if (run === undefined || run.id !== message.run) return;
-    const rows = taskRows(task.body, run, this.#tools);
+    const rows = await taskRows(task.body, run, this.#tools);
+    if (this.#run !== run) return; // cancelled while the range was fetched
     if (task.count || rows.cut) {
       this.#transport.send({
         type: "count",

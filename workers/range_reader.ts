@@ -17,9 +17,10 @@
 import { cutterFor } from "../lib/formats/cutter.ts";
 import { changeOf, type Fingerprint } from "../lib/wire/fingerprint.ts";
 import type { Format } from "../lib/formats/format.ts";
+import type { RangeBody } from "../lib/wire/task.ts";
 
 const LF = 10;
-/** Bytes read past a range's end to find its last record's end, at first. */
+/** Bytes read past a range's end to find its last record's end, at first (a file). */
 const SLACK = 64 * 1024;
 
 /** The file a range is read from is no longer what the run opened. */
@@ -35,46 +36,54 @@ export interface RangeBytes {
   found: boolean;
 }
 
+/** Where a range's bytes come from: a file, or an object behind a URL. */
+export interface RangeInput {
+  /** Reads from `at` into `into` (all of it but at the end); the count. */
+  readAt(at: number, into: Uint8Array): number | Promise<number>;
+  /** Why the input is not what the run opened, if it is not (checked before each range). */
+  change(): string | undefined;
+  /** Bytes read past a range of `bytes` at first, to find its last record's end. */
+  slack?(bytes: number): number;
+  close(): void;
+}
+
+/** Opens the input of a range body (the run's id keys what stays open). */
+export type OpenRangeInput = (body: RangeBody) => RangeInput;
+
 /**
- * Reads ranges of one file for one run, with one open handle and one buffer
- * reused from range to range. Reads are synchronous: a worker has nothing
- * else to do while its range loads, and on Deno 2.9 a read done on the
- * worker's own thread costs less than half of an async one (an async op hands
- * the read to another thread, which then competes for the same cores).
- * Measured over the 89 MB bench file in 512 KiB ranges: open, seek and read
- * per range async 42-59 ms, one handle and sync reads 15-19 ms.
+ * Reads ranges of one input for one run, with one open handle and one
+ * buffer reused from range to range. File reads are synchronous: a worker
+ * has nothing else to do while its range loads, and on Deno 2.9 a read done
+ * on the worker's own thread costs less than half of an async one (an async
+ * op hands the read to another thread, which then competes for the same
+ * cores). Measured over the 89 MB bench file in 512 KiB ranges: open, seek
+ * and read per range async 42-59 ms, one handle and sync reads 15-19 ms. An
+ * object behind a URL is read by one byte-range request a range.
  */
 export class RangeReader {
   #buffer = new Uint8Array(0);
-  #file: Deno.FsFile | undefined;
+  #input: RangeInput | undefined;
   #key = "";
 
   /**
-   * Reads the records that start in bytes `[offset, end)` of the file at
-   * `path` (see the module notes for where they are cut). The file stays open
-   * for the next range of the same `run` and `path`; a range of another run
-   * or file opens that one instead, so a file replaced between runs is read
-   * afresh.
+   * Reads the records that start in bytes `[offset, end)` of the body's
+   * input (see the module notes for where they are cut). The input stays
+   * open for the next range of the same `run` and path; a range of another
+   * run or input opens that one instead, so a file replaced between runs is
+   * read afresh.
    */
-  read(
-    run: number,
-    path: string,
-    offset: number,
-    end: number,
-    exact: boolean,
-    maxRecordBytes: number,
-    fingerprint?: Fingerprint,
-  ): RangeBytes {
-    const file = this.#open(run, path);
-    const change = fingerprint && changeOf(file, fingerprint);
+  async read(run: number, body: RangeBody, open: OpenRangeInput): Promise<RangeBytes> {
+    const { offset, end, exact, maxRecordBytes } = body;
+    const input = this.#open(run, body, open);
+    const change = input.change();
     if (change) throw new FileChanged(change);
     const from = exact ? offset : offset - 1;
     /** Index of byte `end - 1` in the buffer: the last record ends at the first LF from here. */
     const last = end - 1 - from;
-    let want = end - from + SLACK;
+    let want = end - from + (input.slack?.(end - offset) ?? SLACK);
     for (;;) {
       if (this.#buffer.length < want) this.#buffer = new Uint8Array(want);
-      const n = readAt(file, from, this.#buffer.subarray(0, want));
+      const n = await input.readAt(from, this.#buffer.subarray(0, want));
       const view = this.#buffer.subarray(0, n);
       let s = 0;
       if (!exact) {
@@ -98,24 +107,25 @@ export class RangeReader {
    * last LF (at `known - 1`, found inside a quoted field) cuts in two: the
    * first LF outside quotes at or after it, following the quotes from
    * `start` (a record start) on. Undefined when none comes within `limit`
-   * bytes or before the end of the file.
+   * bytes or before the end of the input.
    */
-  stretch(
+  async stretch(
     run: number,
-    path: string,
+    body: RangeBody,
+    open: OpenRangeInput,
     start: number,
     known: number,
     limit: number,
     format: Format,
     delimiter?: string,
-  ): Uint8Array | undefined {
-    const file = this.#open(run, path);
+  ): Promise<Uint8Array | undefined> {
+    const input = this.#open(run, body, open);
     const cutter = cutterFor(format, delimiter);
     let scanned = known - 1;
     let want = known * 2;
     for (;;) {
       if (this.#buffer.length < want) this.#buffer = new Uint8Array(want);
-      const n = readAt(file, start, this.#buffer.subarray(0, want));
+      const n = await input.readAt(start, this.#buffer.subarray(0, want));
       const view = this.#buffer.subarray(0, n);
       // The quote state up to the LF in question, then the first boundary from it on.
       if (scanned === known - 1) cutter.last(view, 0, scanned);
@@ -127,31 +137,51 @@ export class RangeReader {
     }
   }
 
-  /** Closes the open file, if any (when the worker runs out of work). */
+  /** Closes the open input, if any (when the worker runs out of work). */
   close(): void {
-    this.#file?.close();
-    this.#file = undefined;
+    this.#input?.close();
+    this.#input = undefined;
     this.#key = "";
   }
 
-  #open(run: number, path: string): Deno.FsFile {
-    const key = `${run}\0${path}`;
-    if (this.#file === undefined || this.#key !== key) {
+  #open(run: number, body: RangeBody, open: OpenRangeInput): RangeInput {
+    const key = `${run}\0${body.path}`;
+    if (this.#input === undefined || this.#key !== key) {
       this.close();
-      this.#file = Deno.openSync(path, { read: true });
+      this.#input = open(body);
       this.#key = key;
     }
-    return this.#file;
+    return this.#input;
   }
 }
 
-function readAt(file: Deno.FsFile, at: number, into: Uint8Array): number {
-  file.seekSync(at, Deno.SeekMode.Start);
-  let n = 0;
-  while (n < into.length) {
-    const got = file.readSync(into.subarray(n));
-    if (got === null) break;
-    n += got;
+/** A range's file, open for the run. */
+export class FileInput implements RangeInput {
+  readonly #file: Deno.FsFile;
+  readonly #fingerprint?: Fingerprint;
+
+  /** Opens the file of `body`. */
+  constructor(body: RangeBody) {
+    this.#file = Deno.openSync(body.path, { read: true });
+    this.#fingerprint = body.fingerprint;
   }
-  return n;
+
+  readAt(at: number, into: Uint8Array): number {
+    this.#file.seekSync(at, Deno.SeekMode.Start);
+    let n = 0;
+    while (n < into.length) {
+      const got = this.#file.readSync(into.subarray(n));
+      if (got === null) break;
+      n += got;
+    }
+    return n;
+  }
+
+  change(): string | undefined {
+    return this.#fingerprint && changeOf(this.#file, this.#fingerprint);
+  }
+
+  close(): void {
+    this.#file.close();
+  }
 }

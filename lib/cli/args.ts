@@ -15,6 +15,8 @@ import type { ClassifyOptions, OutputFormat } from "../options.ts";
 import { FlagError, integer, positiveNumber } from "../options/kinds.ts";
 import { OPTIONS, type OptionSpec } from "../options/table.ts";
 import { help, USAGE } from "./help.ts";
+import { isRemote } from "../remote/location.ts";
+import { isS3Many } from "../remote/listing.ts";
 
 export { FlagError as UsageError, USAGE };
 
@@ -128,8 +130,9 @@ async function readSpec(text: string): Promise<unknown> {
   }
 }
 
-/** A glob or a directory: an input of many files. */
+/** A glob or a directory (or an s3:// prefix or glob): an input of many files. */
 async function isMany(path: string): Promise<boolean> {
+  if (isRemote(path)) return isS3Many(path);
   if (/[*?[{]/.test(path)) return true;
   try {
     return (await Deno.stat(path)).isDirectory;
@@ -162,6 +165,11 @@ function optionsOf(values: Values): Record<string, unknown> {
     if (flag === undefined || key === undefined || kind === undefined) continue;
     const value = values[flag.name];
     if (value === undefined) continue;
+    if (Array.isArray(value)) {
+      // A repeated flag: each value read, their lists joined.
+      options[key] = value.flatMap((v) => kind.read(flag.name, String(v)) as unknown[]);
+      continue;
+    }
     const read = kind.read(flag.name, typeof value === "string" ? value : "");
     options[key] = flag.negates ? !read : read;
   }

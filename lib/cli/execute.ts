@@ -18,6 +18,7 @@ import { count, thousands } from "../numbers.ts";
 import { type Command, UsageError } from "./args.ts";
 import { type OutputPlan, planOutput, removeStaleTemps, Sink } from "./sink.ts";
 import { parseRedisUrl } from "../checks.ts";
+import { isRemote } from "../remote/location.ts";
 import { type Resuming, runCommand, type RunExtras, withBefore } from "./run.ts";
 
 export { errorLine, Interrupted, isBrokenPipe, SIGNALS } from "./run.ts";
@@ -30,13 +31,13 @@ async function checkPaths(command: Command) {
     // Expanded now: a missing file or an empty glob stops the run before anything is written.
     command.files = await expandFiles(command.files);
     for (const path of command.files) {
-      inputs.add(await Deno.realPath(path));
+      if (!isRemote(path)) inputs.add(await Deno.realPath(path));
       if (command.options.format === undefined && formatFromName(path) === undefined) {
         throw new UsageError(unknownFormat(path, "add --format csv, tsv or ndjson"));
       }
     }
   }
-  if (command.input !== undefined) {
+  if (command.input !== undefined && !isRemote(command.input)) {
     try {
       const info = await Deno.stat(command.input);
       if (info.isDirectory) throw new Error("it is a directory");
@@ -249,13 +250,32 @@ function summary(command: Command, progress: Progress, before?: Point): void {
   );
 }
 
-/** Where the tasks ran, for the summary of a run through Redis. */
+/** Where the data came from and who read it (inputs by URL), and where the tasks ran (Redis). */
 function via(command: Command, progress: Progress): string {
   const redis = command.options.redis;
-  if (redis === undefined) return "";
+  const names = command.files ?? (command.input === undefined ? [] : [command.input]);
+  const hosts = [...new Set(names.filter(isRemote).map(hostOf))];
+  if (redis === undefined) {
+    if (hosts.length === 0) return "";
+    const who = progress.reader === "workers"
+      ? "the workers read byte ranges"
+      : "the main thread read it";
+    return ` (from ${hosts.join(", ")}: ${who})`;
+  }
   const { display } = parseRedisUrl(typeof redis === "string" ? redis : redis.url);
+  const from = hosts.length ? ` from ${hosts.join(", ")}` : "";
   const data = progress.reader === "workers"
-    ? "the workers read the file's byte ranges themselves"
+    ? `the workers read the file's byte ranges${from} themselves`
     : "the records went through Redis";
   return ` (through ${display}: ${data})`;
+}
+
+/** The server (or S3 bucket) of a URL input, for the summary. */
+function hostOf(name: string): string {
+  if (/^s3:/i.test(name)) return `s3://${name.slice(5).split("/")[0]}`;
+  try {
+    return new URL(name).host;
+  } catch {
+    return name;
+  }
 }

@@ -6,7 +6,7 @@
 
 import { serveRedis } from "../backends/redis/consumer.ts";
 import { SIGNALS } from "./execute.ts";
-import { choice, integer } from "../options/kinds.ts";
+import { choice, headers, integer } from "../options/kinds.ts";
 import { parseLine, redisUrl, UsageError } from "./args.ts";
 import { helpEntry } from "./help.ts";
 import { readKeyFile, RunKey } from "../backends/redis/signing.ts";
@@ -32,8 +32,13 @@ const WORKER_FLAGS: [flag: string, help: string][] = [
   ],
   [
     "    --allow-input <path>",
-    "read byte ranges only of inputs under this path (repeatable; default: any input the " +
-    "coordinator names, each checked to be the coordinator's file)",
+    "read byte ranges only of inputs under this path or URL (repeatable; default: any input " +
+    "the coordinator names, each checked to be the coordinator's file)",
+  ],
+  [
+    "    --header <h>",
+    "an HTTP header sent with every request of an http(s) input, as 'Name: value' " +
+    "(repeatable; the coordinator's --header never reaches Redis)",
   ],
   [
     "    --key-file <file>",
@@ -65,6 +70,7 @@ const OPTIONS = {
   isolation: { type: "string" },
   "allow-module": { type: "string", multiple: true },
   "allow-input": { type: "string", multiple: true },
+  header: { type: "string", multiple: true },
   "key-file": { type: "string" },
   name: { type: "string" },
   heartbeat: { type: "string" },
@@ -124,6 +130,7 @@ export async function workerCommand(args: string[]): Promise<number> {
       isolation,
       allowModules: values["allow-module"]?.map(prefixUrl),
       allowInputs: values["allow-input"],
+      headers: values.header?.flatMap((h) => headers().read("header", h)),
       key,
       name: values.name,
       heartbeatMs,

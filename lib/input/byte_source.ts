@@ -140,6 +140,17 @@ export function within<T>(promise: Promise<T>, ms: number): Promise<T | undefine
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
+/** An input read at positions: a file by its spare handle, an object by byte-range requests. */
+export interface Positional {
+  /** Reads into `into` from byte `at`; null at the end. */
+  readAt(at: number, into: Uint8Array): Promise<number | null>;
+  /** Fills `into` from byte `at`; resolves with how many bytes there were. */
+  fill(at: number, into: Uint8Array): Promise<number>;
+  /** Why the input is no longer what `was` describes, if it is not. */
+  changeSince(was: Fingerprint): string | undefined;
+  close(): void;
+}
+
 /**
  * An open file read at positions by several readers in turn (a seek and a
  * read each, one at a time): the main thread's spare handle on an input, so
@@ -147,7 +158,7 @@ export function within<T>(promise: Promise<T>, ms: number): Promise<T | undefine
  * fall-back from ranges) needs no path, and goes on if the file is deleted
  * or renamed under the run.
  */
-export class PositionalFile {
+export class PositionalFile implements Positional {
   readonly #file: Deno.FsFile;
   #last: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -160,6 +171,11 @@ export class PositionalFile {
   /** The open file, for checks of its identity. */
   get file(): Deno.FsFile {
     return this.#file;
+  }
+
+  /** Why the file is no longer what `was` describes, if it is not. */
+  changeSince(was: Fingerprint): string | undefined {
+    return changeOf(this.#file, was);
   }
 
   /** Reads into `into` from byte `at`; null at the end. */
@@ -192,12 +208,12 @@ export class PositionalFile {
 
 /** A {@linkcode ByteSource} reading a {@linkcode PositionalFile} from a position on. */
 export class PositionalSource implements ByteSource {
-  readonly #file: PositionalFile;
+  readonly #file: Positional;
   #at: number;
   readonly size?: number;
 
   /** Reads `file` from byte `at`; `size` is the file's. */
-  constructor(file: PositionalFile, at: number, size?: number) {
+  constructor(file: Positional, at: number, size?: number) {
     this.#file = file;
     this.#at = at;
     this.size = size;

@@ -11,8 +11,9 @@
 import { InputError, ParseError } from "../errors.ts";
 import type { Format } from "../formats/format.ts";
 import type { ChunkBody, TaskCount } from "../wire/task.ts";
-import { changeOf, type Fingerprint } from "../wire/fingerprint.ts";
-import { type FileSource, type PositionalFile, PositionalSource } from "./byte_source.ts";
+import type { Fingerprint } from "../wire/fingerprint.ts";
+import type { ObjectVersion } from "../wire/object_version.ts";
+import { type FileSource, type Positional, PositionalSource } from "./byte_source.ts";
 import { ChunkReader, RecordTooLong } from "./chunk_reader.ts";
 import type { DecodedSource } from "./decoded_source.ts";
 import { InputStop, type InputTask, type TaskSource, type Verdict } from "./task.ts";
@@ -25,7 +26,10 @@ export interface ChunkSettings {
   delimiter?: string;
   /** The input's name, for errors. */
   file: string | undefined;
-  /** The path to read a chunk again from; undefined when the input cannot be read twice. */
+  /**
+   * The path (or URL) to read a chunk again from; undefined when the input
+   * cannot be read twice.
+   */
   path: string | undefined;
   /** Input size in bytes, when known. */
   size: number | undefined;
@@ -35,7 +39,9 @@ export interface ChunkSettings {
    * A spare handle on a regular file, opened with the run: what is read
    * again (a chunk to re-run, the rest after a fall-back) is read from it.
    */
-  spare?: PositionalFile;
+  spare?: Positional;
+  /** An object behind a URL: the version the run reads. */
+  version?: ObjectVersion;
 }
 
 /** Chunks of a byte input, cut on the main thread. */
@@ -129,9 +135,9 @@ export class ChunkSource implements TaskSource {
   taken(_id: number, _task: InputTask): void {}
 
   /** The spare handle, checked to be the file the run opened (it may have changed in place). */
-  #spare(): PositionalFile {
+  #spare(): Positional {
     const { spare, fingerprint } = this.#settings;
-    const change = fingerprint && changeOf(spare!.file, fingerprint);
+    const change = fingerprint && spare!.changeSince(fingerprint);
     if (change) throw new InputError(this.file, change);
     return spare!;
   }

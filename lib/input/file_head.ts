@@ -16,6 +16,7 @@ import { StreamSource } from "./byte_source.ts";
 import { type InputOptions, planInput } from "./source.ts";
 import type { SourceHead } from "./task.ts";
 import type { Format } from "../formats/format.ts";
+import { isRemote } from "../remote/location.ts";
 
 /** The compressed bytes a gzip file's head is looked for in. */
 const HEAD_BYTES = 256 << 10;
@@ -30,7 +31,10 @@ export async function fileHead(
   format: Format,
   options: InputOptions & Dialect,
 ): Promise<SourceHead> {
-  const quick = await quickHead(path, format, options).catch(() => undefined);
+  // An object behind a URL is read the run's way: its first request brings the head.
+  const quick = isRemote(path)
+    ? undefined
+    : await quickHead(path, format, options).catch(() => undefined);
   if (quick !== undefined) return quick;
   const plan = planInput(path, {
     ...options,

@@ -95,6 +95,7 @@ export class RangeSource implements TaskSource {
       exact,
       maxRecordBytes,
       fingerprint: this.#fingerprint,
+      version: this.#settings.version,
     };
   }
 
@@ -111,9 +112,8 @@ export class RangeSource implements TaskSource {
   counted(id: number, count: TaskCount): Verdict[] {
     const cut = count.cut;
     if (cut === undefined || this.#fallback) return [];
-    if (cut.changed !== undefined) {
-      return [{ kind: "fail", error: new InputError(this.file, cut.changed) }];
-    }
+    const failed = cut.changed ?? cut.error;
+    if (failed !== undefined) return [{ kind: "fail", error: new InputError(this.file, failed) }];
     if (cut.end !== undefined) this.#ends.set(id, cut.end);
     const verdicts: Verdict[] = [];
     for (const action of this.#cuts.report(id, cut)) {

@@ -29,6 +29,9 @@ import { decodedIfCompressed, DecodedSource } from "./decoded_source.ts";
 import { transcodedIfNeeded } from "./transcoded.ts";
 import { readHead } from "./head.ts";
 import { RangeSource } from "./ranges.ts";
+import { RemoteSource } from "./remote_source.ts";
+import { RemoteClient } from "../remote/client.ts";
+import { isRemote, remoteObject, shown } from "../remote/location.ts";
 import { SelectedSource } from "./selected.ts";
 import { LimitedSource } from "./limited.ts";
 import { isAsyncIterable, isIterable, RowSource } from "./rows.ts";
@@ -60,7 +63,8 @@ const EXTENSIONS: Record<string, Format> = {
 
 /** Returns the format a file name's extension implies, if any. */
 export function formatFromName(name: string): Format | undefined {
-  const plain = withoutCompression(name); // reviews.csv.gz holds CSV
+  // reviews.csv.gz holds CSV; so does https://host/reviews.csv?token=...
+  const plain = withoutCompression(isRemote(name) ? name.replace(/[?#].*$/, "") : name);
   const dot = plain.lastIndexOf(".");
   return dot === -1 ? undefined : EXTENSIONS[plain.slice(dot).toLowerCase()];
 }
@@ -88,6 +92,17 @@ export type InputOptions = ResolvedRunOptions & { workers?: number };
 
 /** Checks `input` (its format known, its kind supported) and plans how to read it. */
 export function planInput(input: Input, options: InputOptions): InputPlan {
+  const remote = typeof input === "string" ? input : input instanceof URL ? input.href : "";
+  if (isRemote(remote)) {
+    const object = remoteObject(remote);
+    const name = shown(remote);
+    const format = options.format ?? formatFromName(remote);
+    if (format === undefined) throw new TypeError(unknownFormat(name, "pass the format option"));
+    const client = new RemoteClient({ headers: options.headers, timeoutMs: options.httpTimeout });
+    // The first request brings the head and the first chunk's records, no more.
+    const first = Math.min(1 << 20, Math.max(64 << 10, options.chunkBytes));
+    return new BytePlan(() => RemoteSource.open(client, object, first), format, options, name);
+  }
   if (typeof input === "string" || input instanceof URL) {
     const path = input instanceof URL || input.startsWith("file:") ? fileURLToPath(input) : input;
     const format = options.format ?? formatFromName(path);
@@ -187,6 +202,7 @@ class BytePlan implements InputPlan {
       throw openError(this.file, error);
     }
     this.#track(source);
+    const origin = source;
     // gzip and zstd are told by their first bytes, whatever the name says.
     const inner = source;
     const sniffed = await decodedIfCompressed(
@@ -207,27 +223,8 @@ class BytePlan implements InputPlan {
     source = this.#track(text.source);
     const options = this.#options;
     const file = source instanceof FileSource && source.size !== undefined ? source : undefined;
-    let chunkBytes = options.chunkBytes;
-    if (source.size !== undefined && options.workers) {
-      chunkBytes = spreadChunk(source.size, chunkBytes, options.workers);
-    }
-    const path = source.size !== undefined && this.file !== undefined
-      ? resolve(this.file)
-      : undefined;
-    const settings: ChunkSettings = {
-      format: this.#format,
-      chunkBytes,
-      maxRecordBytes: options.maxRecordBytes,
-      delimiter: options.delimiter,
-      file: this.file,
-      // A FIFO or process substitution (<(zcat f.gz)) is read once, in order.
-      // Resolved now, as the main thread just opened it: a later Deno.chdir() changes nothing.
-      path,
-      size: source.size,
-      fingerprint: file?.fingerprint(),
-      // Opened now too: reading again needs no path (the file may be deleted or renamed).
-      spare: path === undefined ? undefined : new PositionalFile(await Deno.open(path)),
-    };
+    const settings = await this.#settings(source, origin, file);
+    const { chunkBytes } = settings;
     const reader = new ChunkReader(
       source,
       this.#format,
@@ -243,7 +240,56 @@ class BytePlan implements InputPlan {
       this.file,
     );
     if (source.size !== undefined) head.tasks = Math.max(1, Math.ceil(source.size / chunkBytes));
-    return this.#pick(head, reader, settings, decoded, file);
+    head.size = origin instanceof RemoteSource ? origin.version.size : origin.size;
+    const opened = await this.#pick(head, reader, settings, decoded, file);
+    if (origin instanceof RemoteSource && !origin.ranges) {
+      opened.warnings = [
+        `${this.file}: the server ignores byte-range requests (it answered 200 to one): ` +
+        "the main thread read it once, as a stream",
+      ];
+    }
+    return opened;
+  }
+
+  /** How `source` (opened as `origin`; a regular file: `file`) is cut and read again. */
+  async #settings(
+    source: ByteSource,
+    origin: ByteSource,
+    file: FileSource | undefined,
+  ): Promise<ChunkSettings> {
+    const options = this.#options;
+    let chunkBytes = options.chunkBytes;
+    if (source.size !== undefined && options.workers) {
+      chunkBytes = spreadChunk(source.size, chunkBytes, options.workers);
+    }
+    // An object whose server serves ranges, neither compressed nor transcoded: read by range.
+    const remote = origin instanceof RemoteSource && origin.ranges && source.size !== undefined
+      ? origin
+      : undefined;
+    const path = remote
+      ? remote.object.name
+      : source.size !== undefined && this.file !== undefined
+      ? resolve(this.file)
+      : undefined;
+    return {
+      format: this.#format,
+      chunkBytes,
+      maxRecordBytes: options.maxRecordBytes,
+      delimiter: options.delimiter,
+      file: this.file,
+      // A FIFO or process substitution (<(zcat f.gz)) is read once, in order.
+      // Resolved now, as the main thread just opened it: a later Deno.chdir() changes nothing.
+      path,
+      size: source.size,
+      fingerprint: file?.fingerprint(),
+      // Opened now too: reading again needs no path (the file may be deleted or renamed).
+      spare: remote
+        ? remote.positional()
+        : path === undefined
+        ? undefined
+        : new PositionalFile(await Deno.open(path)),
+      version: remote?.version,
+    };
   }
 
   /** Ranges for a regular file the workers may read, else chunks; from where a resumed run stopped. */

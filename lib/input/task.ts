@@ -41,6 +41,8 @@ export interface SourceHead {
   tasks?: number;
   /** The encoding of the bytes the workers decode, when not UTF-8. */
   encoding?: string;
+  /** The input's size in bytes as stored (compressed, for a compressed input), when known. */
+  size?: number;
 }
 
 /** What the core does about tasks, as a source finds out about them. */
@@ -113,6 +115,8 @@ export interface TaskSource {
 export interface OpenInput {
   head: SourceHead;
   source: TaskSource;
+  /** What the run's warnings should say about how the input is read. */
+  warnings?: string[];
 }
 
 /** An input checked but not yet opened. */

@@ -244,3 +244,49 @@ export function names(): Kind<string[]> {
     },
   };
 }
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Why a header's name or value cannot be sent (its value is never shown: it may be a secret). */
+function badHeader(name: string, value: string): string | undefined {
+  if (!TOKEN.test(name)) return `the header name "${name}" is not a valid token`;
+  if (/[\r\n\0]/.test(value)) return `the value of header ${name} holds a line break`;
+  return undefined;
+}
+
+/**
+ * HTTP headers sent with every request of a URL input: an object of names
+ * and values, or a list of pairs; on the command line `Name: value`, once
+ * per header. The value is a pair list. A value is never shown in a
+ * message (it may be a token).
+ */
+export function headers(): Kind<[string, string][]> {
+  const what = "headers: an object of names and values, or a list of [name, value] pairs";
+  return {
+    what,
+    check(name, value) {
+      const pairs = Array.isArray(value)
+        ? value
+        : typeof value === "object" && value !== null
+        ? Object.entries(value)
+        : undefined;
+      const ok = pairs?.every((p) =>
+        Array.isArray(p) && p.length === 2 && typeof p[0] === "string" && typeof p[1] === "string"
+      );
+      if (!ok) throw new TypeError(`option ${name} must be ${what}`);
+      const list = (pairs as [string, string][]).map(([n, v]) => [n.trim(), v.trim()]);
+      for (const [n, v] of list) {
+        const why = badHeader(n, v);
+        if (why) throw new TypeError(`option ${name}: ${why}`);
+      }
+      return list as [string, string][];
+    },
+    read(flag, text) {
+      const colon = text.indexOf(":");
+      const header: [string, string] = [text.slice(0, colon).trim(), text.slice(colon + 1).trim()];
+      const why = colon <= 0 ? "it is not Name: value" : badHeader(...header);
+      if (why) throw new FlagError(`--${flag} must be a header as 'Name: value': ${why}`);
+      return [header];
+    },
+  };
+}

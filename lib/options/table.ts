@@ -10,7 +10,7 @@
 
 import type { OnError } from "../options.ts";
 import { DEFAULT_CHUNK_BYTES, DEFAULT_STALL_MS } from "./defaults.ts";
-import { DEFAULT_BATCH_RECORDS, DEFAULT_RETRY } from "../wire/task.ts";
+import { DEFAULT_BATCH_RECORDS, DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_RETRY } from "../wire/task.ts";
 import {
   boolean,
   choice,
@@ -18,6 +18,7 @@ import {
   delimiter,
   encoding,
   FORMATS,
+  headers,
   integer,
   isFunction,
   names,
@@ -110,6 +111,30 @@ export const OPTIONS = [
       arg: "<name>",
       help: "the text encoding of the input: utf-8 (default), windows-1252 (latin1), utf-16le, " +
         "shift_jis... (a UTF-16 file with a byte order mark is read as UTF-16 anyway)",
+    },
+  },
+  {
+    key: "headers",
+    scope: "run",
+    kind: headers(),
+    flag: {
+      name: "header",
+      arg: "<h>",
+      multiple: true,
+      help: "an HTTP header sent with every request of an http(s) input, as 'Name: value' " +
+        "(repeatable; never logged; crunch workers elsewhere take their own --header)",
+    },
+  },
+  {
+    key: "httpTimeout",
+    scope: "run",
+    kind: secondsAsMs(),
+    default: DEFAULT_HTTP_TIMEOUT_MS,
+    flag: {
+      name: "http-timeout",
+      arg: "<s>",
+      help: "an http(s) or s3 request that brings no byte for this many seconds is tried " +
+        "again (default 30; 0: never)",
     },
   },
   {

@@ -212,8 +212,9 @@ export class Engine implements BackendListener, Pump {
     const options = this.#options;
     options.signal?.throwIfAborted();
     options.signal?.addEventListener("abort", this.#onAbort, { once: true });
-    const { head, source } = await this.#plan.open();
+    const { head, source, warnings } = await this.#plan.open();
     this.#source = source;
+    for (const warning of warnings ?? []) this.#stats.warnOnce(warning);
     const ledger = new Ledger(head.firstLine, options.startAt?.index ?? 0);
     if (options.encode) {
       this.#document = this.#part?.document ?? new OutputDocument(options.encode, options.tagged);

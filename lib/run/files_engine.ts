@@ -14,6 +14,7 @@ import { formatFromName, unknownFormat } from "../input/source.ts";
 import { fileHead } from "../input/file_head.ts";
 import { DecoderPool } from "../input/decoders.ts";
 import type { SourceHead } from "../input/task.ts";
+import { isRemote } from "../remote/location.ts";
 import type { Progress, ResolvedRunOptions, Tagged } from "../options.ts";
 import { OutputDocument } from "./document.ts";
 import { Engine, type Lease, type Pump } from "./engine.ts";
@@ -118,10 +119,13 @@ export class FilesEngine implements Pump {
         }
       }
     }
+    const heads = await this.#checkHeads(paths);
     this.#sizes = [];
-    for (const path of paths) this.#sizes.push((await Deno.stat(path)).size);
+    for (const [k, path] of paths.entries()) {
+      // An object behind a URL: the size its first response gave.
+      this.#sizes.push(isRemote(path) ? heads[k]?.size ?? 0 : (await Deno.stat(path)).size);
+    }
     this.#bytesTotal = this.#sizes.reduce((a, b) => a + b, 0);
-    await this.#checkHeads(paths);
     this.#paths = paths;
     if (this.#options.encode) {
       this.#document = new OutputDocument(this.#options.encode, this.#options.tagged, true);
@@ -134,7 +138,7 @@ export class FilesEngine implements Pump {
    * first file's, stops the run now, not after the files before it were
    * classified and their output thrown away. A few files at a time.
    */
-  async #checkHeads(paths: string[]): Promise<void> {
+  async #checkHeads(paths: string[]): Promise<(SourceHead | undefined)[]> {
     const heads: (SourceHead | undefined)[] = new Array(paths.length);
     let next = 0;
     const open = async () => {
@@ -146,6 +150,7 @@ export class FilesEngine implements Pump {
     };
     await Promise.all(Array.from({ length: Math.min(HEADS_AT_ONCE, paths.length) }, open));
     paths.forEach((path, k) => this.#checkHeader(path, heads[k]));
+    return heads;
   }
 
   /** Records the limit leaves for the files to come (undefined: no limit). */

@@ -32,6 +32,7 @@ export function runSettings(
     concurrency: options.concurrency,
     batchRecords: options.batchRecords,
     retry: { ...DEFAULT_RETRY, max: options.retries },
+    http: { headers: options.headers, timeoutMs: options.httpTimeout },
     rate: options.rateLimit && {
       intervalUs: 1e6 / options.rateLimit.perSecond,
       perWorkerUs: 1e6 * workers / options.rateLimit.perSecond,

@@ -17,6 +17,7 @@
  */
 
 import type { Fingerprint } from "./fingerprint.ts";
+import type { ObjectVersion } from "./object_version.ts";
 import type { Format, OutputFormat } from "../formats/format.ts";
 
 /** An error flattened so that it survives structured cloning with its class name and stack. */
@@ -39,8 +40,9 @@ export interface ChunkBody {
 }
 
 /**
- * The records that start in bytes `[offset, end)` of the file at `path`,
- * read by the worker itself. Unless `exact`, the first record is taken to
+ * The records that start in bytes `[offset, end)` of the file at `path`
+ * (or of the object at the URL `path`, when `version` is set), read by the
+ * worker itself. Unless `exact`, the first record is taken to
  * start after the first LF at or after `offset - 1`, and the last to end at
  * the first LF at or after `end - 1`: a guess for CSV and TSV (the LF may sit
  * inside a quoted field), checked against the cut the range before reports.
@@ -56,6 +58,8 @@ export interface RangeBody {
   maxRecordBytes: number;
   /** What the file was when the run opened it; a range of a file that changed is not read. */
   fingerprint?: Fingerprint;
+  /** An object behind a URL (http, https, s3): the version the run reads. */
+  version?: ObjectVersion;
 }
 
 /** A row of a batch that the transport could not carry: it becomes a failure of its own. */
@@ -187,6 +191,8 @@ export interface Cut {
   clean: boolean;
   /** The file changed under the run (shrank, or its start was rewritten): why. */
   changed?: string;
+  /** The range could not be read, for good (a URL that keeps failing): why. The run ends. */
+  error?: string;
 }
 
 /**
@@ -251,7 +257,20 @@ export interface RunSettings {
   rate?: { intervalUs: number; perWorkerUs: number };
   /** The text encoding of byte inputs the workers decode (a TextDecoder label; UTF-8 when absent). */
   encoding?: string;
+  /** How inputs behind URLs are fetched. */
+  http?: HttpSettings;
 }
+
+/** How inputs behind URLs (http, https, s3) are fetched. */
+export interface HttpSettings {
+  /** Headers sent with every request to an http(s) URL (not to S3). Never logged. */
+  headers?: [string, string][];
+  /** A request that brings no byte for this long (ms) is abandoned and tried again; 0: never. */
+  timeoutMs?: number;
+}
+
+/** The default of {@linkcode HttpSettings.timeoutMs}. */
+export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
 
 /** Flattens any thrown value into a {@linkcode SerializedError}. */
 export function serializeError(error: unknown): SerializedError {

@@ -20,7 +20,11 @@ export interface KindTools {
 }
 
 /** The rows of `body` in `run`. */
-export function taskRows(body: TaskBody, run: CurrentRun, tools: KindTools): TaskRows {
+export function taskRows(
+  body: TaskBody,
+  run: CurrentRun,
+  tools: KindTools,
+): TaskRows | Promise<TaskRows> {
   switch (body.kind) {
     case "chunk":
       return chunkRows(body, run);

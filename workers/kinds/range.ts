@@ -9,9 +9,10 @@
  * @module
  */
 
-import type { RangeBody } from "../../lib/wire/task.ts";
+import type { Cut, RangeBody } from "../../lib/wire/task.ts";
 import type { CurrentRun } from "../current_run.ts";
-import { FileChanged, type RangeReader } from "../range_reader.ts";
+import { FileChanged, FileInput, type RangeReader } from "../range_reader.ts";
+import { RangeUnreadable, RemoteInput } from "../remote_input.ts";
 import { rowsOfParsed, type TaskRows } from "./task_rows.ts";
 import { invalidText } from "./invalid_text.ts";
 
@@ -23,43 +24,55 @@ import { invalidText } from "./invalid_text.ts";
  */
 const STRETCH_RANGES = 4;
 
-/** The rows of a range, read by `ranges` (which keeps the file open between ranges). */
-export function rangeRows(
+/** The rows of a range, read by `ranges` (which keeps the input open between ranges). */
+export async function rangeRows(
   body: RangeBody,
   run: CurrentRun,
   ranges: RangeReader,
-): TaskRows {
+): Promise<TaskRows> {
   const decoder = run.decoder;
-  const { path, offset, end, exact, maxRecordBytes, fingerprint } = body;
+  const { offset, end, maxRecordBytes } = body;
+  const open = (body: RangeBody) =>
+    body.version ? new RemoteInput(body, run.remote) : new FileInput(body);
   let read;
   try {
-    read = ranges.read(run.id, path, offset, end, exact, maxRecordBytes, fingerprint);
+    read = await ranges.read(run.id, body, open);
   } catch (error) {
     ranges.close();
-    // The file changed under the run (the run ends), or this worker cannot read it (a
-    // sandbox, say: main reads it instead).
-    const cut = error instanceof FileChanged ? { clean: false, changed: error.message } : {
-      clean: false,
-    };
+    // The file changed under the run, or a URL keeps failing (the run ends); or this worker
+    // cannot read it (a sandbox, say: main reads it instead).
+    const cut = error instanceof FileChanged
+      ? { clean: false, changed: error.message }
+      : error instanceof RangeUnreadable
+      ? { clean: false, error: error.message }
+      : { clean: false };
     return { rows: [], newlines: 0, text: "", cut, classify: false };
   }
   let bytes = read.bytes;
   let text = decoder.decode(bytes);
   let parsed = run.parse(text);
   const start = read.start;
-  const cut = { start, end: start + read.bytes.length, clean: read.found };
+  const cut: Cut = { start, end: start + read.bytes.length, clean: read.found };
   if (cut.clean && parsed.openQuote && run.settings.format !== "rows") {
     // The range's last LF lies inside a quoted field: read on to where that record really
     // ends. (The next range's guessed start is then wrong, and main re-runs it from here.)
-    const stretched = ranges.stretch(
-      run.id,
-      path,
-      start,
-      cut.end - start,
-      Math.min(maxRecordBytes, STRETCH_RANGES * (end - offset)),
-      run.settings.format,
-      run.settings.delimiter,
-    );
+    let stretched;
+    try {
+      stretched = await ranges.stretch(
+        run.id,
+        body,
+        open,
+        start,
+        cut.end! - start,
+        Math.min(maxRecordBytes, STRETCH_RANGES * (end - offset)),
+        run.settings.format,
+        run.settings.delimiter,
+      );
+    } catch (error) {
+      if (error instanceof RangeUnreadable) cut.error = error.message;
+      else if (error instanceof FileChanged) cut.changed = error.message;
+      else throw error;
+    }
     if (stretched === undefined) cut.clean = false;
     else {
       bytes = stretched;

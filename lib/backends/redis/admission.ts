@@ -11,6 +11,7 @@
 
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { fingerprintOf } from "../../wire/fingerprint.ts";
+import { isRemote, shown } from "../../remote/location.ts";
 import type { Fingerprint } from "../../wire/fingerprint.ts";
 import type { Task } from "../backend.ts";
 import type { RunKey } from "./signing.ts";
@@ -138,13 +139,31 @@ function inputPrefixes(allow: string[]): string[] {
 export class TaskGuard {
   readonly #key: RunKey | undefined;
   readonly #inputs: string[] | undefined;
+  /** The URL prefixes --allow-input gives, when it is given. */
+  readonly #urls: string[] | undefined;
   /** Inputs found to be the coordinator's: path to fingerprint. */
   readonly #checked = new Map<string, string>();
 
-  /** Checks with `key` (signatures) and `allowInputs` (path prefixes), each when given. */
+  /** Checks with `key` (signatures) and `allowInputs` (path and URL prefixes), each when given. */
   constructor(key?: RunKey, allowInputs?: string[]) {
     this.#key = key;
-    this.#inputs = allowInputs?.length ? inputPrefixes(allowInputs) : undefined;
+    const paths = allowInputs?.filter((prefix) => !isRemote(prefix));
+    this.#inputs = allowInputs?.length ? inputPrefixes(paths!) : undefined;
+    this.#urls = allowInputs?.length ? allowInputs.filter(isRemote) : undefined;
+  }
+
+  /**
+   * Why a range of the object at the URL `name` may not be read, if it may
+   * not: with --allow-input, it must start with a URL given there. (What
+   * the object is, the worker checks against the version of every response.)
+   */
+  #url(name: string): string | undefined {
+    if (this.#urls === undefined || this.#urls.some((prefix) => name.startsWith(prefix))) {
+      return undefined;
+    }
+    return `the input ${shown(name)} is not under an allowed input prefix (${
+      this.#urls.join(", ") || "no URL is allowed"
+    }); start the worker with --allow-input <url>`;
   }
 
   /** Why run `id` (its meta text, spec and signature) may not be served, if it may not. */
@@ -175,7 +194,8 @@ export class TaskGuard {
       }
     }
     if (task.body.kind !== "range") return undefined;
-    const { path, fingerprint } = task.body;
+    const { path, fingerprint, version } = task.body;
+    if (version !== undefined) return this.#url(path);
     if (fingerprint === undefined) {
       return `a range of ${path} came without the file's identity: refused`;
     }

@@ -47,6 +47,11 @@ export interface ConsumerOptions {
    * of; default: any the coordinator names, each checked to be its file.
    */
   allowInputs?: string[];
+  /**
+   * Headers this process sends with every request of an input behind an
+   * http(s) URL (the coordinator's never reach Redis).
+   */
+  headers?: [string, string][];
   /** The shared key runs must be signed with; default: none, unless the environment has one. */
   key?: RunKey;
   /** This process's consumer name; default `host-pid`. */
@@ -100,10 +105,12 @@ class Consumer implements ServerContext {
     this.#heartbeatMs = options.heartbeatMs ?? 5000;
     this.#log = options.log ?? ((line) => console.error(`crunch worker: ${line}`));
     this.guard = new TaskGuard(options.key, options.allowInputs);
+    this.headers = options.headers;
   }
 
   /** What every run and task is checked against before it runs. */
   readonly guard: TaskGuard;
+  readonly headers?: [string, string][];
   /** The name this process goes by in messages. */
   readonly label: string;
 

@@ -140,9 +140,9 @@ export class RedisBackend implements Backend {
     if (this.#closed) throw new CrunchError("the workers are closed");
     // A clock cannot be shared across machines: each worker spaces its own calls by its share.
     const { rate } = settings;
-    const sent: RunSettings = rate
-      ? { ...settings, rate: { intervalUs: rate.perWorkerUs, perWorkerUs: rate.perWorkerUs } }
-      : settings;
+    // Headers (a bearer token, say) never go into Redis: crunch workers take their own --header.
+    const sent: RunSettings = { ...settings, http: { timeoutMs: settings.http?.timeoutMs } };
+    if (rate) sent.rate = { intervalUs: rate.perWorkerUs, perWorkerUs: rate.perWorkerUs };
     const meta: RunMeta = {
       module: this.#module,
       hash: this.#hash,

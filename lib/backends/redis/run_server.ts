@@ -42,6 +42,8 @@ export interface ServerContext {
   readonly stopping: boolean;
   /** What every task is checked against before it runs. */
   readonly guard: TaskGuard;
+  /** This machine's headers for inputs behind http(s) URLs (its --header). */
+  readonly headers?: [string, string][];
   /** The connection for commands (a new one after a reconnect). */
   readonly ctl: RedisClient;
   /** The connection for blocking reads. */
@@ -100,7 +102,11 @@ export class RunServer {
     const { settings, limits } = this.#meta;
     const outputColumns = this.#columns === undefined ? undefined : JSON.parse(this.#columns);
     this.#run = await this.#backend.begin(
-      { ...settings, outputColumns: outputColumns ?? settings.outputColumns },
+      {
+        ...settings,
+        outputColumns: outputColumns ?? settings.outputColumns,
+        http: { ...settings.http, headers: this.#consumer.headers },
+      },
       limits,
       this.#listener(),
     );

@@ -1,0 +1,307 @@
+/**
+ * Reading objects by URL over HTTP: whole (a stream from an offset) or by
+ * byte range into a caller's buffer, signed for S3 where credentials are
+ * set (with `aws4fetch`, not by hand), with the caller's headers, and
+ * retried with backoff when a failure is transient (5xx, 429 with its
+ * `Retry-After`, 408, a reset connection, a response that goes quiet for
+ * the timeout). A range read that fails part-way goes on from where it
+ * stopped. Every response is checked against the version of the object the
+ * run began with. Deno's `fetch` keeps connections alive between requests
+ * to the same server.
+ *
+ * @module
+ */
+
+import { AwsClient } from "aws4fetch";
+import { type ObjectVersion, versionChange } from "../wire/object_version.ts";
+import { DEFAULT_HTTP_TIMEOUT_MS, type HttpSettings } from "../wire/task.ts";
+import { envValue, type RemoteObject, shown } from "./location.ts";
+
+/** How a run's requests are made. */
+export interface RemoteSettings extends HttpSettings {
+  /** Tries of one request before it fails the run. */
+  attempts?: number;
+}
+const DEFAULT_ATTEMPTS = 6;
+const BACKOFF_BASE_MS = 200;
+const BACKOFF_MAX_MS = 10_000;
+/** The longest `Retry-After` honoured. */
+const RETRY_AFTER_MAX_MS = 60_000;
+
+/** A request failed for good: `status` is the HTTP status, when there was one. */
+export class RemoteError extends Error {
+  /** The HTTP status, when the server answered. */
+  readonly status?: number;
+  /** The object changed during the run. */
+  readonly changed: boolean;
+
+  /** `message` says what failed; `status` as answered. */
+  constructor(message: string, status?: number, changed = false, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RemoteError";
+    this.status = status;
+    this.changed = changed;
+  }
+}
+
+/** A failure worth another try. */
+class Transient extends Error {
+  readonly waitMs?: number;
+  constructor(message: string, waitMs?: number) {
+    super(message);
+    this.waitMs = waitMs;
+  }
+}
+
+/** An open response and the timer that abandons it when it goes quiet. */
+export interface OpenResponse {
+  response: Response;
+  /** Re-arms the quiet timer (call on every piece of the body). */
+  alive(): void;
+  /** Stops the timer (and abandons the body when it is not read to its end). */
+  done(): void;
+}
+
+/** Makes the requests of one run. */
+export class RemoteClient {
+  readonly #settings: RemoteSettings;
+  #signer: AwsClient | null | undefined;
+
+  /** Requests made as `settings` say. */
+  constructor(settings: RemoteSettings = {}) {
+    this.#settings = settings;
+  }
+
+  get #attempts(): number {
+    return this.#settings.attempts ?? DEFAULT_ATTEMPTS;
+  }
+
+  /**
+   * A successful response to a GET of `object` from byte `from` (to `to`
+   * inclusive), retried while failures are transient. With `from` or `to`
+   * a `Range` is asked for; the caller reads `response.status` (206, or 200
+   * from a server that ignores ranges).
+   */
+  async open(
+    object: RemoteObject,
+    from?: number,
+    to?: number,
+    version?: ObjectVersion,
+  ): Promise<OpenResponse> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.#once(object, from, to, version);
+      } catch (error) {
+        await this.#backoff(object, error, attempt, from, to);
+      }
+    }
+  }
+
+  /**
+   * Reads bytes from `at` of `object` into `into`: how many there were
+   * (fewer at its end). A body that breaks off is read on from where it
+   * stopped.
+   */
+  async readAt(
+    object: RemoteObject,
+    at: number,
+    into: Uint8Array,
+    version?: ObjectVersion,
+  ): Promise<number> {
+    const size = version?.size;
+    const want = size === undefined ? into.length : Math.min(into.length, Math.max(0, size - at));
+    let got = 0;
+    for (let attempt = 1; got < want; attempt++) {
+      try {
+        const n = await this.#fill(object, at + got, into.subarray(got, want), version);
+        if (n === 0) break;
+        got += n;
+      } catch (error) {
+        await this.#backoff(object, error, attempt, at + got, at + want - 1);
+      }
+    }
+    return got;
+  }
+
+  /** One request for bytes from `at`, copied into `into`; the count. */
+  async #fill(
+    object: RemoteObject,
+    at: number,
+    into: Uint8Array,
+    version?: ObjectVersion,
+  ): Promise<number> {
+    const open = await this.#once(object, at, at + into.length - 1, version);
+    const { response } = open;
+    if (response.status === 416) {
+      open.done();
+      return 0;
+    }
+    if (response.status !== 206) {
+      open.done();
+      throw new RemoteError(
+        `${shown(object.name)}: the server answered a byte-range request with the whole object ` +
+          `(status ${response.status})`,
+        response.status,
+      );
+    }
+    let got = 0;
+    try {
+      const reader = response.body!.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        open.alive();
+        const n = Math.min(value.length, into.length - got);
+        into.set(n === value.length ? value : value.subarray(0, n), got);
+        got += n;
+        if (got === into.length) {
+          reader.cancel().catch(() => {});
+          break;
+        }
+      }
+    } catch (error) {
+      // What came is kept; the caller asks again for the rest.
+      if (got > 0) return got;
+      throw new Transient(`the response broke off (${(error as Error).message})`);
+    } finally {
+      open.done();
+    }
+    return got;
+  }
+
+  async #once(
+    object: RemoteObject,
+    from: number | undefined,
+    to: number | undefined,
+    version: ObjectVersion | undefined,
+  ): Promise<OpenResponse> {
+    const controller = new AbortController();
+    const timeoutMs = this.#settings.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const alive = () => {
+      clearTimeout(timer);
+      if (timeoutMs > 0) timer = setTimeout(() => controller.abort(), timeoutMs);
+    };
+    const done = () => clearTimeout(timer);
+    alive();
+    let response: Response;
+    try {
+      response = await fetch(await this.#request(object, from, to, controller.signal));
+    } catch (error) {
+      done();
+      if (error instanceof RemoteError) throw error;
+      const quiet = controller.signal.aborted;
+      throw new Transient(
+        quiet ? `no answer within ${timeoutMs / 1000} s` : `${(error as Error).message}`,
+      );
+    }
+    const { status } = response;
+    if (status === 200 || status === 206 || status === 416) {
+      const change = version && status !== 416 && versionChange(version, response.headers);
+      if (change) {
+        response.body?.cancel().catch(() => {});
+        done();
+        throw new RemoteError(`${shown(object.name)}: ${change}`, status, true);
+      }
+      return { response, alive, done };
+    }
+    done();
+    const text = await response.text().catch(() => "");
+    if (status === 429 || status === 408 || status >= 500) {
+      throw new Transient(`status ${status}${s3Code(text)}`, retryAfterMs(response.headers));
+    }
+    if (status === 412) {
+      throw new RemoteError(`${shown(object.name)}: it changed while it was being read`, 412, true);
+    }
+    throw new RemoteError(`${shown(object.name)}: ${refusal(object, status, text)}`, status);
+  }
+
+  async #request(
+    object: RemoteObject,
+    from: number | undefined,
+    to: number | undefined,
+    signal: AbortSignal,
+  ): Promise<Request> {
+    const headers = new Headers(object.s3 ? [] : this.#settings.headers ?? []);
+    if (from !== undefined || to !== undefined) {
+      headers.set("range", `bytes=${from ?? 0}-${to ?? ""}`);
+    }
+    const signer = object.s3 ? this.#s3Signer(object.s3.region) : undefined;
+    if (signer) return await signer.sign(object.url.href, { method: "GET", headers, signal });
+    return new Request(object.url, { headers, signal });
+  }
+
+  /** The signer for S3 requests, when credentials are set in the environment. */
+  #s3Signer(region: string): AwsClient | undefined {
+    if (this.#signer === undefined) {
+      const accessKeyId = envValue("AWS_ACCESS_KEY_ID");
+      const secretAccessKey = envValue("AWS_SECRET_ACCESS_KEY");
+      this.#signer = accessKeyId && secretAccessKey
+        ? new AwsClient({
+          accessKeyId,
+          secretAccessKey,
+          sessionToken: envValue("AWS_SESSION_TOKEN"),
+          region,
+          service: "s3",
+          retries: 0,
+        })
+        : null;
+    }
+    return this.#signer ?? undefined;
+  }
+
+  /** Waits before another try of a transient failure; throws when it is not one, or tries are spent. */
+  async #backoff(
+    object: RemoteObject,
+    error: unknown,
+    attempt: number,
+    from: number | undefined,
+    to: number | undefined,
+  ): Promise<void> {
+    if (!(error instanceof Transient)) throw error;
+    const bytes = from === undefined && to === undefined ? "" : ` bytes ${from ?? 0}-${to ?? ""}`;
+    if (attempt >= this.#attempts) {
+      throw new RemoteError(
+        `${shown(object.name)}${bytes}: ${error.message} (${attempt} tries)`,
+      );
+    }
+    const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
+    const wait = error.waitMs ?? backoff * (0.5 + Math.random() / 2);
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+/** What `Retry-After` asks to wait, in ms (bounded), if anything. */
+function retryAfterMs(headers: Headers): number | undefined {
+  const value = headers.get("retry-after");
+  if (value === null) return undefined;
+  const seconds = Number(value);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - Date.now();
+  return Number.isFinite(ms) ? Math.min(RETRY_AFTER_MAX_MS, Math.max(0, ms)) : undefined;
+}
+
+/** An S3 error's code, from its XML body, as " Code". */
+function s3Code(text: string): string {
+  const code = text.match(/<Code>([^<]{1,64})<\/Code>/)?.[1];
+  return code ? ` ${code}` : "";
+}
+
+/** Why the server refused, in words that say which URL or credential to look at. */
+function refusal(object: RemoteObject, status: number, text: string): string {
+  const code = s3Code(text);
+  if (status === 404) {
+    return object.s3 ? `no such object (404${code})` : "no such file on the server (404)";
+  }
+  if (status === 401 || status === 403) {
+    const denied = status === 401 ? "the server wants credentials" : "access denied";
+    if (!object.s3) {
+      return `${denied} (${status}): give them with --header (headers in the library)`;
+    }
+    const key = envValue("AWS_ACCESS_KEY_ID");
+    const who = key === undefined
+      ? "no AWS_ACCESS_KEY_ID is set: set it and AWS_SECRET_ACCESS_KEY"
+      : `with the access key ${key.slice(0, 4)}... from AWS_ACCESS_KEY_ID`;
+    return `${denied} (${status}${code}), ${who}`;
+  }
+  return `the server answered ${status}${code}`;
+}
