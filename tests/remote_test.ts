@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { classify, files, InputError } from "../mod.ts";
-import { awkwardCsv, collect, deadline, fixture, runCrunch, tempFile } from "./helpers.ts";
+import { awkwardCsv, CLI, collect, deadline, fixture, runCrunch, tempFile } from "./helpers.ts";
 import { FolderServer, HAVE_NGINX, ObjectServer } from "./http_harness.ts";
 
 const identity = fixture("identity.ts");
@@ -270,4 +270,63 @@ Deno.test("404 and 401 are InputErrors that say what to do; a header's value nev
   } finally {
     await server.stop();
   }
+});
+
+Deno.test({
+  name: "nginx: --resume of a URL input goes on from its journal; a changed object is refused",
+  ignore: !HAVE_NGINX,
+  async fn() {
+    const root = await Deno.makeTempDir();
+    await Deno.writeFile(`${root}/data.csv`, BYTES);
+    const server = await FolderServer.nginx(root);
+    try {
+      const spin = fixture("spin.ts").pathname;
+      const common = ["--chunk-bytes", "2k", "-s", '{"us": 300}', spin, server.url("data.csv")];
+      const want = await runCrunch(["--ordered", "-o", `${root}/want.ndjson`, ...common]);
+      assert.equal(want.code, 0, want.stderr);
+      const args = ["--resume", "-o", `${root}/out.ndjson`, ...common];
+      const journal = `${root}/out.ndjson.crunch-journal`;
+      const run = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", CLI, ...args],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      const points = () => (Deno.readTextFileSync(journal).match(/"point"/g) ?? []).length;
+      const until = performance.now() + 60_000;
+      while ((await Deno.stat(journal).then(points, () => 0)) < 3) {
+        assert.ok(performance.now() < until, "no journal point within 60 s");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      run.kill("SIGKILL");
+      await run.status;
+      const again = await runCrunch(args);
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(
+        await Deno.readTextFile(`${root}/out.ndjson`),
+        await Deno.readTextFile(`${root}/want.ndjson`),
+      );
+      // Interrupted again, then the object changes: the journal's identity no longer holds.
+      await Deno.remove(`${root}/out.ndjson`);
+      const third = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", CLI, ...args],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      while ((await Deno.stat(journal).then(points, () => 0)) < 2) {
+        assert.ok(performance.now() < until + 60_000, "no journal point within 60 s");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      third.kill("SIGKILL");
+      await third.status;
+      await Deno.writeTextFile(`${root}/data.csv`, awkwardCsv(6_001));
+      const refused = await runCrunch(args);
+      assert.equal(refused.code, 1);
+      assert.match(
+        refused.stderr,
+        /cannot resume: input \(was \{"url":"http:.*"size":252769,.*\) differs/,
+      );
+    } finally {
+      await server.stop();
+    }
+  },
 });

@@ -20,6 +20,9 @@ import {
   RunningHash,
 } from "./journal.ts";
 import type { OutputPlan } from "./sink.ts";
+import { RemoteClient } from "../remote/client.ts";
+import { isRemote, remoteObject, shown } from "../remote/location.ts";
+import { versionOf } from "../wire/object_version.ts";
 
 /** Bytes hashed at each end of the input for its identity. */
 const EDGE_BYTES = 64 << 10;
@@ -56,24 +59,46 @@ async function hashAt(file: Deno.FsFile, at: number, length: number): Promise<st
   return fnv(bytes.subarray(0, got));
 }
 
+/**
+ * An object behind a URL as a resumable run knows it: its name, its
+ * version (size, ETag, Last-Modified) and a hash of its first bytes (which
+ * also tell whether it is compressed).
+ */
+async function remoteIdentity(
+  command: Command,
+): Promise<{ input: Record<string, unknown>; head: Uint8Array }> {
+  const name = command.input!;
+  const client = new RemoteClient({
+    headers: command.options.headers as [string, string][] | undefined,
+    timeoutMs: command.options.httpTimeout,
+  });
+  const object = remoteObject(name);
+  const bytes = new Uint8Array(EDGE_BYTES);
+  const { response, done } = await client.open(object, 0, EDGE_BYTES - 1);
+  let version;
+  try {
+    version = versionOf(response.headers);
+  } finally {
+    done();
+    response.body?.cancel().catch(() => {});
+  }
+  const got = await client.readAt(object, 0, bytes, version);
+  const head = bytes.subarray(0, got);
+  const input = {
+    url: shown(name),
+    size: version.size ?? null,
+    etag: version.etag ?? null,
+    modified: version.modified ?? null,
+    head: fnv(head),
+  };
+  return { input, head };
+}
+
 /** What must not change between a run and its resumption, for `command`. */
 export async function identityOf(command: Command): Promise<Identity> {
-  const path = await Deno.realPath(command.input!);
-  const file = await Deno.open(path, { read: true });
-  let input: Record<string, unknown>;
-  try {
-    const info = await file.stat();
-    const size = info.size;
-    input = {
-      path,
-      size,
-      modified: info.mtime?.getTime() ?? null,
-      head: await hashAt(file, 0, Math.min(size, EDGE_BYTES)),
-      tail: await hashAt(file, Math.max(0, size - EDGE_BYTES), Math.min(size, EDGE_BYTES)),
-    };
-  } finally {
-    file.close();
-  }
+  const input = isRemote(command.input!)
+    ? (await remoteIdentity(command)).input
+    : await fileIdentity(command.input!);
   const { options } = command;
   const url = await resolveModule(command.module);
   let module: string = url;
@@ -94,6 +119,27 @@ export async function identityOf(command: Command): Promise<Identity> {
   };
 }
 
+/** A file as a resumable run knows it: its path, size, modification time and the hashes of its ends. */
+async function fileIdentity(given: string): Promise<Record<string, unknown>> {
+  const path = await Deno.realPath(given);
+  const file = await Deno.open(path, { read: true });
+  let input: Record<string, unknown>;
+  try {
+    const info = await file.stat();
+    const size = info.size;
+    input = {
+      path,
+      size,
+      modified: info.mtime?.getTime() ?? null,
+      head: await hashAt(file, 0, Math.min(size, EDGE_BYTES)),
+      tail: await hashAt(file, Math.max(0, size - EDGE_BYTES), Math.min(size, EDGE_BYTES)),
+    };
+  } finally {
+    file.close();
+  }
+  return input;
+}
+
 /** Where a resumable run starts: afresh, from a point, or nowhere (it is complete). */
 export type ResumeStart =
   | { kind: "fresh"; journal: Journal }
@@ -108,10 +154,15 @@ export async function resumeStart(command: Command, paths: ResumePaths): Promise
         "read again from where a run stopped",
     );
   }
-  const head = new Uint8Array(SNIFF_BYTES);
-  const file = await Deno.open(command.input, { read: true });
-  const got = await file.read(head).finally(() => file.close());
-  const compression = sniff(head.subarray(0, got ?? 0));
+  let first: Uint8Array;
+  if (isRemote(command.input)) first = (await remoteIdentity(command)).head;
+  else {
+    first = new Uint8Array(SNIFF_BYTES);
+    const file = await Deno.open(command.input, { read: true });
+    const got = await file.read(first).finally(() => file.close());
+    first = first.subarray(0, got ?? 0);
+  }
+  const compression = sniff(first.subarray(0, SNIFF_BYTES));
   if (compression !== undefined) {
     throw new UsageError(
       `--resume goes on from a byte offset of the input, which a ${compression} file does not ` +
