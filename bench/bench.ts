@@ -27,6 +27,7 @@ import { manyFiles } from "./cases/many_files.ts";
 import { waiting } from "./cases/waiting.ts";
 import { throughRedis } from "./cases/redis.ts";
 import { chaos } from "./cases/chaos.ts";
+import { remoteInputs } from "./cases/remote.ts";
 
 const quick = Deno.args.includes("--quick");
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
@@ -57,6 +58,7 @@ const cases: [string, (ctx: Context) => Promise<void>][] = [
   ["11", waiting],
   ["12", throughRedis],
   ["13", chaos],
+  ["14", remoteInputs],
 ];
 const started = performance.now();
 for (const [id, run] of cases) {

@@ -257,10 +257,13 @@ function via(command: Command, progress: Progress): string {
   const hosts = [...new Set(names.filter(isRemote).map(hostOf))];
   if (redis === undefined) {
     if (hosts.length === 0) return "";
-    const who = progress.reader === "workers"
-      ? "the workers read byte ranges"
-      : "the main thread read it";
-    return ` (from ${hosts.join(", ")}: ${who})`;
+    // Several files: each is read its own way (the warnings name those a server sent whole).
+    const who = names.length > 1
+      ? ""
+      : progress.reader === "workers"
+      ? ": the workers read byte ranges"
+      : ": the main thread read it";
+    return ` (from ${hosts.join(", ")}${who})`;
   }
   const { display } = parseRedisUrl(typeof redis === "string" ? redis : redis.url);
   const from = hosts.length ? ` from ${hosts.join(", ")}` : "";
