@@ -308,7 +308,8 @@ export class S3Server {
 
   /** Stores `bytes` as `key` (a signed PUT). */
   async put(key: string, bytes: Uint8Array): Promise<void> {
-    const { AwsClient } = await import("aws4fetch");
+    // deno-lint-ignore no-import-prefix
+    const { AwsClient } = await import("npm:aws4fetch@1.0.20");
     const aws = new AwsClient({
       accessKeyId: "S3RVER",
       secretAccessKey: "S3RVER",

@@ -13,6 +13,7 @@ import { GROUP, keys, listArgs, moduleHash, type RunMeta } from "../lib/backends
 import { text } from "../lib/backends/redis/client.ts";
 import { collect, deadline, fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 import { HAVE_REDIS, RedisServer, startWorkers, type WorkerProcess } from "./redis_harness.ts";
+import { ObjectServer } from "./http_harness.ts";
 
 const opts = { ignore: !HAVE_REDIS, sanitizeOps: false, sanitizeResources: false };
 const KEY = "a shared key of the fleet, 32+ chars";
@@ -207,6 +208,51 @@ Deno.test(
       assert.match(missing.stderr, /--redis: the environment has no NO_SUCH_VARIABLE/);
     } finally {
       await Promise.all(workers.map((w) => w.stop("SIGKILL")));
+      await server.stop();
+    }
+  },
+);
+
+Deno.test(
+  "redis: --allow-input confines the URLs a worker reads; its own --header reaches the server, the coordinator's never goes into Redis",
+  opts,
+  async () => {
+    const bytes = new TextEncoder().encode(numberedCsv(300));
+    const server = ObjectServer.start(bytes, "Bearer worker-token");
+    try {
+      await withRedis(async (redis) => {
+        const ok = await collect(classify(fixture("identity.ts"), server.url("ok/data.csv"), {
+          redis: redis.url(),
+          workers: 2,
+          // The coordinator reads the head with its own header; the workers use theirs.
+          headers: { Authorization: "Bearer worker-token" },
+        }));
+        assert.equal(ok.length, 300);
+        const client = await redis.client();
+        try {
+          const keys = await client.command("KEYS", "*") as Uint8Array[];
+          for (const key of keys) {
+            const dump = await client.command("DUMP", text(key)!) as Uint8Array | null;
+            assert.ok(!text(dump ?? new Uint8Array())?.includes("worker-token"), text(key));
+          }
+        } finally {
+          client.close();
+        }
+        await assert.rejects(
+          collect(classify(fixture("identity.ts"), server.url("no/data.csv"), {
+            redis: { url: redis.url(), waitForWorkers: 2000 },
+            workers: 2,
+            headers: { Authorization: "Bearer worker-token" },
+          })),
+          /refused the run: the input http:\/\/127\.0\.0\.1:\d+\/no\/data\.csv is not under an allowed input prefix \(http:\/\/127\.0\.0\.1:\d+\/ok\/\)/,
+        );
+      }, [
+        "--allow-input",
+        server.url("ok/"),
+        "--header",
+        "Authorization: Bearer worker-token",
+      ]);
+    } finally {
       await server.stop();
     }
   },

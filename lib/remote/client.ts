@@ -12,7 +12,10 @@
  * @module
  */
 
-import { AwsClient } from "aws4fetch";
+// Inline, not through deno.json's imports: a script that imports crunch from a checkout, without
+// crunch's config, still resolves it.
+// deno-lint-ignore no-import-prefix
+import type { AwsClient } from "npm:aws4fetch@1.0.20";
 import { type ObjectVersion, versionChange } from "../wire/object_version.ts";
 import { DEFAULT_HTTP_TIMEOUT_MS, type HttpSettings } from "../wire/task.ts";
 import { envValue, type RemoteObject, shown } from "./location.ts";
@@ -226,16 +229,21 @@ export class RemoteClient {
     if (from !== undefined || to !== undefined) {
       headers.set("range", `bytes=${from ?? 0}-${to ?? ""}`);
     }
-    const signer = object.s3 ? this.#s3Signer(object.s3.region) : undefined;
+    const signer = object.s3 ? await this.#s3Signer(object.s3.region) : undefined;
     if (signer) return await signer.sign(object.url.href, { method: "GET", headers, signal });
     return new Request(object.url, { headers, signal });
   }
 
-  /** The signer for S3 requests, when credentials are set in the environment. */
-  #s3Signer(region: string): AwsClient | undefined {
+  /**
+   * The signer for S3 requests, when credentials are set in the environment
+   * (loaded then: a run that reads no S3 object never loads it).
+   */
+  async #s3Signer(region: string): Promise<AwsClient | undefined> {
     if (this.#signer === undefined) {
       const accessKeyId = envValue("AWS_ACCESS_KEY_ID");
       const secretAccessKey = envValue("AWS_SECRET_ACCESS_KEY");
+      // deno-lint-ignore no-import-prefix
+      const { AwsClient } = await import("npm:aws4fetch@1.0.20");
       this.#signer = accessKeyId && secretAccessKey
         ? new AwsClient({
           accessKeyId,
