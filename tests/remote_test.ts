@@ -25,14 +25,23 @@ async function local(name = "local.csv", bytes: Uint8Array = BYTES): Promise<unk
 
 const expected = local();
 
+/** Runs `fn` with nginx serving `data.csv` (BYTES) from a folder of its own. */
+async function withNginx(fn: (server: FolderServer, root: string) => Promise<void>): Promise<void> {
+  const root = await Deno.makeTempDir();
+  await Deno.writeFile(`${root}/data.csv`, BYTES);
+  const server = await FolderServer.nginx(root);
+  try {
+    await fn(server, root);
+  } finally {
+    await server.stop();
+  }
+}
+
 Deno.test({
   name: "nginx: a URL is read by range by the workers, results as from the local file",
   ignore: !HAVE_NGINX,
   async fn() {
-    const root = await Deno.makeTempDir();
-    await Deno.writeFile(`${root}/data.csv`, BYTES);
-    const server = await FolderServer.nginx(root);
-    try {
+    await withNginx(async (server) => {
       let reader: string | undefined;
       const got = await collect(classify(identity, server.url("data.csv"), {
         ...OPTIONS,
@@ -49,9 +58,7 @@ Deno.test({
       assert.ok(ranged.every((r) => /^bytes=\d+-\d+$/.test(r.range)), JSON.stringify(ranged[0]));
       const sent = ranged.reduce((n, r) => n + r.bytes, 0);
       assert.ok(sent < BYTES.length * 2, `${sent} bytes sent for ${BYTES.length}`);
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -94,10 +101,7 @@ Deno.test({
   name: "nginx: the command's ordered output by URL is byte-identical to its output from the file",
   ignore: !HAVE_NGINX,
   async fn() {
-    const root = await Deno.makeTempDir();
-    await Deno.writeFile(`${root}/data.csv`, BYTES);
-    const server = await FolderServer.nginx(root);
-    try {
+    await withNginx(async (server, root) => {
       const flags = ["--ordered", "-w", "2", "--chunk-bytes", "4096"];
       const path = `${root}/data.csv`;
       const fromFile = await runCrunch([
@@ -124,9 +128,7 @@ Deno.test({
         byUrl.stderr,
         /6,000 records in.*\(from 127\.0\.0\.1:\d+: the workers read byte ranges\)/,
       );
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -276,29 +278,14 @@ Deno.test({
   name: "nginx: --resume of a URL input goes on from its journal; a changed object is refused",
   ignore: !HAVE_NGINX,
   async fn() {
-    const root = await Deno.makeTempDir();
-    await Deno.writeFile(`${root}/data.csv`, BYTES);
-    const server = await FolderServer.nginx(root);
-    try {
+    await withNginx(async (server, root) => {
       const spin = fixture("spin.ts").pathname;
       const common = ["--chunk-bytes", "2k", "-s", '{"us": 300}', spin, server.url("data.csv")];
       const want = await runCrunch(["--ordered", "-o", `${root}/want.ndjson`, ...common]);
       assert.equal(want.code, 0, want.stderr);
       const args = ["--resume", "-o", `${root}/out.ndjson`, ...common];
       const journal = `${root}/out.ndjson.crunch-journal`;
-      const run = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", CLI, ...args],
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      const points = () => (Deno.readTextFileSync(journal).match(/"point"/g) ?? []).length;
-      const until = performance.now() + 60_000;
-      while ((await Deno.stat(journal).then(points, () => 0)) < 3) {
-        assert.ok(performance.now() < until, "no journal point within 60 s");
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      run.kill("SIGKILL");
-      await run.status;
+      await killedAtPoint(args, journal, 3);
       const again = await runCrunch(args);
       assert.equal(again.code, 0, again.stderr);
       assert.deepEqual(
@@ -307,17 +294,7 @@ Deno.test({
       );
       // Interrupted again, then the object changes: the journal's identity no longer holds.
       await Deno.remove(`${root}/out.ndjson`);
-      const third = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", CLI, ...args],
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      while ((await Deno.stat(journal).then(points, () => 0)) < 2) {
-        assert.ok(performance.now() < until + 60_000, "no journal point within 60 s");
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      third.kill("SIGKILL");
-      await third.status;
+      await killedAtPoint(args, journal, 2);
       await Deno.writeTextFile(`${root}/data.csv`, awkwardCsv(6_001));
       const refused = await runCrunch(args);
       assert.equal(refused.code, 1);
@@ -325,8 +302,23 @@ Deno.test({
         refused.stderr,
         /cannot resume: input \(was \{"url":"http:.*"size":252769,.*\) differs/,
       );
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });
+
+/** Runs the command with `args` until its `journal` holds `points` points, then SIGKILLs it. */
+async function killedAtPoint(args: string[], journal: string, points: number): Promise<void> {
+  const run = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const count = () => (Deno.readTextFileSync(journal).match(/"point"/g) ?? []).length;
+  const until = performance.now() + 60_000;
+  while ((await Deno.stat(journal).then(count, () => 0)) < points) {
+    assert.ok(performance.now() < until, `no ${points} journal points within 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  run.kill("SIGKILL");
+  await run.status;
+}

@@ -13,7 +13,7 @@ import { Pool } from "../../mod.ts";
 import { type Context, here, sizeMb } from "../context.ts";
 import { FolderServer, HAVE_NGINX } from "../../tests/http_harness.ts";
 import { HAVE_REDIS, RedisServer, startWorkers } from "../../tests/redis_harness.ts";
-import { inProcess, ratioOf, rounds } from "../runner.ts";
+import { inProcess, ratioOf, type RoundResult, rounds } from "../runner.ts";
 import { SHAPES } from "../shapes.ts";
 import { scale } from "../stats.ts";
 import { shapeFile, TRIVIAL } from "./shapes.ts";
@@ -56,22 +56,7 @@ export async function remoteInputs(ctx: Context): Promise<void> {
           ctx.reps,
           (line) => ctx.log(`url ${name} ${shapeName}: ${line}`),
         );
-        const where = `${name}, ${shapeName}, ${ctx.cores} workers: `;
-        const perMb = (r: typeof local) => scale(r.rate, mb / r.records);
-        ctx.rows.push({
-          case: CASE,
-          variant: where + local.label,
-          rate: local.rate,
-          mbPerSecond: perMb(local),
-        });
-        ctx.rows.push({
-          case: CASE,
-          variant: where + remote.label,
-          rate: remote.rate,
-          mbPerSecond: perMb(remote),
-          ratio: ratioOf(remote, local),
-          ratioOf: "of the speed by path",
-        });
+        pair(ctx, `${name}, ${shapeName}, ${ctx.cores} workers: `, mb, local, remote, "path");
       }
       await pool.close();
     }
@@ -100,25 +85,36 @@ async function throughRedis(ctx: Context, server: FolderServer, root: string): P
       ctx.reps,
       (line) => ctx.log(`url redis: ${line}`),
     );
-    const perMb = (r: typeof shared) => scale(r.rate, mb / r.records);
-    const where = `trivial, plain, ${ctx.cores} crunch workers `;
-    ctx.rows.push({
-      case: CASE,
-      variant: where + shared.label,
-      rate: shared.rate,
-      mbPerSecond: perMb(shared),
-    });
-    ctx.rows.push({
-      case: CASE,
-      variant: where + url.label,
-      rate: url.rate,
-      mbPerSecond: perMb(url),
-      ratio: ratioOf(url, shared),
-      ratioOf: "of the speed by shared path",
-    });
+    pair(ctx, `trivial, plain, ${ctx.cores} crunch workers `, mb, shared, url, "shared path");
   } finally {
     await pool.close();
     await Promise.all(workers.map((w) => w.stop("SIGKILL")));
     await redis.stop();
   }
+}
+
+/** The rows of a pair measured in the same rounds: `base`, then `other` as a ratio of it. */
+function pair(
+  ctx: Context,
+  where: string,
+  mb: number,
+  base: RoundResult,
+  other: RoundResult,
+  by: string,
+): void {
+  const perMb = (r: RoundResult) => scale(r.rate, mb / r.records);
+  ctx.rows.push({
+    case: CASE,
+    variant: where + base.label,
+    rate: base.rate,
+    mbPerSecond: perMb(base),
+  });
+  ctx.rows.push({
+    case: CASE,
+    variant: where + other.label,
+    rate: other.rate,
+    mbPerSecond: perMb(other),
+    ratio: ratioOf(other, base),
+    ratioOf: `of the speed by ${by}`,
+  });
 }
