@@ -57,5 +57,14 @@ export type {
   Tagged,
 } from "./lib/options.ts";
 export type { Stall } from "./lib/progress.ts";
+export type {
+  Bottleneck,
+  MainReport,
+  RunReport,
+  SlowRecord,
+  SlowTask,
+  StageSplit,
+  WorkerReport,
+} from "./lib/report.ts";
 export type { WorkerContext } from "./lib/plugin.ts";
 export type { Plugin, ResultOf } from "./lib/plugin.ts";

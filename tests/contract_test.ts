@@ -169,6 +169,27 @@ for (const mode of MODES) {
     }
   });
 
+  test("the run report names each worker that ran tasks, its stages within its busy time", async () => {
+    const path = await tempFile("spin.csv", numberedCsv(2_000));
+    const results = classify(fixture("spin.ts"), path, {
+      ...await mode.options(),
+      spec: { us: 200 },
+      workers: 2,
+      chunkBytes: 4096,
+    });
+    for await (const _ of results.batches()) { /* drained */ }
+    const report = results.report()!;
+    assert.equal(report.records, 2_000);
+    assert.equal(report.workers.reduce((n, w) => n + w.records, 0), 2_000);
+    for (const w of report.workers) {
+      assert.match(w.worker, mode.name === "redis" ? /^\S+ worker \d+$/ : /^worker \d+$/);
+      const stages = Object.values(w.stages).reduce((a, b) => a + b, 0);
+      assert.ok(stages <= w.busyMs + 1, JSON.stringify(w));
+      // Where the busy time went is the spinning classifier, whatever carries the tasks.
+      assert.ok(w.stages.classifyMs > stages / 2, JSON.stringify(w));
+    }
+  });
+
   test("results plus errors equal the records in, each once", async () => {
     const csv = "id,text\n1,a\n2,b\n3\n4,d\n5,e\n6,f\n";
     const path = await tempFile("data.csv", csv);

@@ -17,6 +17,7 @@ import { serializeError } from "../lib/wire/task.ts";
 import { Classifier } from "./classify.ts";
 import { CurrentRun, ParserCache } from "./current_run.ts";
 import { type KindTools, taskRows } from "./kinds/mod.ts";
+import { StageClock } from "./stage_clock.ts";
 import { loadPlugin, type Plugin } from "./load_plugin.ts";
 import { TaskOutcomes } from "./outcomes.ts";
 import { Pacer } from "./pacer.ts";
@@ -184,7 +185,8 @@ export class WorkLoop {
     const run = this.#run;
     // A task of a cancelled or finished run: nobody waits for it.
     if (run === undefined || run.id !== message.run) return;
-    const rows = await taskRows(task.body, run, this.#tools);
+    const clock = new StageClock();
+    const rows = await taskRows(task.body, run, this.#tools, clock);
     if (this.#run !== run) return; // cancelled while the range was fetched
     if (task.count || rows.cut) {
       this.#transport.send({
@@ -211,7 +213,17 @@ export class WorkLoop {
     const from = task.from ?? 0;
     const to = Math.min(task.to ?? rows.rows.length, rows.rows.length);
     const live = () => this.#run === run;
-    const outcomes = new TaskOutcomes(this.#transport, run, task.id, rows, from, this.#pacer, live);
+    const outcomes = new TaskOutcomes(
+      this.#transport,
+      run,
+      task.id,
+      rows,
+      from,
+      this.#pacer,
+      live,
+      clock,
+    );
+    clock.classifying();
     const stop = await this.#classifier.run({
       plugin,
       rows: rows.rows,

@@ -14,6 +14,7 @@ import type { CurrentRun } from "./current_run.ts";
 import type { TaskRows } from "./kinds/mod.ts";
 import type { Pacer } from "./pacer.ts";
 import { PieceBuilder } from "./piece.ts";
+import type { StageClock } from "./stage_clock.ts";
 import type { WorkerTransport } from "./transport.ts";
 
 /** Characters of string results above which a piece is sent at once. */
@@ -32,6 +33,7 @@ export class TaskOutcomes implements ClassifySink {
   readonly #rows: TaskRows;
   readonly #pacer: Pacer;
   readonly #live: () => boolean;
+  readonly #clock: StageClock;
   #piece: PieceBuilder;
   #lastFlush = performance.now();
   /** Where the last malformed record's bytes were counted to: records come in order. */
@@ -44,7 +46,10 @@ export class TaskOutcomes implements ClassifySink {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #finished = false;
 
-  /** Outcomes of task `id`'s `rows` from record `from` on; `live` is false once its run is gone. */
+  /**
+   * Outcomes of task `id`'s `rows` from record `from` on; `live` is false
+   * once its run is gone; `clock` times the task.
+   */
   constructor(
     transport: WorkerTransport,
     run: CurrentRun,
@@ -53,6 +58,7 @@ export class TaskOutcomes implements ClassifySink {
     from: number,
     pacer: Pacer,
     live: () => boolean,
+    clock: StageClock,
   ) {
     this.#transport = transport;
     this.#run = run;
@@ -60,7 +66,8 @@ export class TaskOutcomes implements ClassifySink {
     this.#rows = rows;
     this.#pacer = pacer;
     this.#live = live;
-    this.#piece = new PieceBuilder(from);
+    this.#clock = clock;
+    this.#piece = new PieceBuilder(from, clock);
     this.#byte = rows.byte;
   }
 
@@ -131,6 +138,7 @@ export class TaskOutcomes implements ClassifySink {
 
   async tick(next: number): Promise<boolean> {
     const now = performance.now();
+    this.#clock.tick(next, now);
     // Slow classifiers: hand results over as they come, not only when the task ends.
     if (now - this.#lastFlush > FLUSH_EVERY_MS) this.#flush(next);
     // Yield now and then inside long tasks too, so cancel and terminate() act promptly.
@@ -155,13 +163,14 @@ export class TaskOutcomes implements ClassifySink {
       undefined,
       waiting,
     );
-    this.#piece = new PieceBuilder(to);
+    this.#piece = new PieceBuilder(to, this.#clock);
     this.#lastFlush = performance.now();
   }
 
   /** Sends the task's last piece: records up to `to`. */
   finish(to: number): void {
     this.#finished = true;
+    this.#clock.classified();
     clearTimeout(this.#timer);
     const { rows, lines, newlines, invalid } = this.#rows;
     this.#piece.send(this.#transport, this.#run, this.#id, to, rows, lines, newlines, invalid);

@@ -13,6 +13,7 @@ import { columnsOf, encodeResult } from "../lib/formats/encode.ts";
 import { resultsAsJson } from "../lib/formats/json_safe.ts";
 import type { CurrentRun } from "./current_run.ts";
 import type { WorkerTransport } from "./transport.ts";
+import type { StageClock } from "./stage_clock.ts";
 
 const encoder = new TextEncoder();
 
@@ -28,7 +29,8 @@ export class PieceBuilder {
   retried = 0;
 
   /** `from` is the offset of the piece's first record. */
-  constructor(readonly from: number) {}
+  /** Records from `from` on; `clock` times encoding and sending, and stamps the last piece. */
+  constructor(readonly from: number, readonly clock?: StageClock) {}
 
   /** Record offset of each result. */
   get offsets(): number[] {
@@ -148,10 +150,14 @@ export class PieceBuilder {
     if (this.retried) piece.retried = this.retried;
     if (newlines !== undefined && settings.reportHeap) piece.heapUsed = Deno.memoryUsage().heapUsed;
     const transfer: Transferable[] = [];
+    const clock = this.clock;
     if (settings.encode) {
+      const started = performance.now();
       piece.encoded = this.#encode(run, rows, lines);
       if (piece.encoded.bytes) transfer.push(piece.encoded.bytes.buffer as ArrayBuffer);
+      if (clock) clock.encode += performance.now() - started;
     }
+    if (clock && piece.last) piece.stages = clock.times(lines);
     const fill = () => {
       const json = resultsAsJson(this.results);
       piece.results = json === undefined ? this.results : [];
@@ -165,7 +171,9 @@ export class PieceBuilder {
     fill();
     const message = { type: "piece" as const, run: run.id, piece };
     try {
+      const started = performance.now();
       transport.send(message, transfer);
+      if (clock) clock.send += performance.now() - started;
       return;
     } catch (error) {
       if (!(error instanceof DOMException && error.name === "DataCloneError")) throw error;

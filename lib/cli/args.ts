@@ -33,6 +33,8 @@ export interface Command {
   output?: string;
   /** --errors: where failed records go. */
   errors?: string;
+  /** --report: where the run report goes. */
+  report?: string;
   /** --resume: journal the run beside -o, and go on from where an earlier one stopped. */
   resume: boolean;
   /** --retry-errors: an errors file whose records alone are classified again. */
@@ -315,6 +317,7 @@ export async function parse(args: string[]): Promise<Command | null> {
     options: options as unknown as Command["options"],
     output,
     errors: given.errors as string | undefined,
+    report: given.report as string | undefined,
     resume: given.resume === true,
     retryErrors: given["retry-errors"] as string | undefined,
     merge: given.merge as string | undefined,

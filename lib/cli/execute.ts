@@ -19,7 +19,7 @@ import { type Command, UsageError } from "./args.ts";
 import { type OutputPlan, planOutput, removeStaleTemps, Sink } from "./sink.ts";
 import { parseRedisUrl } from "../checks.ts";
 import { isRemote } from "../remote/location.ts";
-import { type Resuming, runCommand, type RunExtras, withBefore } from "./run.ts";
+import { type Finished, type Resuming, runCommand, type RunExtras, withBefore } from "./run.ts";
 
 export { errorLine, Interrupted, isBrokenPipe, SIGNALS } from "./run.ts";
 
@@ -52,7 +52,10 @@ async function checkPaths(command: Command) {
   const errors = command.errors === undefined
     ? undefined
     : await planOutput(command.errors, "errors to");
-  for (const plan of [output, errors]) {
+  const report = command.report === undefined
+    ? undefined
+    : await planOutput(command.report, "the report to");
+  for (const plan of [output, errors, report]) {
     if (plan !== undefined && (plan.target === input || inputs.has(plan.target))) {
       throw new UsageError(
         `${plan.given} is the input file: writing there would destroy the input`,
@@ -62,13 +65,14 @@ async function checkPaths(command: Command) {
   if (output && errors && output.target === errors.target && output.how === "replace") {
     throw new UsageError(`-o and --errors name the same file, ${output.given}`);
   }
-  return { output, errors };
+  return { output, errors, report };
 }
 
 /** The outputs a run's paths lead to. */
 interface Plans {
   output?: OutputPlan;
   errors?: OutputPlan;
+  report?: OutputPlan;
 }
 
 /** Runs `command`; resolves with the exit code. */
@@ -101,12 +105,15 @@ async function runWith(
   const sink = into ??
     (plans.output ? await Sink.open(plans.output, "results to") : Sink.stdout());
   let errorsFile: Sink | undefined;
+  let reportFile: Sink | undefined;
   try {
     if (plans.errors) errorsFile = await Sink.open(plans.errors, "errors to");
-    return await runCommand(command, { sink, errorsFile }, extras);
+    if (plans.report) reportFile = await Sink.open(plans.report, "the report to");
+    return await runCommand(command, { sink, errorsFile, reportFile }, extras);
   } catch (error) {
     sink.discard();
     errorsFile?.discard();
+    reportFile?.discard();
     throw error;
   }
 }
@@ -187,7 +194,9 @@ async function resumeWith(
   const resuming: Resuming = { journal: start.journal, point };
   const sink = await Sink.resumable(plans.output, paths.partial, point?.out ?? 0, point?.outHash);
   let errorsFile: Sink | undefined;
+  let reportFile: Sink | undefined;
   try {
+    if (plans.report) reportFile = await Sink.open(plans.report, "the report to");
     if (plans.errors) {
       errorsFile = await Sink.resumable(
         plans.errors,
@@ -197,12 +206,13 @@ async function resumeWith(
       );
     }
     const ordered = { ...command, options: { ...command.options, ordered: true } };
-    const last = await runCommand(ordered, { sink, errorsFile }, { resuming });
+    const last = await runCommand(ordered, { sink, errorsFile, reportFile }, { resuming });
     if (last) summary(command, last, point);
     return 0;
   } catch (error) {
     sink.discard();
     errorsFile?.discard();
+    reportFile?.discard();
     start.journal.close();
     const stopped: Point | undefined = resuming.last ?? point;
     console.error(
@@ -226,8 +236,8 @@ async function finishRename(partial: string, target: string): Promise<boolean> {
   }
 }
 
-/** The summary line on standard error, after the warnings. */
-function summary(command: Command, progress: Progress, before?: Point): void {
+/** The summary line on standard error, after the warnings; the bottleneck after a long run. */
+function summary(command: Command, progress: Finished, before?: Point): void {
   const rate = progress.elapsedMs > 0 ? progress.records / (progress.elapsedMs / 1000) : 0;
   const last = withBefore(progress, before);
   const seconds = last.elapsedMs / 1000;
@@ -248,7 +258,14 @@ function summary(command: Command, progress: Progress, before?: Point): void {
       `${count(last.errors, "error")}${recovery}, ${seconds.toFixed(2)} s, ` +
       `${thousands(rate)} records/s${via(command, last)}`,
   );
+  const report = progress.report;
+  if (report && report.elapsedMs >= BOTTLENECK_AFTER_MS) {
+    console.error(`crunch: ${report.bottleneck.sentence}`);
+  }
 }
+
+/** Runs shorter than this are mostly start-up: no bottleneck is named. */
+const BOTTLENECK_AFTER_MS = 3000;
 
 /** Where the data came from and who read it (inputs by URL), and where the tasks ran (Redis). */
 function via(command: Command, progress: Progress): string {

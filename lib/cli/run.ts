@@ -17,6 +17,7 @@ import { emptyProgress } from "../run/stats.ts";
 import type { Command } from "./args.ts";
 import type { Journal, Point } from "./journal.ts";
 import { Eta, ProgressBar } from "./progress_bar.ts";
+import type { RunReport } from "../report.ts";
 import { holdLine, writeStderr } from "../stderr.ts";
 import { format } from "node:util";
 import type { Sink } from "./sink.ts";
@@ -84,7 +85,12 @@ const JOURNAL_EVERY_MS = 200;
 interface Outputs {
   sink: Sink;
   errorsFile: Sink | undefined;
+  /** --report: the run report, written once the run completes. */
+  reportFile?: Sink;
 }
+
+/** A run's final progress, with its report. */
+export type Finished = Progress & { report?: RunReport };
 
 /**
  * Runs `command`, writing to `outputs`; resolves with its final progress
@@ -95,7 +101,7 @@ export async function runCommand(
   command: Command,
   outputs: Outputs,
   extras: RunExtras = {},
-): Promise<Progress | undefined> {
+): Promise<Finished | undefined> {
   const bar = command.progress ? new ProgressBar() : undefined;
   const release = bar && liveLine(bar);
   const controller = new AbortController();
@@ -140,7 +146,14 @@ export async function runCommand(
   }
   await outputs.sink.commit();
   await outputs.errorsFile?.commit();
-  return piped ? undefined : progress.last;
+  const report = results.report();
+  if (outputs.reportFile && report) {
+    await outputs.reportFile.write(
+      new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n"),
+    );
+    await outputs.reportFile.commit();
+  }
+  return piped ? undefined : { ...progress.last, report };
 }
 
 /**

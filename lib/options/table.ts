@@ -133,8 +133,7 @@ export const OPTIONS = [
     flag: {
       name: "http-timeout",
       arg: "<s>",
-      help: "an http(s) or s3 request that brings no byte for this many seconds is tried " +
-        "again (default 30; 0: never)",
+      help: "retry an http(s) or s3 request quiet for this many seconds (default 30; 0: never)",
     },
   },
   {
@@ -258,6 +257,14 @@ export const OPTIONS = [
       arg: "<file>",
       help: "write each failed record to <file> as an NDJSON line (implies skipping them; " +
         "contradicts --on-error fail)",
+    },
+  },
+  {
+    scope: "command",
+    flag: {
+      name: "report",
+      arg: "<file>",
+      help: "write where the run's time went to <file> (JSON: stages, slowest, bottleneck)",
     },
   },
   {

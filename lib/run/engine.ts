@@ -20,8 +20,10 @@ import type { ResultsPiece, TaskCount } from "../wire/task.ts";
 import type { Backend, BackendListener, BackendRun, WorkerNote } from "../backends/backend.ts";
 import { OutputDocument } from "./document.ts";
 import { Ledger } from "./ledger.ts";
+import { ReportBuilder } from "./report_builder.ts";
+import type { RunReport } from "../report.ts";
 import { Outbox } from "./outbox.ts";
-import { type Checkpoint, Release } from "./release.ts";
+import { type Checkpoint, Release, releaseOptionsOf } from "./release.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Stats } from "./stats.ts";
 
@@ -64,6 +66,8 @@ export interface Pump {
   stop(): Promise<void>;
   /** The last resumable point before the consumer's last `behind` values, for runs that mark them. */
   checkpoint?(behind?: number): Checkpoint | undefined;
+  /** Where the run's time went, so far (undefined before it starts). */
+  report(): RunReport | undefined;
 }
 
 /** For a run that is one of several over one document (many files). */
@@ -107,6 +111,8 @@ export class Engine implements BackendListener, Pump {
   #starting = new AbortController();
   /** Says when a task's records stop finishing. */
   #stall: StallWatch | undefined;
+  /** Gathers the run's report, once it starts. */
+  #builder: ReportBuilder | undefined;
 
   /** Checks the input now; reading starts at the first `next()`. */
   constructor(input: Input, options: ResolvedRunOptions, lease: Lease, part?: Part) {
@@ -131,6 +137,7 @@ export class Engine implements BackendListener, Pump {
 
   /** The next value (or array of values), waiting for it as needed. */
   async next(batch: boolean): Promise<IteratorResult<unknown>> {
+    const started = performance.now();
     try {
       if (this.#state === "new") await this.#start();
       for (;;) {
@@ -191,6 +198,9 @@ export class Engine implements BackendListener, Pump {
       this.#error = { value: undefined };
       await this.#giveBack("abort");
       throw first;
+    } finally {
+      // The time the consumer waited for results: the rest of the run is the consumer's.
+      if (this.#builder) this.#builder.main.waitMs += performance.now() - started;
     }
   }
 
@@ -222,21 +232,7 @@ export class Engine implements BackendListener, Pump {
       if (options.documentState) this.#document.restore(options.documentState);
     }
     this.#release = new Release(
-      {
-        ordered: options.ordered,
-        tagged: options.tagged,
-        onError: options.onError,
-        file: source.file,
-        encoding: head.encoding,
-        checkpoints: options.checkpoints
-          ? {
-            index: options.startAt?.index ?? 0,
-            line: head.firstLine,
-            byte: options.startAt?.byte ?? -1,
-          }
-          : undefined,
-        onMark: options.onMark,
-      },
+      releaseOptionsOf(options, head, source.file),
       ledger,
       this.#outbox,
       this.#stats,
@@ -246,10 +242,12 @@ export class Engine implements BackendListener, Pump {
     this.#acquiring = this.#lease.acquire(this.#starting.signal, head.tasks, head);
     const backend = await this.#acquiring;
     if (this.#state !== "running") return; // ended while starting; #giveBack releases it
+    const builder = this.#builder = new ReportBuilder(source.file, backend.size, ledger);
     this.#scheduler = new Scheduler(source, this.#release, this.#stats, {
       maxRespawns: options.maxRespawns,
       maxOpen: backend.capacity * 2,
       backlog: () => this.#release!.bytes + this.#outbox.bytes,
+      report: builder,
     });
     this.#backendRun = await backend.begin(
       // A document that an earlier run began has its CSV columns already.
@@ -308,6 +306,7 @@ export class Engine implements BackendListener, Pump {
   #drainEvents(): void {
     if (this.#state !== "running" || this.#scheduler === undefined) return;
     if (this.#events.length === 0) return;
+    const started = performance.now();
     const events = this.#events;
     this.#events = [];
     const scheduler = this.#scheduler!;
@@ -326,6 +325,12 @@ export class Engine implements BackendListener, Pump {
       }
     }
     this.#flush();
+    if (this.#builder) this.#builder.main.releaseMs += performance.now() - started;
+  }
+
+  /** Where the run's time went, so far (undefined before it starts). */
+  report(): RunReport | undefined {
+    return this.#builder?.build(this.#stats);
   }
 
   /** Releases what is ready, and ends the run if that brings its error. */

@@ -19,6 +19,8 @@ import type { Progress, ResolvedRunOptions, Tagged } from "../options.ts";
 import { OutputDocument } from "./document.ts";
 import { Engine, type Lease, type Pump } from "./engine.ts";
 import { emptyProgress } from "./stats.ts";
+import { mergeReports } from "./report_builder.ts";
+import type { RunReport } from "../report.ts";
 
 /** The smallest chunk a small file is cut into. */
 const MIN_CHUNK = 32 << 10;
@@ -63,11 +65,22 @@ export class FilesEngine implements Pump {
   /** Decoding workers kept from one compressed file to the next. */
   readonly #decoders = new DecoderPool();
 
+  /** Where the time of each file's run went, once it ended. */
+  readonly #reports: RunReport[] = [];
+
   /** `lease` gives the workers for every file and takes them back after the last. */
   constructor(files: Files, options: ResolvedRunOptions, lease: Lease) {
     this.#files = files;
     this.#options = options;
     this.#lease = lease;
+  }
+
+  /** Where the runs' time went, every file's together. */
+  report(): RunReport | undefined {
+    const current = this.#current?.report();
+    const reports = current ? [...this.#reports, current] : this.#reports;
+    if (reports.length === 0) return undefined;
+    return mergeReports(reports, performance.now() - this.#started, this.#lease.workers);
   }
 
   takeReady(batch: boolean): { value: unknown } | undefined {
@@ -93,6 +106,8 @@ export class FilesEngine implements Pump {
           return step;
         }
         this.#fold();
+        const report = this.#current!.report();
+        if (report) this.#reports.push(report);
         this.#current = undefined;
       }
     } catch (error) {

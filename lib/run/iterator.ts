@@ -7,6 +7,7 @@
 
 import type { Pump } from "./engine.ts";
 import type { Checkpoint } from "./release.ts";
+import type { RunReport } from "../report.ts";
 
 /**
  * What `classify()` and `Pool.classify()` return: an async iterator of the
@@ -36,6 +37,29 @@ export interface Results<R> extends AsyncIterableIterator<R> {
    * or the other for a run, not both.
    */
   batches(): AsyncIterableIterator<R[]>;
+  /**
+   * Where the run's time went (see {@linkcode RunReport}): complete once
+   * the results are all taken, a snapshot before; undefined until the run
+   * has started (the first `next()`).
+   *
+   * @example
+   * ```ts
+   * import { classify } from "@crunch/crunch";
+   * import assert from "node:assert/strict";
+   *
+   * const results = classify("examples/hits.ts", "examples/reviews.csv", {
+   *   spec: { words: ["good"] },
+   * });
+   * let n = 0;
+   * for await (const _ of results) n++;
+   * assert.equal(n, 2);
+   * const report = results.report()!;
+   * assert.equal(report.records, 3);
+   * assert.equal(report.workers.reduce((n, w) => n + w.records, 0), 3);
+   * assert.match(report.bottleneck.sentence, /-bound: /);
+   * ```
+   */
+  report(): RunReport | undefined;
 }
 
 /** The consumer's side of a run: one `next()` at a time, in the order they were asked. */
@@ -53,6 +77,10 @@ export class RunIterator<R = unknown> implements Results<R> {
 
   next(): Promise<IteratorResult<R>> {
     return this.#next(false) as Promise<IteratorResult<R>>;
+  }
+
+  report(): RunReport | undefined {
+    return this.#engine.report();
   }
 
   batches(): AsyncIterableIterator<R[]> {

@@ -20,6 +20,8 @@ export class Ledger {
   #known = 0;
   #index = 0;
   #line: number;
+  /** Told each task's start as it becomes known. */
+  onBase: ((seq: number, base: Base) => void) | undefined;
 
   /**
    * `firstLine` is the line of the first data record (after any header),
@@ -35,7 +37,9 @@ export class Ledger {
     this.#counts.set(seq, { records, newlines });
     for (let c = this.#counts.get(this.#known); c; c = this.#counts.get(this.#known)) {
       this.#counts.delete(this.#known);
-      this.#bases.set(this.#known, { index: this.#index, line: this.#line });
+      const base = { index: this.#index, line: this.#line };
+      this.#bases.set(this.#known, base);
+      this.onBase?.(this.#known, base);
       this.#index += c.records;
       this.#line += c.newlines;
       this.#known++;

@@ -9,10 +9,11 @@
  */
 
 import { CrunchError, ParseError, RecordError } from "../errors.ts";
-import type { OnError, Tagged } from "../options.ts";
+import type { OnError, ResolvedRunOptions, Tagged } from "../options.ts";
 import type { Encoded, Failure, InvalidText } from "../wire/task.ts";
 import type { DocumentState, OutputDocument } from "./document.ts";
 import type { Base, Ledger } from "./ledger.ts";
+import type { SourceHead } from "../input/task.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Stats } from "./stats.ts";
 
@@ -307,4 +308,27 @@ function tag(piece: Piece, base: Base): Tagged[] {
       : { index: base.index + offsets[k], result: results[k] };
   }
   return tagged;
+}
+
+/** How a run over an input with `head` releases its results, as `options` say. */
+export function releaseOptionsOf(
+  options: ResolvedRunOptions,
+  head: SourceHead,
+  file: string | undefined,
+): ReleaseOptions {
+  return {
+    ordered: options.ordered,
+    tagged: options.tagged,
+    onError: options.onError,
+    file,
+    encoding: head.encoding,
+    checkpoints: options.checkpoints
+      ? {
+        index: options.startAt?.index ?? 0,
+        line: head.firstLine,
+        byte: options.startAt?.byte ?? -1,
+      }
+      : undefined,
+    onMark: options.onMark,
+  };
 }

@@ -18,6 +18,7 @@ import type { BackendRun } from "../backends/backend.ts";
 import { Flight } from "./flight.ts";
 import type { Piece, Release } from "./release.ts";
 import type { Stats } from "./stats.ts";
+import type { ReportBuilder } from "./report_builder.ts";
 
 /** The warning a run that lost a worker to an out-of-memory ends with. */
 const OUT_OF_MEMORY =
@@ -34,6 +35,8 @@ export interface SchedulerOptions {
   maxOpen: number;
   /** About how many bytes of results wait for the consumer (released or not). */
   backlog: () => number;
+  /** Gathers the run's report. */
+  report?: ReportBuilder;
 }
 
 /** Why a flight waits to be sent again. */
@@ -116,7 +119,11 @@ export class Scheduler {
       (task) => ({ task }),
       (error) => ({ error }),
     );
+    const started = performance.now();
     const read = await Promise.race([this.#reading, interrupt]);
+    if (this.#options.report) {
+      this.#options.report.main.inputMs += performance.now() - started;
+    }
     if (read === undefined) return;
     this.#reading = undefined;
     if ("error" in read) {
@@ -150,12 +157,16 @@ export class Scheduler {
     flight.progressAt = performance.now();
     flight.nextLine = undefined;
     flight.onNext = false;
+    const started = performance.now();
     try {
       backend.send(task, flight.task.transfer);
     } catch (error) {
       // What the transport cannot carry (a row holding a function) is sent without it.
       flight.task = this.#source.unsendable(flight.task, error);
       backend.send({ ...task, body: flight.task.body }, flight.task.transfer);
+    }
+    if (this.#options.report) {
+      this.#options.report.main.dispatchMs += performance.now() - started;
     }
   }
 
@@ -185,6 +196,8 @@ export class Scheduler {
     }
     if (piece.retried) this.#stats.retriedRecords += piece.retried;
     flight.advance(piece.records);
+    const report = this.#options.report;
+    if (piece.stages) report?.task(flight.seq, piece.stages, flight.records ?? flight.range.from);
     this.#release.add(internal(piece));
     if (piece.last) {
       flight.newlines = piece.newlines;

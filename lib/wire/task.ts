@@ -167,6 +167,28 @@ export interface ResultsPiece {
   nextLine?: number;
   /** Sent while the worker waits for the next record's classify (a promise): it is on that one. */
   waiting?: boolean;
+  /** The last piece: where the task's time went in its worker. */
+  stages?: StageTimes;
+}
+
+/** Where a task's time went in the worker that ran it, in ms. */
+export interface StageTimes {
+  /** Reading its bytes (a byte range read by the worker; 0 for a chunk cut by main). */
+  read: number;
+  /** Decoding its text and parsing its records. */
+  parse: number;
+  /** In the plug-in's classify (or classifyBatch), its retries' waits included. */
+  classify: number;
+  /** Serializing its results (runs with `encode`). */
+  encode: number;
+  /** Handing its pieces to the transport. */
+  send: number;
+  /** From the task's arrival to its last piece. */
+  busy: number;
+  /** Its slowest record: offset within the task, 1-based line within its text, and ms. */
+  slowest?: { offset: number; line?: number; ms: number };
+  /** Who ran it: set by the backend ("worker 2"; through Redis, the crunch worker's name first). */
+  worker?: string;
 }
 
 /** Bytes of a task's text that its decoder could not read (each became U+FFFD). */

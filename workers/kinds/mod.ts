@@ -11,6 +11,7 @@ import { batchRows } from "./batch.ts";
 import { chunkRows } from "./chunk.ts";
 import { rangeRows } from "./range.ts";
 import type { TaskRows } from "./task_rows.ts";
+import type { StageClock } from "../stage_clock.ts";
 
 export type { BadRow, TaskRows } from "./task_rows.ts";
 
@@ -19,17 +20,18 @@ export interface KindTools {
   ranges: RangeReader;
 }
 
-/** The rows of `body` in `run`. */
+/** The rows of `body` in `run`; `clock` takes the time spent reading and parsing them. */
 export function taskRows(
   body: TaskBody,
   run: CurrentRun,
   tools: KindTools,
+  clock: StageClock,
 ): TaskRows | Promise<TaskRows> {
   switch (body.kind) {
     case "chunk":
-      return chunkRows(body, run);
+      return chunkRows(body, run, clock);
     case "range":
-      return rangeRows(body, run, tools.ranges);
+      return rangeRows(body, run, tools.ranges, clock);
     case "batch":
       return batchRows(body);
   }

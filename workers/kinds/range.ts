@@ -15,6 +15,7 @@ import { FileChanged, FileInput, type RangeReader } from "../range_reader.ts";
 import { RangeUnreadable, RemoteInput } from "../remote_input.ts";
 import { rowsOfParsed, type TaskRows } from "./task_rows.ts";
 import { invalidText } from "./invalid_text.ts";
+import type { StageClock } from "../stage_clock.ts";
 
 /**
  * How far past its end, in range sizes, a range reads on for the end of a
@@ -29,12 +30,14 @@ export async function rangeRows(
   body: RangeBody,
   run: CurrentRun,
   ranges: RangeReader,
+  clock: StageClock,
 ): Promise<TaskRows> {
   const decoder = run.decoder;
   const { offset, end, maxRecordBytes } = body;
   const open = (body: RangeBody) =>
     body.version ? new RemoteInput(body, run.remote) : new FileInput(body);
   let read;
+  let started = performance.now();
   try {
     read = await ranges.read(run.id, body, open);
   } catch (error) {
@@ -48,6 +51,8 @@ export async function rangeRows(
       : { clean: false };
     return { rows: [], newlines: 0, text: "", cut, classify: false };
   }
+  clock.read += performance.now() - started;
+  started = performance.now();
   let bytes = read.bytes;
   let text = decoder.decode(bytes);
   let parsed = run.parse(text);
@@ -57,6 +62,7 @@ export async function rangeRows(
     // The range's last LF lies inside a quoted field: read on to where that record really
     // ends. (The next range's guessed start is then wrong, and main re-runs it from here.)
     let stretched;
+    const reading = performance.now();
     try {
       stretched = await ranges.stretch(
         run.id,
@@ -73,6 +79,10 @@ export async function rangeRows(
       else if (error instanceof FileChanged) cut.changed = error.message;
       else throw error;
     }
+    // The read for the stretch is reading, not parsing.
+    const took = performance.now() - reading;
+    clock.read += took;
+    started += took;
     if (stretched === undefined) cut.clean = false;
     else {
       bytes = stretched;
@@ -83,5 +93,7 @@ export async function rangeRows(
   }
   if (parsed.openQuote) cut.clean = false;
   const invalid = cut.clean ? invalidText(text, bytes, decoder.encoding) : undefined;
-  return { ...rowsOfParsed(parsed, text, start), cut, classify: cut.clean, invalid };
+  const rows = { ...rowsOfParsed(parsed, text, start), cut, classify: cut.clean, invalid };
+  clock.parse += performance.now() - started;
+  return rows;
 }

@@ -116,6 +116,7 @@ export class LocalRun implements BackendRun {
     if (message.type !== "piece" || message.run !== this.#settings.run) return;
     slot.progressAt = performance.now();
     const { piece } = message;
+    if (piece.stages) piece.stages.worker = `worker ${slot.index}`;
     this.#listener.piece(piece);
     if (piece.last) this.#finished(slot, piece.id, piece.heapUsed);
   }

@@ -299,6 +299,7 @@ export class RunServer {
   #piece(piece: ResultsPiece): void {
     const held = this.#held.get(piece.id);
     if (!held) return;
+    if (piece.stages) piece.stages.worker = `${this.#consumer.label} ${piece.stages.worker ?? ""}`;
     const frame = encodeFrames([{ type: "piece", run: 0, piece }]);
     if (!piece.last) {
       // A slow task's results go out as they come, as a local worker's do; the task stays
