@@ -62,6 +62,11 @@ export interface SlowRecord {
   line?: number;
   /** Its time in classify (with its retries), ms. */
   ms: number;
+  /**
+   * When more than 1: `ms` is the time of this many records in a row from
+   * `index` on (fast records are timed in stretches, not one by one).
+   */
+  records?: number;
 }
 
 /** A task that took long. */

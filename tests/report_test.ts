@@ -93,3 +93,19 @@ Deno.test("the command writes --report as JSON and names the bottleneck of a lon
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /would destroy the input/);
 });
+
+Deno.test("the slowest record is found among fast ones, with its file, index and line", async () => {
+  const path = await tempFile("one-slow.csv", numberedCsv(20_000));
+  const results = classify(fixture("one_slow.ts"), path, {
+    spec: { id: "12345", ms: 150 },
+    workers: 2,
+  });
+  for await (const _ of results.batches()) { /* drained */ }
+  const [slowest] = results.report()!.slowestRecords;
+  assert.equal(slowest.file, path);
+  assert.ok(slowest.ms >= 150, JSON.stringify(slowest));
+  // Fast records are timed in stretches: the slow one lies in the stretch named.
+  const records = slowest.records ?? 1;
+  assert.ok(slowest.index <= 12345 && 12345 < slowest.index + records, JSON.stringify(slowest));
+  assert.equal(slowest.line, slowest.index + 2);
+});

@@ -223,7 +223,7 @@ export class WorkLoop {
       live,
       clock,
     );
-    clock.classifying();
+    clock.classifying(from);
     const stop = await this.#classifier.run({
       plugin,
       rows: rows.rows,

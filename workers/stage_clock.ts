@@ -20,19 +20,29 @@ export class StageClock {
   #classifyFrom = 0;
   #classify = 0;
   #lastTick = 0;
-  #slowest: { offset: number; line?: number; ms: number } | undefined;
+  /** The record after the last tick's. */
+  #lastNext = 0;
+  #slowest: NonNullable<StageTimes["slowest"]> | undefined;
 
-  /** Classifying starts. */
-  classifying(): void {
+  /** Classifying starts, at record `from`. */
+  classifying(from: number): void {
     this.#classifyFrom = this.#lastTick = performance.now();
+    this.#lastNext = from;
   }
 
-  /** Records up to `next` are done, at `now`: the stretch since the last tick was record `next - 1`'s. */
+  /**
+   * Records before `next` are done, at `now`. The classify loop looks at the
+   * clock once a record when records are slow (over 2 ms), else once in a
+   * stretch of up to 1,024: the time since the last tick is that stretch's.
+   */
   tick(next: number, now: number): void {
     const ms = now - this.#lastTick;
+    const records = next - this.#lastNext;
     this.#lastTick = now;
-    if (this.#slowest === undefined || ms > this.#slowest.ms) {
-      this.#slowest = { offset: next - 1, ms };
+    this.#lastNext = next;
+    if (records > 0 && (this.#slowest === undefined || ms > this.#slowest.ms)) {
+      this.#slowest = { offset: next - records, ms };
+      if (records > 1) this.#slowest.records = records;
     }
   }
 

@@ -105,6 +105,7 @@ export class ReportBuilder {
     if (slowest === undefined) return;
     const record: SlowRecord = { file, index: base.index + slowest.offset, ms: slowest.ms };
     if (slowest.line !== undefined) record.line = base.line + slowest.line - 1;
+    if (slowest.records !== undefined) record.records = slowest.records;
     keep(this.#records, record);
   }
 

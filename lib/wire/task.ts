@@ -185,8 +185,12 @@ export interface StageTimes {
   send: number;
   /** From the task's arrival to its last piece. */
   busy: number;
-  /** Its slowest record: offset within the task, 1-based line within its text, and ms. */
-  slowest?: { offset: number; line?: number; ms: number };
+  /**
+   * Its slowest record: offset within the task, 1-based line within its
+   * text, and ms; with `records`, a stretch of that many fast records the
+   * worker timed together.
+   */
+  slowest?: { offset: number; line?: number; ms: number; records?: number };
   /** Who ran it: set by the backend ("worker 2"; through Redis, the crunch worker's name first). */
   worker?: string;
 }
