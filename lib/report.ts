@@ -100,7 +100,7 @@ export interface Bottleneck {
 export interface RunReport {
   /** The schema's version. */
   version: 1;
-  /** The run's length, ms. */
+  /** The run's length, ms: from its workers' start (their `init` done) to its end. */
   elapsedMs: number;
   /** Records read. */
   records: number;

@@ -200,7 +200,7 @@ export class Engine implements BackendListener, Pump {
       throw first;
     } finally {
       // The time the consumer waited for results: the rest of the run is the consumer's.
-      if (this.#builder) this.#builder.main.waitMs += performance.now() - started;
+      this.#builder?.waited(started);
     }
   }
 

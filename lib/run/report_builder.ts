@@ -48,6 +48,11 @@ export class ReportBuilder {
     ledger.onBase = (seq, base) => this.#based(seq, base);
   }
 
+  /** The consumer waited for results from `since` to now (the time before the report began is not the run's). */
+  waited(since: number): void {
+    this.main.waitMs += performance.now() - Math.max(since, this.#started);
+  }
+
   /** Task `seq` of `records` records ended, as `stages` say. */
   task(seq: number, stages: StageTimes, records: number): void {
     const name = stages.worker ?? "worker";
