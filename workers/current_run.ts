@@ -14,6 +14,7 @@ import type { RunMessage } from "../lib/wire/protocol.ts";
 import { DEFAULT_BATCH_RECORDS, DEFAULT_RETRY, type RetryPolicy } from "../lib/wire/task.ts";
 import { RateGate } from "./retry.ts";
 import { RemoteClient } from "../lib/remote/client.ts";
+import { TaskSpans } from "./telemetry.ts";
 
 /** Record parsers by delimiter and columns: runs over many files of one header share them. */
 export class ParserCache {
@@ -41,9 +42,13 @@ export class CurrentRun {
   #gate: RateGate | undefined;
   #remote: RemoteClient | undefined;
 
+  /** The spans of this run's tasks, when its span crossed to this worker and telemetry is on. */
+  readonly spans: Promise<TaskSpans | undefined> | undefined;
+
   /** The run `settings` describe; its parsers come from `cache`. */
   constructor(settings: RunMessage, cache: ParserCache) {
     this.settings = settings;
+    if (settings.traceparent) this.spans = TaskSpans.of(settings.traceparent);
     this.decoder = new TextDecoder(settings.encoding ?? "utf-8");
     this.#cache = cache;
   }

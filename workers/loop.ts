@@ -18,6 +18,7 @@ import { Classifier } from "./classify.ts";
 import { CurrentRun, ParserCache } from "./current_run.ts";
 import { type KindTools, taskRows } from "./kinds/mod.ts";
 import { StageClock } from "./stage_clock.ts";
+import { initSpan } from "./telemetry.ts";
 import { loadPlugin, type Plugin } from "./load_plugin.ts";
 import { TaskOutcomes } from "./outcomes.ts";
 import { Pacer } from "./pacer.ts";
@@ -135,7 +136,8 @@ export class WorkLoop {
   async #init(spec: unknown, context: unknown): Promise<void> {
     try {
       if (this.#kept !== undefined) (context as { shared?: unknown }).shared = this.#kept;
-      await this.#loaded!.init?.(spec, context as never);
+      const index = (context as { workerIndex?: number }).workerIndex;
+      await initSpan(index, async () => await this.#loaded!.init?.(spec, context as never));
     } catch (error) {
       this.#transport.send({ type: "init-failed", error: serializeError(error) });
       return;
@@ -239,5 +241,6 @@ export class WorkLoop {
     }, outcomes);
     if (!live()) return; // cancelled meanwhile
     outcomes.finish(stop);
+    if (run.spans) (await run.spans)?.task(task.id, stop - from, clock);
   }
 }

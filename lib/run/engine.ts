@@ -199,8 +199,7 @@ export class Engine implements BackendListener, Pump {
       await this.#giveBack("abort");
       throw first;
     } finally {
-      // The time the consumer waited for results: the rest of the run is the consumer's.
-      this.#builder?.waited(started);
+      this.#builder?.waited(started); // the rest of the run is the consumer's
     }
   }
 
@@ -242,7 +241,7 @@ export class Engine implements BackendListener, Pump {
     this.#acquiring = this.#lease.acquire(this.#starting.signal, head.tasks, head);
     const backend = await this.#acquiring;
     if (this.#state !== "running") return; // ended while starting; #giveBack releases it
-    const builder = this.#builder = new ReportBuilder(source.file, backend.size, ledger);
+    const builder = this.#builder = await ReportBuilder.start(source.file, backend.size, ledger);
     this.#scheduler = new Scheduler(source, this.#release, this.#stats, {
       maxRespawns: options.maxRespawns,
       maxOpen: backend.capacity * 2,
@@ -251,7 +250,7 @@ export class Engine implements BackendListener, Pump {
     });
     this.#backendRun = await backend.begin(
       // A document that an earlier run began has its CSV columns already.
-      runSettings(head, options, backend.size, this.#document?.columns),
+      runSettings(head, options, backend.size, this.#document?.columns, builder.traceparent),
       { timeout: options.timeout, maxChunksPerWorker: options.maxChunksPerWorker },
       this,
     );
@@ -360,6 +359,7 @@ export class Engine implements BackendListener, Pump {
   #end(): void {
     if (this.#state === "ended") return;
     this.#state = "ended";
+    this.#builder?.finish(this.#stats, this.#error?.value);
     this.#stall?.stop();
     this.#interrupt?.();
     this.#starting.abort(this.#error?.value ?? new Error("the run ended"));

@@ -10,6 +10,7 @@ import type { MainReport, RunReport, SlowRecord, SlowTask, WorkerReport } from "
 import type { StageTimes } from "../wire/task.ts";
 import type { Base, Ledger } from "./ledger.ts";
 import { bottleneckOf } from "./bottleneck.ts";
+import { RunTelemetry } from "./run_telemetry.ts";
 
 /** The slowest records and tasks a report keeps. */
 const KEEP = 10;
@@ -40,12 +41,42 @@ export class ReportBuilder {
 
   readonly #ledger: Ledger;
 
-  /** A report of a run over `file` on `workers` workers, its tasks numbered by `ledger`. */
-  constructor(file: string | undefined, workers: number, ledger: Ledger) {
+  readonly #telemetry: RunTelemetry | undefined;
+
+  /**
+   * A report of a run over `file` on `workers` workers, its tasks numbered
+   * by `ledger`; `telemetry` exports it when the run ends.
+   */
+  constructor(
+    file: string | undefined,
+    workers: number,
+    ledger: Ledger,
+    telemetry?: RunTelemetry,
+  ) {
     this.#file = file;
     this.#size = workers;
     this.#ledger = ledger;
+    this.#telemetry = telemetry;
     ledger.onBase = (seq, base) => this.#based(seq, base);
+  }
+
+  /** A report of a run over `file` on `workers` workers, with its telemetry when that is on. */
+  static async start(
+    file: string | undefined,
+    workers: number,
+    ledger: Ledger,
+  ): Promise<ReportBuilder> {
+    return new ReportBuilder(file, workers, ledger, await RunTelemetry.start(file, workers));
+  }
+
+  /** The run span's trace context for the workers, when telemetry is on. */
+  get traceparent(): string | undefined {
+    return this.#telemetry?.traceparent;
+  }
+
+  /** The run ended (with `error`, if it failed): its telemetry is exported. */
+  finish(counts: Counts, error?: unknown): void {
+    this.#telemetry?.end(this.build(counts), error);
   }
 
   /** The consumer waited for results from `since` to now (the time before the report began is not the run's). */

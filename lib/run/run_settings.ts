@@ -12,13 +12,15 @@ import { DEFAULT_RETRY, type RunSettings } from "../wire/task.ts";
 
 /**
  * The settings of a run over `head` with `options`, on `workers` workers;
- * `outputColumns` are the CSV columns a document begun earlier has already.
+ * `outputColumns` are the CSV columns a document begun earlier has already;
+ * `traceparent` is the run's span, when telemetry is on.
  */
 export function runSettings(
   head: SourceHead,
   options: ResolvedRunOptions,
   workers: number,
   outputColumns: string[] | undefined,
+  traceparent?: string,
 ): RunSettings {
   return {
     format: head.format,
@@ -33,6 +35,7 @@ export function runSettings(
     batchRecords: options.batchRecords,
     retry: { ...DEFAULT_RETRY, max: options.retries },
     http: { headers: options.headers, timeoutMs: options.httpTimeout },
+    traceparent,
     rate: options.rateLimit && {
       intervalUs: 1e6 / options.rateLimit.perSecond,
       perWorkerUs: 1e6 * workers / options.rateLimit.perSecond,

@@ -285,6 +285,8 @@ export interface RunSettings {
   encoding?: string;
   /** How inputs behind URLs are fetched. */
   http?: HttpSettings;
+  /** The run's span (W3C trace context), when OpenTelemetry is on: task spans are its children. */
+  traceparent?: string;
 }
 
 /** How inputs behind URLs (http, https, s3) are fetched. */
