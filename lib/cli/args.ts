@@ -35,6 +35,10 @@ export interface Command {
   errors?: string;
   /** --report: where the run report goes. */
   report?: string;
+  /** --dry-run: forecast the run from a sample; write nothing. */
+  dryRun?: boolean;
+  /** --sample: records in the --dry-run sample. */
+  sample?: number;
   /** --resume: journal the run beside -o, and go on from where an earlier one stopped. */
   resume: boolean;
   /** --retry-errors: an errors file whose records alone are classified again. */
@@ -318,6 +322,10 @@ export async function parse(args: string[]): Promise<Command | null> {
     output,
     errors: given.errors as string | undefined,
     report: given.report as string | undefined,
+    dryRun: given["dry-run"] === true,
+    sample: given.sample === undefined
+      ? undefined
+      : integer().read("sample", given.sample as string),
     resume: given.resume === true,
     retryErrors: given["retry-errors"] as string | undefined,
     merge: given.merge as string | undefined,

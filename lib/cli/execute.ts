@@ -19,6 +19,7 @@ import { type Command, UsageError } from "./args.ts";
 import { type OutputPlan, planOutput, removeStaleTemps, Sink } from "./sink.ts";
 import { parseRedisUrl } from "../checks.ts";
 import { isRemote } from "../remote/location.ts";
+import { forecast } from "./forecast.ts";
 import { type Finished, type Resuming, runCommand, type RunExtras, withBefore } from "./run.ts";
 
 export { errorLine, Interrupted, isBrokenPipe, SIGNALS } from "./run.ts";
@@ -78,6 +79,12 @@ interface Plans {
 /** Runs `command`; resolves with the exit code. */
 export async function execute(command: Command): Promise<number> {
   const plans = await checkPaths(command);
+  if (command.dryRun) {
+    if (command.input === undefined && command.files === undefined) {
+      throw new UsageError("--dry-run samples a file or URL: give one (not standard input)");
+    }
+    return await forecast(command);
+  }
   if (command.resume) return await executeResumable(command, plans);
   if (command.retryErrors !== undefined) return await executeRetry(command, plans);
   const last = await runWith(command, plans);

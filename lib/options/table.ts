@@ -10,7 +10,7 @@
 
 import type { OnError } from "../options.ts";
 import { DEFAULT_CHUNK_BYTES, DEFAULT_STALL_MS } from "./defaults.ts";
-import { DEFAULT_BATCH_RECORDS, DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_RETRY } from "../wire/task.ts";
+import { DEFAULT_BATCH_RECORDS, DEFAULT_RETRY } from "../wire/task.ts";
 import {
   boolean,
   choice,
@@ -18,7 +18,6 @@ import {
   delimiter,
   encoding,
   FORMATS,
-  headers,
   integer,
   isFunction,
   names,
@@ -29,6 +28,8 @@ import {
 } from "./kinds.ts";
 import type { OptionSpec } from "./spec.ts";
 import { WHERE_WORKERS_RUN } from "./where_workers_run.ts";
+import { REMOTE_INPUTS } from "./remote_inputs.ts";
+import { WHERE_TIME_GOES } from "./where_time_goes.ts";
 
 export type { Flag, OptionSpec } from "./spec.ts";
 
@@ -113,29 +114,7 @@ export const OPTIONS = [
         "shift_jis... (a UTF-16 file with a byte order mark is read as UTF-16 anyway)",
     },
   },
-  {
-    key: "headers",
-    scope: "run",
-    kind: headers(),
-    flag: {
-      name: "header",
-      arg: "<h>",
-      multiple: true,
-      help: "an HTTP header sent with every request of an http(s) input, as 'Name: value' " +
-        "(repeatable; never logged; crunch workers elsewhere take their own --header)",
-    },
-  },
-  {
-    key: "httpTimeout",
-    scope: "run",
-    kind: secondsAsMs(),
-    default: DEFAULT_HTTP_TIMEOUT_MS,
-    flag: {
-      name: "http-timeout",
-      arg: "<s>",
-      help: "retry an http(s) or s3 request quiet for this many seconds (default 30; 0: never)",
-    },
-  },
+  ...REMOTE_INPUTS,
   {
     key: "header",
     scope: "run",
@@ -259,14 +238,7 @@ export const OPTIONS = [
         "contradicts --on-error fail)",
     },
   },
-  {
-    scope: "command",
-    flag: {
-      name: "report",
-      arg: "<file>",
-      help: "write where the run's time went to <file> (JSON: stages, slowest, bottleneck)",
-    },
-  },
+  ...WHERE_TIME_GOES,
   {
     key: "timeout",
     scope: "run",
