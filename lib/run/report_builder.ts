@@ -16,15 +16,10 @@ import { RunTelemetry } from "./run_telemetry.ts";
 const KEEP = 10;
 
 /** The counts a report states, as the run's stats have them. */
-export interface Counts {
-  records: number;
-  results: number;
-  errors: number;
-  retries: number;
-  respawns: number;
-  isolated: number;
-  reruns: number;
-}
+export type Counts = Pick<
+  RunReport,
+  "records" | "results" | "errors" | "retries" | "respawns" | "isolated" | "reruns"
+>;
 
 /** One run's report, as it is gathered. */
 export class ReportBuilder {
