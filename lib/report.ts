@@ -35,6 +35,13 @@ export interface WorkerReport {
   idleMs: number;
   /** Its busy time by stage (the rest of it is the engine's own bookkeeping). */
   stages: StageSplit;
+  /**
+   * Starting it and loading the plug-in (with `prepare()` where it ran
+   * there), ms, where the backend knows (threads and processes).
+   */
+  startMs?: number;
+  /** The plug-in's `init` in it, ms, where the backend knows. */
+  initMs?: number;
 }
 
 /** The main thread's (or the coordinator's) share of a run. */

@@ -38,6 +38,10 @@ Deno.test("a classifier that spins is named classify-bound; stages add up to bus
   const report = results.report()!;
   consistent(report, 3_000);
   assert.equal(report.workers.length, 2);
+  for (const w of report.workers) {
+    // Each worker's start (loading the plug-in) and init, as the backend timed them.
+    assert.ok(w.startMs! > 0 && w.initMs! >= 0, JSON.stringify(w));
+  }
   assert.equal(report.bottleneck.kind, "classify");
   assert.match(report.bottleneck.sentence, /^classify-bound: \d+% of worker time in classify/);
   const classifyMs = report.workers.reduce((n, w) => n + w.stages.classifyMs, 0);

@@ -99,4 +99,16 @@ export interface Backend {
   close(): Promise<string[]>;
   /** Stops every worker at once; resolves when they are gone. */
   terminate(): Promise<void>;
+  /** How long each worker took to start and to run `init`, where the backend knows. */
+  starts?(): WorkerStart[];
+}
+
+/** How long a worker took to start. */
+export interface WorkerStart {
+  /** Its name, as its tasks' stage times name it ("worker 2"). */
+  worker: string;
+  /** Starting it and loading the plug-in (with prepare() where it ran), ms. */
+  startMs?: number;
+  /** The plug-in's `init` in it, ms. */
+  initMs?: number;
 }

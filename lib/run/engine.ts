@@ -241,7 +241,7 @@ export class Engine implements BackendListener, Pump {
     this.#acquiring = this.#lease.acquire(this.#starting.signal, head.tasks, head);
     const backend = await this.#acquiring;
     if (this.#state !== "running") return; // ended while starting; #giveBack releases it
-    const builder = this.#builder = await ReportBuilder.start(source.file, backend.size, ledger);
+    const builder = this.#builder = await ReportBuilder.start(source.file, backend, ledger);
     this.#scheduler = new Scheduler(source, this.#release, this.#stats, {
       maxRespawns: options.maxRespawns,
       maxOpen: backend.capacity * 2,

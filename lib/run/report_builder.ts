@@ -11,6 +11,7 @@ import type { StageTimes } from "../wire/task.ts";
 import type { Base, Ledger } from "./ledger.ts";
 import { bottleneckOf } from "./bottleneck.ts";
 import { RunTelemetry } from "./run_telemetry.ts";
+import type { Backend, WorkerStart } from "../backends/backend.ts";
 
 /** The slowest records and tasks a report keeps. */
 const KEEP = 10;
@@ -37,6 +38,8 @@ export class ReportBuilder {
   readonly #ledger: Ledger;
 
   readonly #telemetry: RunTelemetry | undefined;
+  /** How long each worker took to start, where the backend says. */
+  #starts: () => WorkerStart[] = () => [];
 
   /**
    * A report of a run over `file` on `workers` workers, its tasks numbered
@@ -55,13 +58,16 @@ export class ReportBuilder {
     ledger.onBase = (seq, base) => this.#based(seq, base);
   }
 
-  /** A report of a run over `file` on `workers` workers, with its telemetry when that is on. */
+  /** A report of a run over `file` on `backend`'s workers, with its telemetry when that is on. */
   static async start(
     file: string | undefined,
-    workers: number,
+    backend: Backend,
     ledger: Ledger,
   ): Promise<ReportBuilder> {
-    return new ReportBuilder(file, workers, ledger, await RunTelemetry.start(file, workers));
+    const telemetry = await RunTelemetry.start(file, backend.size);
+    const builder = new ReportBuilder(file, backend.size, ledger, telemetry);
+    builder.#starts = () => backend.starts?.() ?? [];
+    return builder;
   }
 
   /** The run span's trace context for the workers, when telemetry is on. */
@@ -83,17 +89,7 @@ export class ReportBuilder {
   task(seq: number, stages: StageTimes, records: number): void {
     const name = stages.worker ?? "worker";
     let worker = this.#workers.get(name);
-    if (worker === undefined) {
-      worker = {
-        worker: name,
-        tasks: 0,
-        records: 0,
-        busyMs: 0,
-        idleMs: 0,
-        stages: { readMs: 0, parseMs: 0, classifyMs: 0, encodeMs: 0, sendMs: 0 },
-      };
-      this.#workers.set(name, worker);
-    }
+    if (worker === undefined) this.#workers.set(name, worker = idle(name));
     worker.tasks++;
     worker.records += records;
     worker.busyMs += stages.busy;
@@ -143,10 +139,18 @@ export class ReportBuilder {
   /** The report as it stands, for a run of `counts`. */
   build(counts: Counts): RunReport {
     const elapsedMs = performance.now() - this.#started;
-    const list = [...this.#workers.values()].map((w) => ({
-      ...w,
-      idleMs: Math.max(0, elapsedMs - w.busyMs),
-    }));
+    const workers = new Map(this.#workers);
+    const starts = this.#starts();
+    for (const { worker } of starts) if (!workers.has(worker)) workers.set(worker, idle(worker));
+    const list = [...workers.values()].map((w) => {
+      const start = starts.find((s) => s.worker === w.worker);
+      return {
+        ...w,
+        idleMs: Math.max(0, elapsedMs - w.busyMs),
+        ...(start?.startMs !== undefined ? { startMs: start.startMs } : {}),
+        ...(start?.initMs !== undefined ? { initMs: start.initMs } : {}),
+      };
+    });
     const { inputMs, dispatchMs, releaseMs, waitMs } = this.main;
     const main: MainReport = {
       inputMs,
@@ -172,6 +176,18 @@ export class ReportBuilder {
     };
     return { ...report, bottleneck: bottleneckOf(report, this.#size) };
   }
+}
+
+/** A worker that has run no task yet. */
+function idle(name: string): WorkerReport {
+  return {
+    worker: name,
+    tasks: 0,
+    records: 0,
+    busyMs: 0,
+    idleMs: 0,
+    stages: { readMs: 0, parseMs: 0, classifyMs: 0, encodeMs: 0, sendMs: 0 },
+  };
 }
 
 /** Puts `item` in `list` (slowest first), keeping the slowest {@linkcode KEEP}. */

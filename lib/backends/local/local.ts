@@ -13,7 +13,14 @@ import { stripAnsi } from "../../checks.ts";
 import { CrunchError, InitError, ModuleError, PrepareError, reviveError } from "../../errors.ts";
 import type { FromWorker, LoadFailedMessage, RunMessage } from "../../wire/protocol.ts";
 import type { WorkerContext } from "../../plugin.ts";
-import type { Backend, BackendListener, BackendRun, RunLimits, RunSettings } from "../backend.ts";
+import type {
+  Backend,
+  BackendListener,
+  BackendRun,
+  RunLimits,
+  RunSettings,
+  WorkerStart,
+} from "../backend.ts";
 import type { Links } from "./link.ts";
 import { LocalRun, PER_WORKER } from "./local_run.ts";
 import { Slot } from "./slot.ts";
@@ -89,6 +96,14 @@ export class LocalBackend implements Backend {
     return this.#slots.length * PER_WORKER;
   }
 
+  starts(): WorkerStart[] {
+    return this.#slots.map((slot) => ({
+      worker: `worker ${slot.index}`,
+      startMs: slot.loadMs,
+      initMs: slot.initMs,
+    }));
+  }
+
   #spawn(index: number): Slot {
     const slot = new Slot(index, this.#links);
     const exited = slot.link.exited.finally(() => this.#exits.delete(exited));
@@ -127,10 +142,13 @@ export class LocalBackend implements Backend {
       const shared = keep ? await this.#prepareIn(slot, true) : await this.#shared;
       const context: WorkerContext = { workerIndex: slot.index, workers: this.#slots.length };
       if (shared !== undefined) context.shared = shared;
+      const initFrom = performance.now();
+      slot.loadMs = initFrom - slot.startedAt;
       slot.link.post({ type: "init", spec: this.#spec, context });
       const ready = await slot.reply();
       if (ready.type === "init-failed") throw new InitError(module, slot.index, ready.error);
       if (ready.type !== "ready") throw unexpected(slot, ready);
+      slot.initMs = performance.now() - initFrom;
     } catch (error) {
       slot.onDeath = () => {};
       slot.onMessage = () => {};

@@ -50,6 +50,12 @@ export class Slot {
   onMessage: (message: FromWorker) => void = () => {};
   /** Called once when it dies. */
   onDeath: (error: WorkerCrashError) => void = () => {};
+  /** When it was started. */
+  readonly startedAt = performance.now();
+  /** Starting it and loading the plug-in (and its prepare() where it ran), ms, once done. */
+  loadMs: number | undefined;
+  /** The plug-in's init in it, ms, once done. */
+  initMs: number | undefined;
 
   /** Starts worker `index` with `links`. */
   constructor(index: number, links: Links) {
