@@ -387,3 +387,16 @@ Deno.test("--resume with slow tasks whose pieces come before they end: killed af
   assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
   assert.equal(ids.length, 6000 - 6); // the malformed records are errors
 });
+
+Deno.test("a journal is born whole: its first line is written beside it and renamed into place", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crunch-resume-" });
+  const { Journal, readJournal } = await import("../lib/cli/journal.ts");
+  const path = `${dir}/out.crunch-journal`;
+  // What a run killed mid-way through creating its journal leaves: the old one, or nothing.
+  await Deno.writeTextFile(`${path}.new`, '{"kind":"st');
+  assert.equal(await readJournal(path), undefined);
+  const journal = await Journal.create(path, { input: "x" } as never);
+  await assert.rejects(Deno.stat(`${path}.new`), Deno.errors.NotFound);
+  assert.deepEqual((await readJournal(path))?.identity, { input: "x" });
+  await journal.complete();
+});

@@ -125,12 +125,24 @@ export class Journal {
     this.#file = file;
   }
 
-  /** Starts a journal at `path` for a run of `identity` (replacing any there). */
+  /**
+   * Starts a journal at `path` for a run of `identity` (replacing any there).
+   * Its first line is written beside it and renamed into place: a run killed
+   * while starting leaves the old journal or a whole new one, never a torn
+   * first line (which would read as a corrupt journal).
+   */
   static async create(path: string, identity: Identity): Promise<Journal> {
-    const file = await Deno.open(path, { write: true, create: true, truncate: true });
-    const journal = new Journal(path, file);
-    await journal.#append({ kind: "start", identity });
-    return journal;
+    const temp = `${path}.new`;
+    const bytes = new TextEncoder().encode(line({ kind: "start", identity }));
+    const fresh = await Deno.open(temp, { write: true, create: true, truncate: true });
+    try {
+      for (let at = 0; at < bytes.length;) at += await fresh.write(bytes.subarray(at));
+      await fresh.syncData();
+    } finally {
+      fresh.close();
+    }
+    await Deno.rename(temp, path);
+    return new Journal(path, await Deno.open(path, { write: true, append: true }));
   }
 
   /** Opens the journal at `path` to go on appending to it. */

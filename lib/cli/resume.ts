@@ -291,7 +291,9 @@ function hostname(): string {
 
 /** Removes what an earlier resumable run left beside `output`, once a plain run replaced it. */
 export async function removeStale(paths: ResumePaths): Promise<void> {
-  for (const path of [paths.journal, paths.partial, paths.errorsPartial]) {
+  // A journal's first line written beside it, by a run killed before it was renamed into place.
+  const started = `${paths.journal}.new`;
+  for (const path of [paths.journal, started, paths.partial, paths.errorsPartial]) {
     if (path === undefined) continue;
     try {
       await Deno.remove(path);
