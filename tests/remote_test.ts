@@ -137,13 +137,21 @@ Deno.test("python's http.server ignores Range: the main thread streams it once, 
   await Deno.writeFile(`${root}/data.csv`, BYTES);
   const server = await FolderServer.python(root);
   try {
-    let progress: { reader?: string; warnings?: string[] } = {};
+    let progress: {
+      reader?: string;
+      warnings?: string[];
+      bytesRead?: number;
+      bytesTotal?: number;
+    } = {};
     const got = await collect(classify(identity, server.url("data.csv"), {
       ...OPTIONS,
       onProgress: (p) => progress = p,
     }));
     assert.deepEqual(got, await expected);
     assert.equal(progress.reader, "main");
+    // Progress counts the stream's bytes against its Content-Length.
+    assert.equal(progress.bytesTotal, BYTES.length);
+    assert.equal(progress.bytesRead, BYTES.length);
     assert.match(progress.warnings?.join("\n") ?? "", /ignores byte-range requests/);
   } finally {
     await server.stop();

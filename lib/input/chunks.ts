@@ -42,6 +42,8 @@ export interface ChunkSettings {
   spare?: Positional;
   /** An object behind a URL: the version the run reads. */
   version?: ObjectVersion;
+  /** Its length as the server said, when it is read as a stream (for progress). */
+  length?: number;
 }
 
 /** Chunks of a byte input, cut on the main thread. */
@@ -83,7 +85,7 @@ export class ChunkSource implements TaskSource {
   }
 
   get bytesTotal(): number | undefined {
-    return this.#settings.size ?? this.#decoded?.compressedSize;
+    return this.#settings.size ?? this.#decoded?.compressedSize ?? this.#settings.length;
   }
 
   get bytesRead(): number {

@@ -289,6 +289,7 @@ class BytePlan implements InputPlan {
         ? undefined
         : new PositionalFile(await Deno.open(path)),
       version: remote?.version,
+      length: origin instanceof RemoteSource ? origin.version.size : undefined,
     };
   }
 
