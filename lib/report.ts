@@ -42,6 +42,8 @@ export interface WorkerReport {
   startMs?: number;
   /** The plug-in's `init` in it, ms, where the backend knows. */
   initMs?: number;
+  /** Its tasks' times, ms: the median and the slowest (one slow worker stands out here). */
+  taskMs?: { median: number; max: number };
 }
 
 /** The main thread's (or the coordinator's) share of a run. */
@@ -131,6 +133,11 @@ export interface RunReport {
   slowestRecords: SlowRecord[];
   /** The slowest tasks (at most 10), slowest first. */
   slowestTasks: SlowTask[];
+  /**
+   * The run's tail: ms to its first 95% of records, and from there to its
+   * end (a slow worker or a slow region makes the second long).
+   */
+  tail?: { first95Ms: number; last5Ms: number };
   /** What limited the run, in one sentence. */
   bottleneck: Bottleneck;
 }

@@ -113,3 +113,20 @@ Deno.test("the slowest record is found among fast ones, with its file, index and
   assert.ok(slowest.index <= 12345 && 12345 < slowest.index + records, JSON.stringify(slowest));
   assert.equal(slowest.line, slowest.index + 2);
 });
+
+Deno.test("a worker 20 times slower stands out in its task times, and in the run's tail", async () => {
+  const path = await tempFile("skew.csv", numberedCsv(6_000));
+  const results = classify(fixture("slow_worker.ts"), path, {
+    spec: { us: 40, factor: 20, worker: 0 },
+    workers: 3,
+    chunkBytes: 2048,
+  });
+  for await (const _ of results.batches()) { /* drained */ }
+  const report = results.report()!;
+  const slow = report.workers.find((w) => w.worker === "worker 0")!;
+  const others = report.workers.filter((w) => w !== slow);
+  for (const w of others) {
+    assert.ok(slow.taskMs!.median > 5 * w.taskMs!.median, JSON.stringify(report.workers));
+  }
+  assert.ok(report.tail && report.tail.first95Ms > 0 && report.tail.last5Ms >= 0);
+});

@@ -11,6 +11,7 @@ import type { StageTimes } from "../wire/task.ts";
 import type { Base, Ledger } from "./ledger.ts";
 import { bottleneckOf } from "./bottleneck.ts";
 import { RunTelemetry } from "./run_telemetry.ts";
+import { Skew } from "./skew.ts";
 import type { Backend, WorkerStart } from "../backends/backend.ts";
 
 /** The slowest records and tasks a report keeps. */
@@ -38,6 +39,7 @@ export class ReportBuilder {
   readonly #ledger: Ledger;
 
   readonly #telemetry: RunTelemetry | undefined;
+  readonly #skew = new Skew();
   /** How long each worker took to start, where the backend says. */
   #starts: () => WorkerStart[] = () => [];
 
@@ -93,6 +95,7 @@ export class ReportBuilder {
     worker.tasks++;
     worker.records += records;
     worker.busyMs += stages.busy;
+    this.#skew.task(name, stages.busy, records);
     const split = worker.stages;
     split.readMs += stages.read;
     split.parseMs += stages.parse;
@@ -144,8 +147,10 @@ export class ReportBuilder {
     for (const { worker } of starts) if (!workers.has(worker)) workers.set(worker, idle(worker));
     const list = [...workers.values()].map((w) => {
       const start = starts.find((s) => s.worker === w.worker);
+      const taskMs = this.#skew.taskMs(w.worker);
       return {
         ...w,
+        ...(taskMs ? { taskMs } : {}),
         idleMs: Math.max(0, elapsedMs - w.busyMs),
         ...(start?.startMs !== undefined ? { startMs: start.startMs } : {}),
         ...(start?.initMs !== undefined ? { initMs: start.initMs } : {}),
@@ -159,6 +164,7 @@ export class ReportBuilder {
       consumerMs: Math.max(0, elapsedMs - waitMs),
     };
     const { records, results, errors, retries, respawns, isolated, reruns } = counts;
+    const tail = this.#skew.tail(this.#started);
     const report = {
       version: 1 as const,
       elapsedMs,
@@ -173,6 +179,7 @@ export class ReportBuilder {
       workers: list.sort((a, b) => a.worker.localeCompare(b.worker, "en", { numeric: true })),
       slowestRecords: [...this.#records],
       slowestTasks: [...this.#tasks],
+      ...(tail ? { tail } : {}),
     };
     return { ...report, bottleneck: bottleneckOf(report, this.#size) };
   }
