@@ -167,16 +167,18 @@ export interface RunOptions {
   maxChunksPerWorker?: number;
   /**
    * Who reads a file given by path or URL. "workers" (the default with more
-   * than one worker): each worker reads byte ranges of the file itself, cut
-   * at the first LF after each range's start; for CSV and TSV, where an LF
-   * can lie inside a quoted field, a range's results wait until the range
-   * before it parsed cleanly, and a wrong cut makes the main thread read the
-   * rest. "main": the main thread reads the file, cuts it at record
-   * boundaries and transfers each chunk (the default with one worker, whose
-   * main thread would idle; streams, open files and FIFOs are always read
-   * this way).
+   * than one worker): each reads byte ranges itself, cut at the first LF
+   * after each range's start (a range's results wait until the one before it
+   * parsed cleanly; a wrong cut makes main read the rest). "main": the main
+   * thread cuts chunks (with one worker; streams and FIFOs are read so).
    */
   reader?: "workers" | "main";
+  /**
+   * Race a copy of a task running 3x the median task (and 1 s) on an idle
+   * worker once no task waits; the first to finish wins, the other's
+   * outcomes are dropped unseen (default true; false for side effects).
+   */
+  speculate?: boolean;
   /**
    * The field delimiter of CSV (and TSV), when it is not the format's own:
    * `";"`, `"|"`, any single ASCII character but a quote or a line end.

@@ -125,6 +125,10 @@ export interface RunReport {
   isolated: number;
   /** Byte ranges run again from their true start (a cut inside a quoted field). */
   reruns: number;
+  /** Copies of straggling tasks raced against them on idle workers (option `speculate`). */
+  speculated: number;
+  /** Races a copy won (its task's first worker was the slower). */
+  speculationsWon: number;
   /** The main thread's (or coordinator's) time. */
   main: MainReport;
   /** Each worker that ran tasks, by name. */

@@ -43,6 +43,8 @@ export class WorkLoop {
   #plugin: Plugin | undefined;
   #run: CurrentRun | undefined;
   #draining = false;
+  /** Tasks of the current run that lost a race: stopped (or never started), nothing sent. */
+  #dropped = new Set<number>();
   /** What prepare() returned in this worker, kept for its init (see PrepareMessage.keep). */
   #kept: unknown;
 
@@ -65,6 +67,7 @@ export class WorkLoop {
         break;
       case "run":
         this.#run = new CurrentRun(message, this.#parsers);
+        this.#dropped.clear();
         break;
       case "update":
         if (this.#run?.id === message.run) {
@@ -72,7 +75,7 @@ export class WorkLoop {
         }
         break;
       case "cancel":
-        this.#cancel(message.run);
+        this.#cancel(message.run, message.task);
         break;
       case "task":
       case "close":
@@ -88,12 +91,15 @@ export class WorkLoop {
     this.#transport.exit();
   }
 
-  #cancel(run: number): void {
-    if (this.#run?.id === run) this.#run = undefined;
+  /** Forgets the queued tasks of `run` (and the run itself), or only `task` of it. */
+  #cancel(run: number, task?: number): void {
+    if (task === undefined && this.#run?.id === run) this.#run = undefined;
+    if (task !== undefined) this.#dropped.add(task); // stops at its next record if it runs
     const queue = this.#queue;
     for (let k = queue.length - 1; k >= 0; k--) {
       const queued = queue[k];
-      if (queued.type !== "close" && queued.run === run) queue.splice(k, 1);
+      if (queued.type === "close" || queued.run !== run) continue;
+      if (task === undefined || queued.task.id === task) queue.splice(k, 1);
     }
   }
 
@@ -189,7 +195,8 @@ export class WorkLoop {
     if (run === undefined || run.id !== message.run) return;
     const clock = new StageClock();
     const rows = await taskRows(task.body, run, this.#tools, clock);
-    if (this.#run !== run) return; // cancelled while the range was fetched
+    const live = () => this.#run === run && !this.#dropped.has(task.id);
+    if (!live()) return; // cancelled while the range was fetched
     if (task.count || rows.cut) {
       this.#transport.send({
         type: "count",
@@ -214,7 +221,6 @@ export class WorkLoop {
     }
     const from = task.from ?? 0;
     const to = Math.min(task.to ?? rows.rows.length, rows.rows.length);
-    const live = () => this.#run === run;
     const outcomes = new TaskOutcomes(
       this.#transport,
       run,

@@ -78,6 +78,12 @@ export interface BackendRun {
   end(cancel: boolean): void;
   /** Who holds task `id` now ("worker 2"), where the backend can say. */
   holder?(id: number): string | undefined;
+  /**
+   * Drops task `id` (a raced task that lost), where the backend can: its
+   * worker stops it at its next record, or never starts it; nothing more
+   * of it arrives. Where it cannot, what still comes of it is dropped.
+   */
+  cancel?(id: number): void;
 }
 
 /** A set of workers with a plug-in loaded and initialised, which runs tasks. */

@@ -273,6 +273,18 @@ export const OPTIONS = [
     },
   },
   {
+    key: "speculate",
+    scope: "run",
+    kind: boolean(),
+    default: true,
+    flag: {
+      name: "no-speculate",
+      negates: true,
+      help:
+        "never race a copy of a straggling task on an idle worker (a plug-in with side effects)",
+    },
+  },
+  {
     key: "maxRespawns",
     scope: "run",
     kind: integer(0),

@@ -186,7 +186,7 @@ export class Engine implements BackendListener, Pump {
         // there is no room to send what it read.
         if (this.#events.length === 0 && !this.#error && this.#state === "running") {
           if (!this.#finished()) {
-            await new Promise<void>((resolve) => this.#wake = resolve);
+            await this.#scheduler!.sleep(new Promise<void>((resolve) => this.#wake = resolve));
             this.#wake = undefined;
           }
         }
@@ -243,7 +243,7 @@ export class Engine implements BackendListener, Pump {
     if (this.#state !== "running") return; // ended while starting; #giveBack releases it
     const builder = this.#builder = await ReportBuilder.start(source.file, backend, ledger);
     this.#scheduler = new Scheduler(source, this.#release, this.#stats, {
-      maxRespawns: options.maxRespawns,
+      ...options, // maxRespawns, speculate
       maxOpen: backend.capacity * 2,
       backlog: () => this.#release!.bytes + this.#outbox.bytes,
       report: builder,

@@ -60,6 +60,8 @@ export class Flight {
   crashedBefore = false;
   /** When a record of this task last finished, or it was sent (for the stall notice). */
   progressAt = 0;
+  /** When it was last sent (a straggler is raced by a copy after a while). */
+  sentAt = 0;
   /** The 1-based line within the task's text of its next record, when a piece said. */
   nextLine: number | undefined;
   /** The last piece was sent while its worker waited for the next record: it is on that one. */

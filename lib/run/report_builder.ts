@@ -20,7 +20,15 @@ const KEEP = 10;
 /** The counts a report states, as the run's stats have them. */
 export type Counts = Pick<
   RunReport,
-  "records" | "results" | "errors" | "retries" | "respawns" | "isolated" | "reruns"
+  | "records"
+  | "results"
+  | "errors"
+  | "retries"
+  | "respawns"
+  | "isolated"
+  | "reruns"
+  | "speculated"
+  | "speculationsWon"
 >;
 
 /** One run's report, as it is gathered. */
@@ -164,6 +172,7 @@ export class ReportBuilder {
       consumerMs: Math.max(0, elapsedMs - waitMs),
     };
     const { records, results, errors, retries, respawns, isolated, reruns } = counts;
+    const { speculated, speculationsWon } = counts;
     const tail = this.#skew.tail(this.#started);
     const report = {
       version: 1 as const,
@@ -175,6 +184,8 @@ export class ReportBuilder {
       respawns,
       isolated,
       reruns,
+      speculated,
+      speculationsWon,
       main,
       workers: list.sort((a, b) => a.worker.localeCompare(b.worker, "en", { numeric: true })),
       slowestRecords: [...this.#records],
@@ -237,6 +248,8 @@ export function mergeReports(reports: RunReport[], elapsedMs: number, workers: n
     respawns: sum((r) => r.respawns),
     isolated: sum((r) => r.isolated),
     reruns: sum((r) => r.reruns),
+    speculated: sum((r) => r.speculated),
+    speculationsWon: sum((r) => r.speculationsWon),
     main: {
       inputMs: sum((r) => r.main.inputMs),
       dispatchMs: sum((r) => r.main.dispatchMs),

@@ -17,6 +17,8 @@ import type { Failure, ResultsPiece, Task, TaskCount } from "../wire/task.ts";
 import type { BackendRun } from "../backends/backend.ts";
 import { Flight } from "./flight.ts";
 import type { Piece, Release } from "./release.ts";
+import { internal } from "./internal_piece.ts";
+import { Speculation } from "./speculation.ts";
 import type { Stats } from "./stats.ts";
 import type { ReportBuilder } from "./report_builder.ts";
 
@@ -37,6 +39,8 @@ export interface SchedulerOptions {
   backlog: () => number;
   /** Gathers the run's report. */
   report?: ReportBuilder;
+  /** Race a copy of a straggling task when workers are idle (default true). */
+  speculate?: boolean;
 }
 
 /** Why a flight waits to be sent again. */
@@ -64,12 +68,18 @@ export class Scheduler {
   #sourceDone = false;
   /** A read of the source not yet taken up. */
   #reading: Promise<{ task: InputTask | null } | { error: unknown }> | undefined;
+  /** Copies of straggling tasks, raced against them. */
+  readonly speculation: Speculation | undefined;
 
   constructor(source: TaskSource, release: Release, stats: Stats, options: SchedulerOptions) {
     this.#source = source;
     this.#release = release;
     this.#stats = stats;
     this.#options = options;
+    const again = (task: InputTask) => this.#source.again(task);
+    if (options.speculate !== false) {
+      this.speculation = new Speculation(stats, this.#flights, again);
+    }
   }
 
   /** True when the source is exhausted and nothing waits to be re-sent. */
@@ -97,7 +107,11 @@ export class Scheduler {
         if (again.why === "crash") this.#stats.retries++;
       } else {
         flight = await this.#read(interrupt);
-        if (flight === undefined) return;
+        if (flight === undefined) {
+          // Nothing to send now (all read, or held open behind a slow task): race stragglers.
+          if (this.#again.length === 0) await this.speculation?.race(backend, live);
+          return;
+        }
       }
       if (!live()) return;
       if (backend.room() === 0) {
@@ -106,6 +120,11 @@ export class Scheduler {
       }
       this.#send(backend, flight);
     }
+  }
+
+  /** Resolves with `woken`, or sooner when a task in flight straggles (for the pump to race it). */
+  sleep(woken: Promise<void>): Promise<void> {
+    return (this.#again.length ? undefined : this.speculation?.sleep(woken)) ?? woken;
   }
 
   /** The next new task as a flight; undefined when there is none now. */
@@ -154,7 +173,7 @@ export class Scheduler {
       count: flight.crashedBefore || undefined,
     };
     flight.state = "sent";
-    flight.progressAt = performance.now();
+    flight.progressAt = flight.sentAt = performance.now();
     flight.nextLine = undefined;
     flight.onNext = false;
     const started = performance.now();
@@ -175,8 +194,12 @@ export class Scheduler {
     return this.#flights.values();
   }
 
-  /** A piece of a task's results. */
+  /** A piece of a task's results (of a task raced by a copy: once one of them has finished). */
   piece(piece: ResultsPiece): void {
+    for (const p of this.speculation?.route(piece) ?? [piece]) this.#take(p);
+  }
+
+  #take(piece: ResultsPiece): void {
     const flight = this.#flights.get(piece.id);
     // Pieces of a task no worker holds (any more) are dropped: its work is redone.
     if (flight === undefined || flight.state === "waiting") return;
@@ -185,7 +208,7 @@ export class Scheduler {
       return;
     }
     if (flight.state === "superseded") {
-      if (piece.last) this.#runNext(flight);
+      if (piece.last) this.#queueFresh(flight.seq, flight.next!);
       return;
     }
     if (piece.records > piece.failures.length) this.#crashStreak = 0;
@@ -212,8 +235,12 @@ export class Scheduler {
    * error that ends the run, if the source says one does.
    */
   count(count: TaskCount): unknown {
-    const flight = this.#flights.get(count.id);
+    // A raced task is counted once, by whichever of it and its copy counts first.
+    const flight = this.speculation
+      ? this.speculation.counting(count.id)
+      : this.#flights.get(count.id);
     if (flight === undefined || flight.state !== "sent") return;
+    count = { ...count, id: flight.seq };
     flight.records = count.records;
     flight.lines = count.lines;
     flight.newlines = count.newlines;
@@ -254,15 +281,11 @@ export class Scheduler {
     this.#queueFresh(seq, task);
   }
 
+  /** Task `seq` runs as `task`, first in line (a re-run, or a superseded flight's next task). */
   #queueFresh(seq: number, task: InputTask): void {
     const fresh = new Flight(seq, task);
     this.#flights.set(seq, fresh);
     this.#again.unshift({ flight: fresh, why: "rerun" });
-  }
-
-  /** The worker is done with (or lost) a superseded flight: its next task is sent. */
-  #runNext(flight: Flight): void {
-    this.#queueFresh(flight.seq, flight.next!);
   }
 
   /** Task `seq` holds no records: drop what it sent. */
@@ -281,6 +304,7 @@ export class Scheduler {
   /** Every record of a flight is reported. */
   #complete(flight: Flight): void {
     this.#flights.delete(flight.seq);
+    this.speculation?.finished(performance.now() - flight.sentAt);
     const byteEnd = this.#source.completed(flight.seq, flight.task);
     this.#release.complete(flight.seq, flight.newlines ?? 0, byteEnd);
   }
@@ -293,10 +317,12 @@ export class Scheduler {
   lost(seqs: number[], error: WorkerCrashError): WorkerCrashError | undefined {
     const flights: Flight[] = [];
     for (const seq of seqs) {
+      // A copy's loss hands on what its original held back; an original's is sent again below.
+      for (const held of this.speculation?.lost(seq) ?? []) this.#take(held);
       const flight = this.#flights.get(seq);
       if (flight === undefined) continue;
       if (flight.state === "discarded") this.#flights.delete(seq);
-      else if (flight.state === "superseded") this.#runNext(flight);
+      else if (flight.state === "superseded") this.#queueFresh(flight.seq, flight.next!);
       else flights.push(flight);
     }
     this.#stats.respawns++;
@@ -313,37 +339,30 @@ export class Scheduler {
     // unexplained deaths: a poison record at the start of a big chunk costs ~log2(records) deaths.
     if (!(verdict?.kind === "retry" && verdict.narrowed)) this.#crashStreak++;
     const { maxRespawns } = this.#options;
-    if (this.#crashStreak > maxRespawns) {
-      return new WorkerCrashError(
-        error.workerIndex,
-        `${
-          error.message.replace(/^worker \d+ died: /, "")
-        }; workers died ${this.#crashStreak} times ` +
-          `in a row without finishing a record, so the run gave up (maxRespawns: ${maxRespawns})`,
-        { cause: error },
-      );
-    }
+    if (this.#crashStreak > maxRespawns) return gaveUp(error, this.#crashStreak, maxRespawns);
     if (head && verdict?.kind === "poison") {
       this.#stats.isolated++;
-      this.#release.add({
-        seq: head.seq,
-        records: 1,
-        results: [],
-        failures: [poisoned(verdict.offset, head, error)],
-      });
-      if (head.skipPoison()) {
-        flights.shift();
-        this.#complete(head);
-      }
+      this.#release.add(poisoned(verdict.offset, head, error));
+      if (head.skipPoison()) this.#complete(flights.shift()!);
     }
     this.#again.unshift(...flights.map((flight) => ({ flight, why: "crash" as const })));
     return undefined;
   }
 }
 
-/** The failure of a record found to kill its worker. */
-function poisoned(offset: number, flight: Flight, death: WorkerCrashError): Failure {
-  return {
+/** The error of a run whose workers died `streak` times in a row, the last with `error`. */
+function gaveUp(error: WorkerCrashError, streak: number, maxRespawns: number): WorkerCrashError {
+  return new WorkerCrashError(
+    error.workerIndex,
+    `${error.message.replace(/^worker \d+ died: /, "")}; workers died ${streak} times ` +
+      `in a row without finishing a record, so the run gave up (maxRespawns: ${maxRespawns})`,
+    { cause: error },
+  );
+}
+
+/** The failure of a record found to kill its worker, as the release takes it. */
+function poisoned(offset: number, flight: Flight, death: WorkerCrashError): Piece {
+  const failure: Failure = {
     kind: "record",
     offset,
     line: flight.lines?.[offset] ?? 0,
@@ -353,31 +372,5 @@ function poisoned(offset: number, flight: Flight, death: WorkerCrashError): Fail
       message: `the worker died while classifying this record (${death.message})`,
     },
   };
-}
-
-/** The release's piece of a backend's: results parsed, their size known. */
-function internal(piece: ResultsPiece): Piece {
-  const results = piece.json === undefined ? piece.results : JSON.parse(piece.json);
-  return {
-    seq: piece.id,
-    records: piece.records,
-    results,
-    offsets: piece.offsets,
-    lines: piece.lines,
-    failures: piece.failures,
-    encoded: piece.encoded,
-    bytes: sizeOf(piece, results),
-    ...(piece.invalid ? { invalid: piece.invalid } : {}),
-  };
-}
-
-/** About how many bytes a piece's results take: their text where it is at hand. */
-function sizeOf(piece: ResultsPiece, results: unknown[]): number {
-  if (piece.json !== undefined) return piece.json.length;
-  const { encoded } = piece;
-  if (encoded?.bytes) return encoded.bytes.byteLength;
-  if (encoded?.texts) return encoded.texts.reduce((n, t) => n + t.length, 0);
-  let n = 0;
-  for (const r of results) if (typeof r === "string") n += r.length;
-  return n;
+  return { seq: flight.seq, records: 1, results: [], failures: [failure] };
 }

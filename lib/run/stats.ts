@@ -18,6 +18,9 @@ export class Stats {
   recycled = 0;
   reruns = 0;
   retriedRecords = 0;
+  /** Copies of straggling tasks raced against them, and the races a copy won. */
+  speculated = 0;
+  speculationsWon = 0;
   /** What went wrong without failing the run (a worker that died while closing). */
   readonly warnings: string[] = [];
   /** What the run waits for now, if anything (no worker has taken it). */

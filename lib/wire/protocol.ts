@@ -18,7 +18,7 @@
  *  | <--------------------- CountMessage - |  first, for a range or a retried task
  *  | <--------------------- PieceMessage - |  for slow tasks every 50 ms, and the last
  *  | -- UpdateMessage --------------------> |  settings fixed during the run (CSV columns)
- *  | -- CancelMessage --------------------> |  drop queued work of a run
+ *  | -- CancelMessage --------------------> |  drop queued work of a run, or one task
  *  | -- CloseMessage ---------------------> |  call close(), then
  *  | <--------------------- ClosedMessage - |
  *  | <--------------- ExitMessage | Fatal - |  at any time: the worker is dying
@@ -94,10 +94,15 @@ export interface TaskMessage {
   task: Task;
 }
 
-/** main → worker: forget the queued tasks of a run that ended early. */
+/**
+ * main → worker: forget the queued tasks of a run that ended early; with
+ * `task`, that task alone (a raced task that lost): not started, or stopped
+ * at its next record, and nothing more of it is sent.
+ */
 export interface CancelMessage {
   type: "cancel";
   run: number;
+  task?: number;
 }
 
 /** main → worker: call the plug-in's `close()` and report back. */

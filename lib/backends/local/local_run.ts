@@ -101,6 +101,13 @@ export class LocalRun implements BackendRun {
     }
   }
 
+  cancel(id: number): void {
+    const slot = this.#slots.find((s) => !s.dead && s.queue.includes(id));
+    if (slot === undefined) return;
+    slot.queue.splice(slot.queue.indexOf(id), 1);
+    slot.link.post({ type: "cancel", run: this.#settings.run, task: id });
+  }
+
   holder(id: number): string | undefined {
     const slot = this.#slots.find((s) => !s.dead && s.queue.includes(id));
     return slot && `worker ${slot.index}`;

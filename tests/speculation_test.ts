@@ -1,0 +1,62 @@
+/**
+ * Speculative tails: a worker 20 times slower than the others holds the
+ * last tasks; once no task waits, idle workers race copies of its
+ * stragglers. Every record still yields exactly one result, in order,
+ * byte-identical to a run without speculation; copies that won are counted;
+ * the slow worker's late outcomes are dropped unseen. On threads, processes
+ * and crunch workers through Redis.
+ */
+import assert from "node:assert/strict";
+import { classify, type RunReport } from "../mod.ts";
+import { collect, fixture, numberedCsv, tempFile } from "./helpers.ts";
+import { HAVE_REDIS, RedisServer, startWorkers } from "./redis_harness.ts";
+
+const SLOW = { us: 400, factor: 20, worker: 0 };
+
+/** A run over `path` with one slow worker of three; its ids in order, and its report. */
+async function run(path: string, options: Record<string, unknown>) {
+  const results = classify<{ id: string }>(fixture("slow_worker.ts"), path, {
+    spec: SLOW,
+    workers: 3,
+    chunkBytes: 2048,
+    ordered: true,
+    ...options,
+  });
+  const ids = (await collect(results)).map((r) => r.id);
+  return { ids, report: results.report() as RunReport };
+}
+
+for (const isolation of ["thread", "process"] as const) {
+  Deno.test(`[${isolation}] copies of a slow worker's tasks win on idle workers; every record once, in order`, async () => {
+    const path = await tempFile("slow.csv", numberedCsv(3_000));
+    const raced = await run(path, { isolation });
+    assert.deepEqual(raced.ids, Array.from({ length: 3_000 }, (_, i) => String(i)));
+    assert.ok(raced.report.speculated >= 1, JSON.stringify(raced.report));
+    assert.ok(raced.report.speculationsWon >= 1, JSON.stringify(raced.report));
+    assert.equal(raced.report.results, 3_000);
+    const plain = await run(path, { isolation, speculate: false });
+    assert.deepEqual(plain.ids, raced.ids);
+    assert.equal(plain.report.speculated, 0);
+  });
+}
+
+Deno.test({
+  name: "[redis] copies race through Redis too; every record once, in order",
+  ignore: !HAVE_REDIS,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = await RedisServer.start();
+    // One crunch worker of three workers: its worker 0 is the slow one.
+    const workers = await startWorkers(server, 1, ["-w", "3"]);
+    try {
+      const path = await tempFile("slow-redis.csv", numberedCsv(3_000));
+      const raced = await run(path, { redis: server.url() });
+      assert.deepEqual(raced.ids, Array.from({ length: 3_000 }, (_, i) => String(i)));
+      assert.ok(raced.report.speculationsWon >= 1, JSON.stringify(raced.report));
+    } finally {
+      await Promise.all(workers.map((w) => w.stop("SIGTERM")));
+      await server.stop();
+    }
+  },
+});
