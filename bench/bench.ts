@@ -28,6 +28,7 @@ import { waiting } from "./cases/waiting.ts";
 import { throughRedis } from "./cases/redis.ts";
 import { chaos } from "./cases/chaos.ts";
 import { remoteInputs } from "./cases/remote.ts";
+import { slowWorker } from "./cases/speculation.ts";
 
 const quick = Deno.args.includes("--quick");
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
@@ -59,6 +60,7 @@ const cases: [string, (ctx: Context) => Promise<void>][] = [
   ["12", throughRedis],
   ["13", chaos],
   ["14", remoteInputs],
+  ["15", slowWorker],
 ];
 const started = performance.now();
 for (const [id, run] of cases) {

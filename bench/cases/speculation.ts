@@ -1,0 +1,53 @@
+/**
+ * Case 15: a slow worker. Three workers, one of them 10 times slower (the
+ * classifier spins 10 times longer in worker 0), with speculative tails and
+ * without, against the healthy workers' ideal (the same records on the two
+ * healthy workers alone), in the same rounds.
+ *
+ * @module
+ */
+
+import { classify } from "../../mod.ts";
+import { type Context, here } from "../context.ts";
+import { inProcess, ratioOf, rounds } from "../runner.ts";
+
+const SLOW_WORKER = here("../tests/fixtures/slow_worker.ts");
+const CASE = "15 a slow worker";
+
+/** Case 15. */
+export async function slowWorker(ctx: Context): Promise<void> {
+  const path = `${ctx.cache}slow-worker.csv`;
+  let text = "id,text\n";
+  for (let i = 0; i < 6_000; i++) text += `${i},record ${i}\n`;
+  await Deno.writeTextFile(path, text);
+  const run = (workers: number, factor: number, speculate: boolean) => async () => {
+    let n = 0;
+    const results = classify(SLOW_WORKER, path, {
+      spec: { us: 400, factor, worker: 0 },
+      workers,
+      chunkBytes: 4096,
+      speculate,
+    });
+    for await (const batch of results.batches()) n += batch.length;
+    return n;
+  };
+  const [ideal, raced, plain] = await rounds(
+    [
+      inProcess("2 healthy workers alone (the ideal)", run(2, 1, false)),
+      inProcess("3 workers, one 10x slower, speculation on", run(3, 10, true)),
+      inProcess("3 workers, one 10x slower, --no-speculate", run(3, 10, false)),
+    ],
+    ctx.reps,
+    (line) => ctx.log(`slow worker: ${line}`),
+  );
+  ctx.rows.push({ case: CASE, variant: ideal.label, rate: ideal.rate });
+  for (const r of [raced, plain]) {
+    ctx.rows.push({
+      case: CASE,
+      variant: r.label,
+      rate: r.rate,
+      ratio: ratioOf(r, ideal),
+      ratioOf: "of the healthy workers' speed",
+    });
+  }
+}
