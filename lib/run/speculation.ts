@@ -43,6 +43,8 @@ interface Race {
 /** The races of one run. */
 export class Speculation {
   readonly #times: number[] = [];
+  /** The limit from `#times`, made once after each change (null: to be made). */
+  #limitMs: number | undefined | null = null;
   readonly #races = new Map<number, Race>();
   readonly #copies = new Map<number, Race>();
   /** Workers whose task a copy beat: their tasks are raced as soon as a worker is idle. */
@@ -75,13 +77,15 @@ export class Speculation {
   finished(ms: number): void {
     this.#times.push(ms);
     if (this.#times.length > KEEP) this.#times.shift();
+    this.#limitMs = null;
   }
 
   /** How long a task may run before a copy of it is sent, once enough tasks finished. */
   #limit(): number | undefined {
-    if (this.#times.length < MIN_FINISHED) return undefined;
+    if (this.#limitMs !== null) return this.#limitMs;
+    if (this.#times.length < MIN_FINISHED) return this.#limitMs = undefined;
     const sorted = [...this.#times].sort((a, b) => a - b);
-    return Math.max(MIN_MS, FACTOR * sorted[sorted.length >> 1]);
+    return this.#limitMs = Math.max(MIN_MS, FACTOR * sorted[sorted.length >> 1]);
   }
 
   /** The longest-running flight that straggles now and races nothing, if one does. */
@@ -98,22 +102,26 @@ export class Speculation {
   /** When `flight` straggles, if it can be raced. */
   #due(flight: Flight): number | undefined {
     if (!this.#racable(flight)) return undefined;
-    const who = this.#holder(flight.seq);
-    if (who !== undefined && this.#slow.has(who)) return flight.sentAt;
+    if (this.#slow.size && this.#slow.has(this.#holder(flight.seq) ?? "")) return flight.sentAt;
     const limit = this.#limit();
     return limit === undefined ? undefined : flight.sentAt + limit;
   }
 
-  /** Resolves with `woken`, or when a flight in `flights` will straggle, if one can. */
-  async sleep(woken: Promise<void>): Promise<void> {
+  /**
+   * Resolves with `woken`, or when a flight will straggle, if one can and a
+   * worker has room to race it (else `woken` itself: most waits arm no timer).
+   */
+  sleep(woken: Promise<void>): Promise<void> {
+    if (this.#limit() === undefined && this.#slow.size === 0) return woken;
+    if (!this.#backend || this.#backend.room() === 0) return woken;
     let at = Infinity;
     for (const flight of this.#flights.values()) at = Math.min(at, this.#due(flight) ?? at);
-    if (at === Infinity) return await woken;
+    if (at === Infinity) return woken;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const due = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, Math.max(1, at - performance.now() + 1));
     });
-    await Promise.race([woken, due]).finally(() => clearTimeout(timer));
+    return Promise.race([woken, due]).finally(() => clearTimeout(timer));
   }
 
   /** A flight held by one worker, with one range of records left, and no race yet. */
