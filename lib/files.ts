@@ -30,9 +30,11 @@ export class Files {
  * An input of many files: paths, globs (`data/*.csv.gz`, `logs/**\/*.ndjson`)
  * and directories (their files, sorted; not their subdirectories, nor names
  * that start with a dot), read one after another by the same workers, in the
- * order given (each glob's or directory's files sorted by name). A file that
- * does not exist, or a glob that matches nothing, is an `InputError` before
- * any record is read. A plain array of strings stays an input of rows.
+ * order given (each glob's or directory's files sorted by name). URLs too:
+ * `https://...` as they are, `s3://bucket/prefix/` (every object under it,
+ * sorted) and `s3://bucket/prefix/*.csv.gz` (a glob over its keys). A file
+ * that does not exist, or a glob that matches nothing, is an `InputError`
+ * before any record is read. A plain array of strings stays an input of rows.
  *
  * @example
  * ```ts

@@ -39,10 +39,11 @@ import type { InputPlan, OpenInput } from "./task.ts";
 
 /**
  * What crunch can read: a file path or `file:` URL (format from the
- * extension; gzip and zstd told by their first bytes), many files
- * ({@linkcode Files}, from `files()`), a `ReadableStream<Uint8Array>` or
- * `Deno.FsFile` (with the `format` option), or any iterable or async
- * iterable of rows.
+ * extension; gzip and zstd told by their first bytes), an `http://`,
+ * `https://` or `s3://bucket/key` URL (read by range by the workers), many
+ * files ({@linkcode Files}, from `files()`, S3 prefixes and globs too), a
+ * `ReadableStream<Uint8Array>` or `Deno.FsFile` (with the `format` option),
+ * or any iterable or async iterable of rows.
  */
 export type Input =
   | string
