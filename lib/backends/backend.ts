@@ -84,6 +84,12 @@ export interface BackendRun {
    * of it arrives. Where it cannot, what still comes of it is dropped.
    */
   cancel?(id: number): void;
+  /**
+   * `worker` (as {@linkcode BackendRun.holder} names it) lost a race to a
+   * copy of its task: the backend gives it no more tasks while others can
+   * take them, where it can.
+   */
+  slow?(worker: string): void;
 }
 
 /** A set of workers with a plug-in loaded and initialised, which runs tasks. */

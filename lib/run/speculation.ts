@@ -172,7 +172,10 @@ export class Speculation {
     this.#backend?.cancel?.(copy ? race.flight.seq : race.copy);
     if (copy) {
       this.#stats.speculationsWon++;
-      if (race.holder !== undefined) this.#slow.add(race.holder);
+      if (race.holder !== undefined) {
+        this.#slow.add(race.holder);
+        this.#backend?.slow?.(race.holder);
+      }
     }
     return (copy ? race.copied : race.original).map((p) => ({ ...p, id: race.flight.seq }));
   }

@@ -18,6 +18,8 @@ export const PER_WORKER = 2;
 
 /** One run on a local backend's workers. */
 export class LocalRun implements BackendRun {
+  /** Workers that lost a race to a copy of their task. */
+  readonly #slow = new Set<number>();
   readonly #backend: LocalBackend;
   readonly #slots: Slot[];
   readonly #settings: RunMessage;
@@ -61,19 +63,31 @@ export class LocalRun implements BackendRun {
   room(): number {
     let room = 0;
     for (const slot of this.#slots) {
-      if (slot.available) room += PER_WORKER - slot.queue.length;
+      if (slot.available) room += Math.max(0, this.#holds(slot) - slot.queue.length);
     }
     return room;
+  }
+
+  /**
+   * Tasks `slot` may hold: none for a worker known to be slow (it lost a
+   * race to a copy of its task) while another is not, so that its tasks go
+   * to the others instead of each waiting for a copy.
+   */
+  #holds(slot: Slot): number {
+    const sidelined = this.#slow.has(slot.index) && this.#slow.size < this.#slots.length;
+    return sidelined ? 0 : PER_WORKER;
+  }
+
+  slow(worker: string): void {
+    const index = Number(worker.match(/^worker (\d+)$/)?.[1]);
+    if (Number.isInteger(index)) this.#slow.add(index);
   }
 
   send(task: Task, transfer: ArrayBuffer[] = []): void {
     let slot: Slot | undefined;
     for (const s of this.#slots) {
-      if (
-        s.available && s.queue.length < PER_WORKER && (!slot || s.queue.length < slot.queue.length)
-      ) {
-        slot = s;
-      }
+      const room = s.available && s.queue.length < this.#holds(s);
+      if (room && (!slot || s.queue.length < slot.queue.length)) slot = s;
     }
     if (slot === undefined) throw new Error("no worker has room for a task");
     slot.link.post({ type: "task", run: this.#settings.run, task }, transfer);
