@@ -22,7 +22,7 @@ import {
 import type { OutputPlan } from "./sink.ts";
 import { RemoteClient } from "../remote/client.ts";
 import { isRemote, remoteObject, shown } from "../remote/location.ts";
-import { versionOf } from "../wire/object_version.ts";
+import { RemoteSource } from "../input/remote_source.ts";
 
 /** Bytes hashed at each end of the input for its identity. */
 const EDGE_BYTES = 64 << 10;
@@ -72,17 +72,20 @@ async function remoteIdentity(
     headers: command.options.headers as [string, string][] | undefined,
     timeoutMs: command.options.httpTimeout,
   });
-  const object = remoteObject(name);
+  // One request: the first bytes, and the version the response describes.
+  const source = await RemoteSource.open(client, remoteObject(name), EDGE_BYTES);
   const bytes = new Uint8Array(EDGE_BYTES);
-  const { response, done } = await client.open(object, 0, EDGE_BYTES - 1);
-  let version;
+  let got = 0;
   try {
-    version = versionOf(response.headers);
+    while (got < bytes.length) {
+      const n = await source.read(bytes.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
   } finally {
-    done();
-    response.body?.cancel().catch(() => {});
+    source.close();
   }
-  const got = await client.readAt(object, 0, bytes, version);
+  const { version } = source;
   const head = bytes.subarray(0, got);
   const input = {
     url: shown(name),
@@ -94,9 +97,15 @@ async function remoteIdentity(
   return { input, head };
 }
 
-/** What must not change between a run and its resumption, for `command`. */
-export async function identityOf(command: Command): Promise<Identity> {
-  const input = isRemote(command.input!)
+/**
+ * What must not change between a run and its resumption, for `command`;
+ * `input` is its input's part when the caller has it already.
+ */
+export async function identityOf(
+  command: Command,
+  input?: Record<string, unknown>,
+): Promise<Identity> {
+  input ??= isRemote(command.input!)
     ? (await remoteIdentity(command)).input
     : await fileIdentity(command.input!);
   const { options } = command;
@@ -155,7 +164,8 @@ export async function resumeStart(command: Command, paths: ResumePaths): Promise
     );
   }
   let first: Uint8Array;
-  if (isRemote(command.input)) first = (await remoteIdentity(command)).head;
+  const remote = isRemote(command.input) ? await remoteIdentity(command) : undefined;
+  if (remote) first = remote.head;
   else {
     first = new Uint8Array(SNIFF_BYTES);
     const file = await Deno.open(command.input, { read: true });
@@ -169,7 +179,7 @@ export async function resumeStart(command: Command, paths: ResumePaths): Promise
         `have: decompress ${command.input} first (the run then reads it as fast), or run without --resume`,
     );
   }
-  const identity = await identityOf(command);
+  const identity = await identityOf(command, remote?.input);
   const state = await readJournal(paths.journal);
   if (state === undefined) {
     return { kind: "fresh", journal: await Journal.create(paths.journal, identity) };
