@@ -16,6 +16,7 @@ import { sniff, SNIFF_BYTES } from "../input/compression.ts";
 import type { SampleDialect } from "../input/sample.ts";
 import { sampleWindows } from "../input/sample.ts";
 import { formatFromName, planInput } from "../input/source.ts";
+import { PositionalFile } from "../input/byte_source.ts";
 import type { SourceHead } from "../input/task.ts";
 import type { ChunkBody } from "../wire/task.ts";
 import { resolveRunOptions, RUN_KEYS } from "../options.ts";
@@ -60,6 +61,8 @@ interface Opened {
   readAt?: (at: number, into: Uint8Array) => Promise<number>;
   /** The records of the input's head, as the run's main thread cuts them. */
   first: () => Promise<{ text: string; bytes: number }>;
+  /** Releases the input. */
+  close: () => void;
 }
 
 async function openHead(name: string, command: Command): Promise<Opened> {
@@ -76,17 +79,16 @@ async function openHead(name: string, command: Command): Promise<Opened> {
   const plan = planInput(name, options);
   const { head, source } = await plan.open();
   const first = async () => {
-    try {
-      const task = await source.next();
-      const body = task?.body as ChunkBody | undefined;
-      if (body === undefined) return { text: "", bytes: source.bytesRead };
-      const bytes = new Uint8Array(body.buffer, body.start, body.end - body.start);
-      return { text: new TextDecoder(head.encoding).decode(bytes), bytes: source.bytesRead };
-    } finally {
-      plan.close();
-    }
+    const task = await source.next();
+    const body = task?.body as ChunkBody | undefined;
+    if (body === undefined) return { text: "", bytes: source.bytesRead };
+    const bytes = new Uint8Array(body.buffer, body.start, body.end - body.start);
+    return { text: new TextDecoder(head.encoding).decode(bytes), bytes: source.bytesRead };
   };
-  const readAt = await offsetReader(name, command);
+  const spare = isRemote(name) ? undefined : await spareFile(name);
+  const readAt = spare
+    ? (at: number, into: Uint8Array) => spare.fill(at, into)
+    : await rangeReader(name, command);
   const peek = new Uint8Array(SNIFF_BYTES);
   const compression = readAt ? sniff(peek.subarray(0, await readAt(0, peek))) : undefined;
   return {
@@ -96,39 +98,34 @@ async function openHead(name: string, command: Command): Promise<Opened> {
     compression,
     readAt: compression ? undefined : readAt,
     first,
+    close: () => {
+      plan.close();
+      spare?.close();
+    },
   };
 }
 
-/** A reader at offsets of `name`, when it is a regular file or an object served by range. */
-async function offsetReader(
+/** A handle on `name` read at positions, when it is a regular file (one handle for every read). */
+async function spareFile(name: string): Promise<PositionalFile | undefined> {
+  const info = await Deno.stat(name);
+  return info.isFile ? new PositionalFile(await Deno.open(name)) : undefined;
+}
+
+/** A reader at offsets of the object `name`, when its server serves byte ranges. */
+async function rangeReader(
   name: string,
   command: Command,
 ): Promise<((at: number, into: Uint8Array) => Promise<number>) | undefined> {
-  if (isRemote(name)) {
-    const client = new RemoteClient({
-      headers: command.options.headers as [string, string][] | undefined,
-      timeoutMs: command.options.httpTimeout,
-    });
-    const object = remoteObject(name);
-    const probe = await client.open(object, 0, 0);
-    probe.done();
-    await probe.response.body?.cancel();
-    if (probe.response.status !== 206) return undefined;
-    return (at, into) => client.readAt(object, at, into);
-  }
-  const info = await Deno.stat(name);
-  if (!info.isFile) return undefined;
-  return async (at, into) => {
-    using file = await Deno.open(name);
-    await file.seek(at, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < into.length) {
-      const n = await file.read(into.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
-    return got;
-  };
+  const client = new RemoteClient({
+    headers: command.options.headers as [string, string][] | undefined,
+    timeoutMs: command.options.httpTimeout,
+  });
+  const object = remoteObject(name);
+  const probe = await client.open(object, 0, 0);
+  probe.done();
+  await probe.response.body?.cancel();
+  if (probe.response.status !== 206) return undefined;
+  return (at, into) => client.readAt(object, at, into);
 }
 
 /** Up to `perPoint` records at each of `points` points of `input`. */
@@ -143,10 +140,11 @@ async function sampleOf(input: Opened, points: number, perPoint: number): Promis
   const started = performance.now();
   if (input.readAt === undefined || input.size === undefined) {
     // Compressed, or a stream: its head, as the run's main thread would read it.
-    const { text, bytes } = await input.first();
+    const { text, bytes } = await input.first().finally(input.close);
+    const encoded = new TextEncoder().encode(text);
     const windows = await sampleWindows(
-      (at, into) => Promise.resolve(copyAt(new TextEncoder().encode(text), at, into)),
-      new TextEncoder().encode(text).length,
+      (at, into) => Promise.resolve(copyAt(encoded, at, into)),
+      encoded.length,
       0,
       dialect,
       1,
@@ -165,18 +163,22 @@ async function sampleOf(input: Opened, points: number, perPoint: number): Promis
       parseMs: performance.now() - started,
     };
   }
-  await input.first(); // closes the plan
-  const dataStart = await dataStartOf(input.readAt, dialect, head);
-  const windows = await sampleWindows(
-    input.readAt,
-    input.size,
-    dataStart,
-    dialect,
-    points,
-    WINDOW_BYTES,
-    // Counting quotes before each point reads the whole file: cheap for a file, not for a URL.
-    !isRemote(input.name),
-  );
+  let windows;
+  try {
+    const dataStart = await dataStartOf(input.readAt, dialect, head);
+    windows = await sampleWindows(
+      input.readAt,
+      input.size,
+      dataStart,
+      dialect,
+      points,
+      WINDOW_BYTES,
+      // Counting quotes before each point reads the whole file: cheap for a file, not for a URL.
+      !isRemote(input.name),
+    );
+  } finally {
+    input.close();
+  }
   return {
     input: input.name,
     head,
