@@ -18,7 +18,7 @@ import { count, thousands } from "../numbers.ts";
 import { type Command, UsageError } from "./args.ts";
 import { type OutputPlan, planOutput, removeStaleTemps, Sink } from "./sink.ts";
 import { parseRedisUrl } from "../checks.ts";
-import { isRemote } from "../remote/location.ts";
+import { isRemote, s3Parts } from "../remote/location.ts";
 import { forecast } from "./forecast.ts";
 import { type Finished, type Resuming, runCommand, type RunExtras, withBefore } from "./run.ts";
 
@@ -299,7 +299,7 @@ function via(command: Command, progress: Progress): string {
 
 /** The server (or S3 bucket) of a URL input, for the summary. */
 function hostOf(name: string): string {
-  if (/^s3:/i.test(name)) return `s3://${name.slice(5).split("/")[0]}`;
+  if (/^s3:/i.test(name)) return `s3://${s3Parts(name).bucket}`;
   try {
     return new URL(name).host;
   } catch {
