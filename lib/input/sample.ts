@@ -16,7 +16,7 @@ import { parseDelimited } from "../formats/csv.ts";
 import { delimiterOf, type Format } from "../formats/format.ts";
 import { parseNdjson } from "../formats/ndjson.ts";
 import type { ParsedChunk } from "../formats/parsed_chunk.ts";
-import { cutterFor } from "../formats/cutter.ts";
+import { type Cutter, cutterFor } from "../formats/cutter.ts";
 
 const LF = 10;
 const QUOTE = 34;
@@ -75,66 +75,69 @@ export async function sampleWindows(
   const span = Math.max(0, size - dataStart);
   const step = count > 1 ? Math.max(windowBytes, Math.floor(span / count)) : span;
   const decoder = new TextDecoder(dialect.encoding ?? "utf-8");
-  const quotes = dialect.format === "ndjson" || !exact
+  const starts = dialect.format === "ndjson" || !exact
     ? undefined
-    : new QuoteScan(readAt, dataStart);
+    : new StartFinder(readAt, dataStart, dialect);
   for (let at = dataStart; at < size && windows.length < count; at += step) {
-    const buffer = new Uint8Array(Math.min(windowBytes, size - at));
-    const got = await readAt(at, buffer);
-    const bytes = buffer.subarray(0, got);
-    let window: SampledWindow | undefined;
-    if (at === dataStart) window = windowFrom(bytes, 0, at, dialect, decoder, "exact");
-    else if (quotes) {
-      const quoted = await quotes.quotedAt(at);
-      window = windowFrom(bytes, firstStart(bytes, quoted), at, dialect, decoder, "exact");
-    } else {
-      window = guessed(bytes, at, dialect, decoder);
-    }
+    // With the cutter carried here, the window starts at the first record start from `at`.
+    const start = at === dataStart ? at : await starts?.startAt(at, at + windowBytes);
+    if (starts && start === undefined) continue;
+    const from = start ?? at;
+    const buffer = new Uint8Array(Math.min(windowBytes, size - from));
+    const bytes = buffer.subarray(0, await readAt(from, buffer));
+    const window = start === undefined
+      ? guessed(bytes, at, dialect, decoder)
+      : windowFrom(bytes, 0, from, dialect, decoder, "exact");
     if (window) windows.push(window);
   }
   return windows;
 }
 
-/** Whether a quoted field is open at each offset asked for, in ascending order, scanning from a record start. */
-class QuoteScan {
+/**
+ * The first record start at or after each offset asked for (in ascending
+ * order), found by the run's own cutter carried through the input from a
+ * record start: the quote state at each point is the one the workers' cuts
+ * and the parser have (a quote opens a field only at its start).
+ */
+class StartFinder {
   readonly #readAt: ReadAt;
+  readonly #cutter: Cutter;
+  /** Where the cutter's state is known: a record start, or where the last scan stopped. */
+  readonly #start: number;
   #at: number;
-  #quoted = false;
   readonly #buffer = new Uint8Array(1 << 20);
 
-  constructor(readAt: ReadAt, start: number) {
+  constructor(readAt: ReadAt, start: number, dialect: SampleDialect) {
     this.#readAt = readAt;
-    this.#at = start;
+    this.#cutter = cutterFor(dialect.format, dialect.delimiter);
+    this.#start = this.#at = start;
   }
 
-  async quotedAt(offset: number): Promise<boolean> {
-    while (this.#at < offset) {
-      const want = Math.min(this.#buffer.length, offset - this.#at);
-      const got = await this.#readAt(this.#at, this.#buffer.subarray(0, want));
-      if (got === 0) break;
-      let count = 0;
-      for (
-        let i = this.#buffer.indexOf(QUOTE);
-        i !== -1 && i < got;
-        i = this.#buffer.indexOf(QUOTE, i + 1)
-      ) {
-        count++;
-      }
-      if (count % 2 === 1) this.#quoted = !this.#quoted;
-      this.#at += got;
+  /** The first record start in `[offset, limit)`, if one is there. */
+  async startAt(offset: number, limit: number): Promise<number | undefined> {
+    await this.#scan(offset, false);
+    return await this.#scan(limit, true);
+  }
+
+  /**
+   * Carries the cutter to `to`; with `first`, stops after the first record
+   * end instead and returns the record start after it.
+   */
+  async #scan(to: number, first: boolean): Promise<number | undefined> {
+    while (this.#at < to) {
+      // The byte before tells the cutter whether a quote there starts a field.
+      const lead = this.#at > this.#start ? 1 : 0;
+      const want = Math.min(this.#buffer.length, to - this.#at + lead);
+      const got = await this.#readAt(this.#at - lead, this.#buffer.subarray(0, want));
+      if (got <= lead) return undefined;
+      if (first) {
+        const lf = this.#cutter.first(this.#buffer, lead, got);
+        if (lf !== -1) return this.#at = this.#at - lead + lf + 1;
+      } else this.#cutter.last(this.#buffer, lead, got);
+      this.#at += got - lead;
     }
-    return this.#quoted;
+    return undefined;
   }
-}
-
-/** Where the first record starting in `bytes` starts, given whether a quoted field is open at its first byte. */
-function firstStart(bytes: Uint8Array, quoted: boolean): number {
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i];
-    if (c === QUOTE) quoted = !quoted;
-    else if (c === LF && !quoted) return i + 1;
-  }
-  return bytes.length;
 }
 
 /** The records of `bytes` from `start` (a record start) to its last record end, if any. */
