@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { classify, type RunReport } from "../mod.ts";
-import { CLI, fixture, numberedCsv, runDeno, tempFile } from "./helpers.ts";
+import { fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 
 const spin = fixture("spin.ts");
 
@@ -69,10 +69,7 @@ Deno.test("the command writes --report as JSON and names the bottleneck of a lon
   const dir = await Deno.makeTempDir();
   const path = `${dir}/in.csv`;
   await Deno.writeTextFile(path, numberedCsv(8_000));
-  const run = await runDeno([
-    "run",
-    "-A",
-    CLI,
+  const run = await runCrunch([
     spin.pathname,
     path,
     "-s",
@@ -93,7 +90,7 @@ Deno.test("the command writes --report as JSON and names the bottleneck of a lon
     /\ncrunch: classify-bound: \d+% of worker time in classify; more workers/,
   );
   // The report file is an output like -o: it may not be the input.
-  const refused = await runDeno(["run", "-A", CLI, spin.pathname, path, "--report", path]);
+  const refused = await runCrunch([spin.pathname, path, "--report", path]);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /would destroy the input/);
 });

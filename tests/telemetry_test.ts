@@ -6,7 +6,7 @@
  * Redis, the crunch workers' task spans join the coordinator's trace.
  */
 import assert from "node:assert/strict";
-import { CLI, fixture, numberedCsv, runDeno, tempFile } from "./helpers.ts";
+import { fixture, numberedCsv, runCrunch, tempFile } from "./helpers.ts";
 import { HAVE_REDIS, RedisServer, startWorkers } from "./redis_harness.ts";
 
 interface Span {
@@ -51,22 +51,16 @@ Deno.test("with OTEL_DENO=true a run exports crunch.run, its crunch.task childre
   const otel = receiver();
   try {
     const path = await tempFile("otel.csv", numberedCsv(3_000));
-    const run = await runDeno(
-      [
-        "run",
-        "-A",
-        CLI,
-        fixture("spin.ts").pathname,
-        path,
-        "-s",
-        '{"us": 50}',
-        "-w",
-        "2",
-        "--chunk-bytes",
-        "8k",
-      ],
-      { env: otel.env },
-    );
+    const run = await runCrunch([
+      fixture("spin.ts").pathname,
+      path,
+      "-s",
+      '{"us": 50}',
+      "-w",
+      "2",
+      "--chunk-bytes",
+      "8k",
+    ], { env: otel.env });
     assert.equal(run.code, 0, run.stderr);
     const [root] = otel.spans.filter((s) => s.name === "crunch.run");
     assert.ok(root, `no crunch.run among ${otel.spans.map((s) => s.name)}`);
@@ -99,20 +93,14 @@ Deno.test({
     const workers = await startWorkers(server, 1, ["-w", "2"], "", otel.env);
     try {
       const path = await tempFile("otel-redis.csv", numberedCsv(2_000));
-      const run = await runDeno(
-        [
-          "run",
-          "-A",
-          CLI,
-          fixture("spin.ts").pathname,
-          path,
-          "--redis",
-          server.url(),
-          "--chunk-bytes",
-          "8k",
-        ],
-        { env: otel.env },
-      );
+      const run = await runCrunch([
+        fixture("spin.ts").pathname,
+        path,
+        "--redis",
+        server.url(),
+        "--chunk-bytes",
+        "8k",
+      ], { env: otel.env });
       assert.equal(run.code, 0, run.stderr);
       // The crunch worker exports on its own schedule: wait (bounded) for its task spans.
       const until = performance.now() + 30_000;
