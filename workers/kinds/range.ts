@@ -37,32 +37,33 @@ export async function rangeRows(
   const open = (body: RangeBody) =>
     body.version ? new RemoteInput(body, run.remote) : new FileInput(body);
   let read;
-  let started = performance.now();
+  const reading = performance.now();
   try {
     read = await ranges.read(run.id, body, open);
   } catch (error) {
     ranges.close();
     // The file changed under the run, or a URL keeps failing (the run ends); or this worker
     // cannot read it (a sandbox, say: main reads it instead).
-    const cut = error instanceof FileChanged
-      ? { clean: false, changed: error.message }
-      : error instanceof RangeUnreadable
-      ? { clean: false, error: error.message }
-      : { clean: false };
+    const cut = { clean: false, ...failure(error) };
     return { rows: [], newlines: 0, text: "", cut, classify: false };
   }
-  clock.read += performance.now() - started;
-  started = performance.now();
-  let bytes = read.bytes;
-  let text = decoder.decode(bytes);
-  let parsed = run.parse(text);
+  clock.read += performance.now() - reading;
+  /** The range's text and records, the time taken counted as parsing. */
+  const parse = (bytes: Uint8Array) => {
+    const started = performance.now();
+    const text = decoder.decode(bytes);
+    const parsed = run.parse(text);
+    clock.parse += performance.now() - started;
+    return { bytes, text, parsed };
+  };
+  let { bytes, text, parsed } = parse(read.bytes);
   const start = read.start;
   const cut: Cut = { start, end: start + read.bytes.length, clean: read.found };
   if (cut.clean && parsed.openQuote && run.settings.format !== "rows") {
     // The range's last LF lies inside a quoted field: read on to where that record really
     // ends. (The next range's guessed start is then wrong, and main re-runs it from here.)
     let stretched;
-    const reading = performance.now();
+    const stretching = performance.now();
     try {
       stretched = await ranges.stretch(
         run.id,
@@ -75,25 +76,28 @@ export async function rangeRows(
         run.settings.delimiter,
       );
     } catch (error) {
-      if (error instanceof RangeUnreadable) cut.error = error.message;
-      else if (error instanceof FileChanged) cut.changed = error.message;
-      else throw error;
+      const why = failure(error);
+      if (why === undefined) throw error;
+      Object.assign(cut, why);
     }
-    // The read for the stretch is reading, not parsing.
-    const took = performance.now() - reading;
-    clock.read += took;
-    started += took;
+    clock.read += performance.now() - stretching;
     if (stretched === undefined) cut.clean = false;
     else {
-      bytes = stretched;
-      text = decoder.decode(stretched);
-      parsed = run.parse(text);
+      ({ bytes, text, parsed } = parse(stretched));
       cut.end = start + stretched.length;
     }
   }
   if (parsed.openQuote) cut.clean = false;
+  const started = performance.now();
   const invalid = cut.clean ? invalidText(text, bytes, decoder.encoding) : undefined;
   const rows = { ...rowsOfParsed(parsed, text, start), cut, classify: cut.clean, invalid };
   clock.parse += performance.now() - started;
   return rows;
+}
+
+/** What a failed read means for the range's cut, when it ends the run: the file changed, or a URL keeps failing. */
+function failure(error: unknown): { changed: string } | { error: string } | undefined {
+  if (error instanceof FileChanged) return { changed: error.message };
+  if (error instanceof RangeUnreadable) return { error: error.message };
+  return undefined;
 }
