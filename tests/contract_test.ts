@@ -17,6 +17,7 @@ import {
 import { expected, pluginFolder } from "./plugin_folder.ts";
 import { HAVE_REDIS, RedisServer, startWorkers, type WorkerProcess } from "./redis_harness.ts";
 import { FolderServer, HAVE_NGINX } from "./http_harness.ts";
+import { asDuck, duckRows, typedTable, writeParquet } from "./parquet_data.ts";
 import {
   awkwardCsv,
   collect,
@@ -166,6 +167,32 @@ for (const mode of MODES) {
       assert.ok(ranged.length > 10, `${ranged.length} ranged requests`);
     } finally {
       await server.stop();
+    }
+  });
+
+  test("a Parquet file, by path and by URL, is read row group by row group as DuckDB reads it", async () => {
+    const root = await Deno.makeTempDir();
+    const path = `${root}/typed.parquet`;
+    await writeParquet(path, typedTable(5_000), { compression: "zstd", rowGroupSize: 2048 });
+    const want = await duckRows(path);
+    const options = { ...await mode.options(), workers: 2, chunkBytes: 4096, ordered: true };
+    const got = await collect(
+      classify<Record<string, unknown>>(fixture("identity.ts"), path, options),
+    );
+    assert.deepEqual(got.map(asDuck), want);
+    if (!HAVE_NGINX) return;
+    const server = await FolderServer.nginx(root);
+    try {
+      const url = server.url("typed.parquet");
+      const remote = await collect(
+        classify<Record<string, unknown>>(fixture("identity.ts"), url, options),
+      );
+      assert.deepEqual(remote.map(asDuck), want);
+      const ranged = (await server.requests()).filter((r) => r.status === 206);
+      assert.ok(ranged.length >= 3, `${ranged.length} ranged requests`);
+    } finally {
+      await server.stop();
+      await Deno.remove(root, { recursive: true });
     }
   });
 

@@ -84,6 +84,7 @@ export class CurrentRun {
   parse(text: string): ParsedChunk {
     const { format, delimiter, columns = [] } = this.settings;
     if (format === "ndjson") return parseNdjson(text);
+    if (format === "parquet") throw new Error("a Parquet run has no text to parse");
     const split = delimiterOf(format, delimiter);
     this.#parsers ??= this.#cache.get(columns, split);
     return parseDelimited(text, split, columns, this.#parsers);

@@ -23,6 +23,7 @@ import { loadPlugin, type Plugin } from "./load_plugin.ts";
 import { TaskOutcomes } from "./outcomes.ts";
 import { Pacer } from "./pacer.ts";
 import { PieceBuilder } from "./piece.ts";
+import { ParquetCodecs } from "./parquet_codecs.ts";
 import { RangeReader } from "./range_reader.ts";
 import type { WorkerTransport } from "./transport.ts";
 
@@ -36,7 +37,7 @@ export class WorkLoop {
   readonly #classifier = new Classifier();
   readonly #pacer = new Pacer();
   /** The file of the current run's ranges, kept open while work keeps coming. */
-  readonly #tools: KindTools = { ranges: new RangeReader() };
+  readonly #tools: KindTools = { ranges: new RangeReader(), codecs: new ParquetCodecs() };
   /** The plug-in, loaded and not yet initialised. */
   #loaded: Plugin | undefined;
   /** The plug-in, once its init has run. */

@@ -47,6 +47,9 @@ export interface RangeInput {
   close(): void;
 }
 
+/** What names a task's input: a file (with its fingerprint) or an object (with its version). */
+export type InputName = Pick<RangeBody, "path" | "fingerprint" | "version">;
+
 /** Opens the input of a range body (the run's id keys what stays open). */
 export type OpenRangeInput = (body: RangeBody) => RangeInput;
 
@@ -160,8 +163,8 @@ export class FileInput implements RangeInput {
   readonly #file: Deno.FsFile;
   readonly #fingerprint?: Fingerprint;
 
-  /** Opens the file of `body`. */
-  constructor(body: RangeBody) {
+  /** Opens the file `body` names. */
+  constructor(body: InputName) {
     this.#file = Deno.openSync(body.path, { read: true });
     this.#fingerprint = body.fingerprint;
   }

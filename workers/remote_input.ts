@@ -9,8 +9,7 @@
 import { type RemoteClient, RemoteError } from "../lib/remote/client.ts";
 import { type RemoteObject, remoteObject } from "../lib/remote/location.ts";
 import type { ObjectVersion } from "../lib/wire/object_version.ts";
-import type { RangeBody } from "../lib/wire/task.ts";
-import { FileChanged, type RangeInput } from "./range_reader.ts";
+import { FileChanged, type InputName, type RangeInput } from "./range_reader.ts";
 
 /** A request for a range failed for good: the run ends, naming the URL and the bytes. */
 export class RangeUnreadable extends Error {}
@@ -22,7 +21,7 @@ export class RemoteInput implements RangeInput {
   readonly #version?: ObjectVersion;
 
   /** Reads the object `body.path` names. */
-  constructor(body: RangeBody, client: RemoteClient) {
+  constructor(body: InputName, client: RemoteClient) {
     this.#client = client;
     this.#object = remoteObject(body.path);
     this.#version = body.version;

@@ -23,9 +23,9 @@ const LOSSY: [abstract new (...args: never[]) => unknown, string][] = [
 /**
  * Where JSON would silently lose or change part of `value`, as a message
  * (`result.tags is a Set ...`), or undefined when its JSON form is faithful.
- * Dates (written as ISO strings by their toJSON), -0 (written as 0) and
- * properties whose value is undefined (left out) are accepted as JSON users
- * expect them; Maps, Sets, typed arrays, NaN and the infinities, functions
+ * Dates (written as ISO strings by their toJSON), -0 (written as 0),
+ * bigints (written as the integers they are, every digit) and properties
+ * whose value is undefined (left out) are accepted as JSON users expect them; Maps, Sets, typed arrays, NaN and the infinities, functions
  * and symbols inside arrays are not.
  */
 export function jsonLoss(value: unknown, path = "result", depth = 0): string | undefined {
@@ -33,8 +33,6 @@ export function jsonLoss(value: unknown, path = "result", depth = 0): string | u
   switch (typeof value) {
     case "number":
       return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON writes as null`;
-    case "bigint":
-      return `${path} is a bigint, which JSON cannot hold (convert it to a string)`;
     case "function":
     case "symbol":
       return `${path} is a ${typeof value}, which JSON drops`;
@@ -95,13 +93,28 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** One CSV cell: strings quoted when they must be, other values as JSON. */
+/** `JSON.rawJSON` (V8 has it; TypeScript's library does not declare it yet). */
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+/** JSON.stringify's replacer that writes a bigint as the integer it is, every digit. */
+function bigints(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? rawJSON(value.toString()) : value;
+}
+
+/** `value` as JSON, bigints written as integers; undefined where JSON has no form for it. */
+function jsonOf(value: unknown): string | undefined {
+  return jsonSafe(value) ? JSON.stringify(value) : JSON.stringify(value, bigints);
+}
+
+/** One CSV cell: strings quoted when they must be, dates as ISO 8601, other values as JSON. */
 export function csvCell(value: unknown): string {
   if (value === undefined || value === null) return "";
   const text = typeof value === "string"
     ? value
+    : value instanceof Date
+    ? value.toISOString()
     : typeof value === "object"
-    ? JSON.stringify(value)
+    ? jsonOf(value)!
     : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
@@ -120,7 +133,7 @@ export function encodeResult(
   const loss = jsonLoss(value);
   if (loss) throw new TypeError(loss);
   if (format !== "csv") {
-    const text = JSON.stringify(value);
+    const text = jsonOf(value);
     if (text === undefined) throw new TypeError(`a ${typeof value} has no JSON form`);
     return text;
   }

@@ -5,11 +5,14 @@
  * @module
  */
 
-/** Record formats crunch reads from bytes. */
+/** Record formats crunch reads from text. */
 export type Format = "csv" | "tsv" | "ndjson";
 
+/** Every input format: the text formats, and Parquet (typed columns in row groups). */
+export type InputFormat = Format | "parquet";
+
 /** The field delimiter of a delimited format: `chosen`, else tab for TSV and comma otherwise. */
-export function delimiterOf(format: Format | "rows", chosen?: string): string {
+export function delimiterOf(format: InputFormat | "rows", chosen?: string): string {
   return chosen ?? (format === "tsv" ? "\t" : ",");
 }
 

@@ -15,7 +15,7 @@ import { type Dialect, readHead } from "./head.ts";
 import { StreamSource } from "./byte_source.ts";
 import { type InputOptions, planInput } from "./source.ts";
 import type { SourceHead } from "./task.ts";
-import type { Format } from "../formats/format.ts";
+import type { Format, InputFormat } from "../formats/format.ts";
 import { isRemote } from "../remote/location.ts";
 
 /** The compressed bytes a gzip file's head is looked for in. */
@@ -28,11 +28,12 @@ const HEAD_BYTES = 256 << 10;
  */
 export async function fileHead(
   path: string,
-  format: Format,
+  format: InputFormat,
   options: InputOptions & Dialect,
 ): Promise<SourceHead> {
-  // An object behind a URL is read the run's way: its first request brings the head.
-  const quick = isRemote(path)
+  // An object behind a URL is read the run's way: its first request brings the head; so is
+  // a Parquet file's footer.
+  const quick = isRemote(path) || format === "parquet"
     ? undefined
     : await quickHead(path, format, options).catch(() => undefined);
   if (quick !== undefined) return quick;

@@ -13,7 +13,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../errors.ts";
 import type { Files } from "../files.ts";
-import type { Format } from "../formats/format.ts";
+import type { Format, InputFormat } from "../formats/format.ts";
 import type { ResolvedRunOptions } from "../options.ts";
 import {
   type ByteSource,
@@ -29,6 +29,7 @@ import { decodedIfCompressed, DecodedSource } from "./decoded_source.ts";
 import { transcodedIfNeeded } from "./transcoded.ts";
 import { readHead } from "./head.ts";
 import { RangeSource } from "./ranges.ts";
+import { ParquetPlan } from "./row_groups.ts";
 import { RemoteSource } from "./remote_source.ts";
 import { RemoteClient } from "../remote/client.ts";
 import { isRemote, remoteObject, shown } from "../remote/location.ts";
@@ -54,16 +55,18 @@ export type Input =
   | Iterable<unknown>
   | AsyncIterable<unknown>;
 
-const EXTENSIONS: Record<string, Format> = {
+const EXTENSIONS: Record<string, InputFormat> = {
   ".csv": "csv",
   ".tsv": "tsv",
   ".tab": "tsv",
   ".ndjson": "ndjson",
   ".jsonl": "ndjson",
+  ".parquet": "parquet",
+  ".pq": "parquet",
 };
 
 /** Returns the format a file name's extension implies, if any. */
-export function formatFromName(name: string): Format | undefined {
+export function formatFromName(name: string): InputFormat | undefined {
   // reviews.csv.gz holds CSV; so does https://host/reviews.csv?token=...
   const plain = withoutCompression(isRemote(name) ? name.replace(/[?#].*$/, "") : name);
   const dot = plain.lastIndexOf(".");
@@ -85,7 +88,7 @@ export function spreadChunk(bytes: number, chunkBytes: number, workers: number):
 /** Why the format of `path` is not known from its name; `remedy` says what to pass. */
 export function unknownFormat(path: string, remedy: string): string {
   return `cannot tell the format of ${path} from its extension (.csv, .tsv, .ndjson, .jsonl, ` +
-    `each optionally .gz or .zst): ${remedy}`;
+    `each optionally .gz or .zst, or .parquet): ${remedy}`;
 }
 
 /** The options an input is read with. */
@@ -99,6 +102,7 @@ export function planInput(input: Input, options: InputOptions): InputPlan {
     const name = shown(remote);
     const format = options.format ?? formatFromName(remote);
     if (format === undefined) throw new TypeError(unknownFormat(name, "pass the format option"));
+    if (format === "parquet") return new ParquetPlan(remote, options);
     const client = new RemoteClient({ headers: options.headers, timeoutMs: options.httpTimeout });
     // The first request brings the head and the first chunk's records, no more.
     const first = Math.min(1 << 20, Math.max(64 << 10, options.chunkBytes));
@@ -110,12 +114,14 @@ export function planInput(input: Input, options: InputOptions): InputPlan {
     if (format === undefined) {
       throw new TypeError(unknownFormat(path, "pass the format option"));
     }
+    if (format === "parquet") return new ParquetPlan(path, options);
     return new BytePlan(() => FileSource.open(path), format, options, path);
   }
   if (input instanceof ReadableStream || input instanceof Deno.FsFile) {
-    if (options.format === undefined) {
+    if (options.format === undefined || options.format === "parquet") {
       throw new TypeError(
-        "a stream or open file input needs the format option (csv, tsv or ndjson)",
+        "a stream or open file input needs the format option (csv, tsv or ndjson; Parquet is " +
+          "read by position: pass its path or URL)",
       );
     }
     const open = input instanceof ReadableStream
@@ -354,7 +360,7 @@ class BytePlan implements InputPlan {
 }
 
 /** Why an input could not be opened, as an InputError (other errors pass through). */
-function openError(file: string | undefined, error: unknown): unknown {
+export function openError(file: string | undefined, error: unknown): unknown {
   const reason = error instanceof Deno.errors.NotFound
     ? "no such file"
     : error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Format } from "../formats/format.ts";
+import type { InputFormat } from "../formats/format.ts";
 import type { TaskBody, TaskCount } from "../wire/task.ts";
 
 /** Where a task starts in the input. */
@@ -30,7 +30,7 @@ export interface InputTask {
 /** What an input knows once it is open. */
 export interface SourceHead {
   /** "rows" for iterables. */
-  format: Format | "rows";
+  format: InputFormat | "rows";
   /** Column names, for CSV and TSV. */
   columns?: string[];
   /** 1-based line of the first data record (after the header). */

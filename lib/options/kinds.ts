@@ -10,7 +10,7 @@
 import { describe } from "../checks.ts";
 
 /** The record formats crunch reads. */
-export const FORMATS = ["csv", "tsv", "ndjson"] as const;
+export const FORMATS = ["csv", "tsv", "ndjson", "parquet"] as const;
 
 /** The formats results are written in. */
 export const OUTPUTS = ["ndjson", "csv", "json"] as const;

@@ -70,8 +70,8 @@ export const OPTIONS = [
     flag: {
       name: "format",
       arg: "<f>",
-      help:
-        "input format: csv, tsv or ndjson (default: from the extension; csv for standard input)",
+      help: "input format: csv, tsv, ndjson or parquet (default: from the extension; csv for " +
+        "standard input)",
     },
   },
   {
@@ -134,6 +134,16 @@ export const OPTIONS = [
       name: "columns",
       arg: "<a,b,...>",
       help: "names of the columns of a file without a header row (with --no-header)",
+    },
+  },
+  {
+    key: "fields",
+    scope: "run",
+    kind: names(),
+    flag: {
+      name: "fields",
+      arg: "<a,b,...>",
+      help: "read only these columns of a Parquet input (the rows hold only these fields)",
     },
   },
   {

@@ -80,8 +80,33 @@ export interface BatchBody {
   unsendable?: Unsendable[];
 }
 
+/**
+ * Rows `[rowStart, rowEnd)` of a Parquet file (or object) at `path`: whole
+ * row groups, read by the worker itself from the column chunks `metadata`
+ * locates. The main thread read the footer once; `metadata` is its parse
+ * with only this task's row groups, so a worker parses no footer.
+ */
+export interface RowGroupsBody {
+  kind: "rowgroups";
+  path: string;
+  /** The file's size in bytes. */
+  size: number;
+  /** The file's metadata (hyparquet's FileMetaData), its `row_groups` only this task's. */
+  metadata: unknown;
+  /** Index in the file of the first of `metadata`'s row groups, for error messages. */
+  firstGroup: number;
+  /** Read only these top-level columns (all when absent). */
+  columns?: string[];
+  /** Read only the first `rowEnd` rows of these row groups (a run's limit falls in them). */
+  rowEnd?: number;
+  /** What the file was when the run opened it; a file that changed is not read. */
+  fingerprint?: Fingerprint;
+  /** An object behind a URL: the version the run reads. */
+  version?: ObjectVersion;
+}
+
 /** What a task carries, by kind. */
-export type TaskBody = ChunkBody | RangeBody | BatchBody;
+export type TaskBody = ChunkBody | RangeBody | BatchBody | RowGroupsBody;
 
 /** One unit of work: records of one body, `[from, to)` of them. */
 export interface Task {
@@ -255,8 +280,8 @@ export const DEFAULT_BATCH_RECORDS = 64;
 
 /** What every worker of a run is told once, before its tasks. */
 export interface RunSettings {
-  /** "rows" means batches of ready-made rows; the others mean bytes to parse. */
-  format: Format | "rows";
+  /** "rows" means batches of ready-made rows, "parquet" row groups; the others bytes to parse. */
+  format: Format | "rows" | "parquet";
   /** The field delimiter of CSV and TSV, when not the format's own (`;`, `|`). */
   delimiter?: string;
   /** CSV/TSV column names from the header row. */

@@ -10,14 +10,18 @@ import type { RangeReader } from "../range_reader.ts";
 import { batchRows } from "./batch.ts";
 import { chunkRows } from "./chunk.ts";
 import { rangeRows } from "./range.ts";
+import { rowGroupRows } from "./row_groups.ts";
 import type { TaskRows } from "./task_rows.ts";
 import type { StageClock } from "../stage_clock.ts";
+import type { ParquetCodecs } from "../parquet_codecs.ts";
 
 export type { BadRow, TaskRows } from "./task_rows.ts";
 
 /** What the kinds read with: the worker's open range file (the run has its text decoder). */
 export interface KindTools {
   ranges: RangeReader;
+  /** Parquet's decompressors, loaded on the first Parquet task. */
+  codecs: ParquetCodecs;
 }
 
 /** The rows of `body` in `run`; `clock` takes the time spent reading and parsing them. */
@@ -34,5 +38,7 @@ export function taskRows(
       return rangeRows(body, run, tools.ranges, clock);
     case "batch":
       return batchRows(body);
+    case "rowgroups":
+      return rowGroupRows(body, run, tools.codecs, clock);
   }
 }

@@ -59,7 +59,8 @@ export async function rangeRows(
   let { bytes, text, parsed } = parse(read.bytes);
   const start = read.start;
   const cut: Cut = { start, end: start + read.bytes.length, clean: read.found };
-  if (cut.clean && parsed.openQuote && run.settings.format !== "rows") {
+  const format = run.settings.format;
+  if (cut.clean && parsed.openQuote && format !== "rows" && format !== "parquet") {
     // The range's last LF lies inside a quoted field: read on to where that record really
     // ends. (The next range's guessed start is then wrong, and main re-runs it from here.)
     let stretched;
@@ -72,7 +73,7 @@ export async function rangeRows(
         start,
         cut.end! - start,
         Math.min(maxRecordBytes, STRETCH_RANGES * (end - offset)),
-        run.settings.format,
+        format,
         run.settings.delimiter,
       );
     } catch (error) {

@@ -1,0 +1,109 @@
+/**
+ * Parquet row-group tasks in a worker: the worker reads the column chunks of
+ * its row groups itself (a file by position, an object by byte range) and
+ * decodes them with hyparquet into typed rows. A row group that cannot be
+ * read or decoded ends the run with an error naming the file, the row group
+ * and why, reported as the task's cut.
+ *
+ * @module
+ */
+
+// deno-lint-ignore no-import-prefix
+import type { AsyncBuffer, FileMetaData, SchemaTree } from "npm:hyparquet@1.33.0";
+import type { RowGroupsBody } from "../../lib/wire/task.ts";
+import type { CurrentRun } from "../current_run.ts";
+import { FileChanged, FileInput, type RangeInput } from "../range_reader.ts";
+import { RangeUnreadable, RemoteInput } from "../remote_input.ts";
+import type { TaskRows } from "./task_rows.ts";
+import type { StageClock } from "../stage_clock.ts";
+import type { ParquetCodecs } from "../parquet_codecs.ts";
+import { safeIntegers } from "../parquet_values.ts";
+
+/** The rows of the task's row groups. */
+export async function rowGroupRows(
+  body: RowGroupsBody,
+  run: CurrentRun,
+  codecs: ParquetCodecs,
+  clock: StageClock,
+): Promise<TaskRows> {
+  const started = performance.now();
+  // deno-lint-ignore no-import-prefix
+  const { parquetRead, parquetSchema } = await import("npm:hyparquet@1.33.0");
+  const compressors = await codecs.get();
+  const metadata = body.metadata as FileMetaData;
+  let input: RangeInput | undefined;
+  let group = body.firstGroup;
+  const rows: Record<string, unknown>[] = [];
+  let reading = 0;
+  try {
+    input = body.version ? new RemoteInput(body, run.remote) : new FileInput(body);
+    const change = input.change();
+    if (change) throw new FileChanged(change);
+    const file = asyncBuffer(input, body.size, (ms) => reading += ms);
+    const wide = int64Columns(parquetSchema(metadata), body.columns);
+    const last = body.rowEnd ?? Infinity;
+    let rowStart = 0;
+    for (const rowGroup of metadata.row_groups) {
+      if (rowStart >= last) break;
+      const rowEnd = Math.min(last, rowStart + Number(rowGroup.num_rows));
+      await parquetRead({
+        file,
+        metadata,
+        columns: body.columns,
+        compressors,
+        rowStart,
+        rowEnd,
+        rowFormat: "object",
+        onComplete(read) {
+          for (const row of read) rows.push(safeIntegers(row, wide));
+        },
+      });
+      rowStart = rowEnd;
+      group++;
+    }
+  } catch (error) {
+    const why = error instanceof FileChanged
+      ? { changed: error.message }
+      : { error: `row group ${group}: ${messageOf(error)}` };
+    return { rows: [], newlines: 0, text: "", cut: { clean: false, ...why }, classify: false };
+  } finally {
+    input?.close();
+    clock.read += reading;
+    clock.parse += performance.now() - started - reading;
+  }
+  return { rows, newlines: 0, text: "", classify: true };
+}
+
+/** The input as hyparquet reads it: slices that must be whole, each read timed. */
+function asyncBuffer(input: RangeInput, size: number, took: (ms: number) => void): AsyncBuffer {
+  return {
+    byteLength: size,
+    async slice(start: number, end = size): Promise<ArrayBuffer> {
+      const began = performance.now();
+      const bytes = new Uint8Array(end - start);
+      const got = await input.readAt(start, bytes);
+      took(performance.now() - began);
+      if (got < bytes.length) {
+        throw new Error(
+          `the file ends at byte ${start + got}, inside a column chunk (bytes ${start}-${end}): ` +
+            "it is cut short",
+        );
+      }
+      return bytes.buffer;
+    },
+  };
+}
+
+/** The top-level columns (of `only`, when given) with a 64-bit integer anywhere in them. */
+function int64Columns(schema: SchemaTree, only: string[] | undefined): string[] {
+  const has = (node: SchemaTree): boolean =>
+    node.children.length === 0 ? node.element.type === "INT64" : node.children.some(has);
+  return schema.children
+    .filter((child) => (only === undefined || only.includes(child.element.name)) && has(child))
+    .map((child) => child.element.name);
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof RangeUnreadable) return error.message;
+  return error instanceof Error ? error.message : String(error);
+}
