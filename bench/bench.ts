@@ -29,6 +29,7 @@ import { throughRedis } from "./cases/redis.ts";
 import { chaos } from "./cases/chaos.ts";
 import { remoteInputs } from "./cases/remote.ts";
 import { slowWorker } from "./cases/speculation.ts";
+import { parquetInput } from "./cases/parquet.ts";
 
 const quick = Deno.args.includes("--quick");
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
@@ -61,6 +62,7 @@ const cases: [string, (ctx: Context) => Promise<void>][] = [
   ["13", chaos],
   ["14", remoteInputs],
   ["15", slowWorker],
+  ["16", parquetInput],
 ];
 const started = performance.now();
 for (const [id, run] of cases) {

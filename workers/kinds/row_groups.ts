@@ -9,7 +9,7 @@
  */
 
 // deno-lint-ignore no-import-prefix
-import type { AsyncBuffer, FileMetaData, SchemaTree } from "npm:hyparquet@1.33.0";
+import type { AsyncBuffer, ColumnData, FileMetaData, SchemaTree } from "npm:hyparquet@1.33.0";
 import type { RowGroupsBody } from "../../lib/wire/task.ts";
 import type { CurrentRun } from "../current_run.ts";
 import { FileChanged, FileInput, type RangeInput } from "../range_reader.ts";
@@ -17,7 +17,7 @@ import { RangeUnreadable, RemoteInput } from "../remote_input.ts";
 import type { TaskRows } from "./task_rows.ts";
 import type { StageClock } from "../stage_clock.ts";
 import type { ParquetCodecs } from "../parquet_codecs.ts";
-import { safeIntegers } from "../parquet_values.ts";
+import { columnOf, rowMaker } from "../parquet_values.ts";
 
 /** The rows of the task's row groups. */
 export async function rowGroupRows(
@@ -33,19 +33,24 @@ export async function rowGroupRows(
   const metadata = body.metadata as FileMetaData;
   let input: RangeInput | undefined;
   let group = body.firstGroup;
-  const rows: Record<string, unknown>[] = [];
+  const rows: unknown[] = [];
   let reading = 0;
   try {
     input = body.version ? new RemoteInput(body, run.remote) : new FileInput(body);
     const change = input.change();
     if (change) throw new FileChanged(change);
     const file = asyncBuffer(input, body.size, (ms) => reading += ms);
-    const wide = int64Columns(parquetSchema(metadata), body.columns);
+    const schema = parquetSchema(metadata);
+    const names = body.columns ?? schema.children.map((child) => child.element.name);
+    const wide = int64Columns(schema, names);
+    const make = rowMaker(names);
     const last = body.rowEnd ?? Infinity;
     let rowStart = 0;
     for (const rowGroup of metadata.row_groups) {
       if (rowStart >= last) break;
       const rowEnd = Math.min(last, rowStart + Number(rowGroup.num_rows));
+      // Column by column (hyparquet's own rows are built key by key: 2.2x slower for 100 columns).
+      const chunks = new Map<string, ColumnData[]>();
       await parquetRead({
         file,
         metadata,
@@ -53,11 +58,15 @@ export async function rowGroupRows(
         compressors,
         rowStart,
         rowEnd,
-        rowFormat: "object",
-        onComplete(read) {
-          for (const row of read) rows.push(safeIntegers(row, wide));
+        onChunk(chunk) {
+          const list = chunks.get(chunk.columnName);
+          list ? list.push(chunk) : chunks.set(chunk.columnName, [chunk]);
         },
       });
+      const columns = names.map((name) =>
+        columnOf(chunks.get(name) ?? [], rowStart, rowEnd, wide.includes(name))
+      );
+      for (let i = 0; i < rowEnd - rowStart; i++) rows.push(make(columns, i));
       rowStart = rowEnd;
       group++;
     }
@@ -94,12 +103,12 @@ function asyncBuffer(input: RangeInput, size: number, took: (ms: number) => void
   };
 }
 
-/** The top-level columns (of `only`, when given) with a 64-bit integer anywhere in them. */
-function int64Columns(schema: SchemaTree, only: string[] | undefined): string[] {
+/** The top-level columns of `names` with a 64-bit integer anywhere in them. */
+function int64Columns(schema: SchemaTree, names: string[]): string[] {
   const has = (node: SchemaTree): boolean =>
     node.children.length === 0 ? node.element.type === "INT64" : node.children.some(has);
   return schema.children
-    .filter((child) => (only === undefined || only.includes(child.element.name)) && has(child))
+    .filter((child) => names.includes(child.element.name) && has(child))
     .map((child) => child.element.name);
 }
 
