@@ -48,6 +48,7 @@ export type { Results } from "./lib/run/iterator.ts";
 export type {
   ClassifyOptions,
   Format,
+  InputFormat,
   OnError,
   OutputFormat,
   PoolOptions,
@@ -57,6 +58,7 @@ export type {
   Tagged,
 } from "./lib/options.ts";
 export type { Stall } from "./lib/progress.ts";
+export type { ParquetCompression } from "./lib/formats/parquet_output.ts";
 export type {
   Bottleneck,
   MainReport,

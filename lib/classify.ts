@@ -16,9 +16,9 @@ import {
 } from "./options.ts";
 import type { OutputFormat } from "./formats/format.ts";
 import { startBackend } from "./backends/start.ts";
-import { Engine, type Lease } from "./run/engine.ts";
-import { FilesEngine } from "./run/files_engine.ts";
-import { Files } from "./files.ts";
+import type { Lease } from "./run/engine.ts";
+import { pumpFor } from "./run/pump_for.ts";
+import type { Files } from "./files.ts";
 import { type Results, RunIterator } from "./run/iterator.ts";
 import type { ResultOf } from "./plugin.ts";
 
@@ -131,8 +131,5 @@ export function startRun<R>(
   };
   const { consoleToStderr, ...resume } = internal;
   const resolved = { ...resolveRunOptions(options, false), ...resume };
-  const engine = input instanceof Files
-    ? new FilesEngine(input, resolved, lease)
-    : new Engine(input, resolved, lease);
-  return new RunIterator<R>(engine);
+  return new RunIterator<R>(pumpFor(input, resolved, lease));
 }

@@ -13,6 +13,7 @@ import { integer } from "./options/kinds.ts";
 import { OPTIONS, type OptionSpec } from "./options/table.ts";
 import { keysOf } from "./options/keys.ts";
 import type { InputFormat, OutputFormat } from "./formats/format.ts";
+import type { ParquetCompression } from "./formats/parquet_output.ts";
 
 export type { Format, InputFormat, OutputFormat } from "./formats/format.ts";
 export type { Progress, Stall } from "./progress.ts";
@@ -121,13 +122,15 @@ export interface RunOptions {
   /** Yield {@linkcode Tagged} objects `{ index, line, result }` instead of bare results. */
   tagged?: boolean;
   /**
-   * Serialize the results inside the workers and yield `Uint8Array` pieces of
-   * one document in this format, ready to write: NDJSON lines, CSV with a
-   * header from the first result's keys, or one JSON array. With `tagged`,
-   * each result carries `index` and `line`. A result that cannot be written
-   * in the format is a `RecordError` for its record.
+   * Yield `Uint8Array` pieces of one document in this format, ready to write:
+   * NDJSON lines, CSV with a header from the first result's keys, one JSON
+   * array (serialized in the workers), or Parquet (row groups written here,
+   * the schema from the first's results). With `tagged`, each result carries
+   * `index` and `line`. A result the format cannot hold is a `RecordError`.
    */
   encode?: OutputFormat;
+  /** How a Parquet output's pages are compressed (default zstd). */
+  parquetCompression?: ParquetCompression;
   /**
    * Longest a worker may go without finishing a record, in milliseconds
    * (default: no limit). Past it the worker is given up on, as if it had
@@ -142,8 +145,7 @@ export interface RunOptions {
   timeout?: number;
   /**
    * Classify only the first `limit` records of the input (of all the files,
-   * for `files()`): a try of a classifier on a huge input. The main thread
-   * reads and parses up to the last of them; nothing after it is read.
+   * for `files()`): a try of a classifier on a huge input; nothing after it is read.
    */
   limit?: number;
   /**

@@ -18,9 +18,9 @@ import {
 import type { OutputFormat } from "./formats/format.ts";
 import type { Backend } from "./backends/backend.ts";
 import { startBackend } from "./backends/start.ts";
-import { Engine, type Lease } from "./run/engine.ts";
-import { FilesEngine } from "./run/files_engine.ts";
-import { Files } from "./files.ts";
+import type { Lease } from "./run/engine.ts";
+import { pumpFor } from "./run/pump_for.ts";
+import type { Files } from "./files.ts";
 import { type Results, RunIterator } from "./run/iterator.ts";
 import type { ResultOf } from "./plugin.ts";
 
@@ -130,9 +130,7 @@ export class Pool {
       },
     };
     const resolved = resolveRunOptions(options);
-    const engine = input instanceof Files
-      ? new FilesEngine(input, resolved, lease)
-      : new Engine(input, resolved, lease);
+    const engine = pumpFor(input, resolved, lease);
     this.#busy = true;
     return new RunIterator<R>(engine);
   }

@@ -260,6 +260,12 @@ function combined(values: Values, options: Record<string, unknown>): void {
       throw new FlagError(`--limit with --${flag}: a limited run is a try, not one to go on from`);
     }
   }
+  if (options.encode === "parquet" && values.resume !== undefined) {
+    throw new FlagError(
+      "--resume with -t parquet: a Parquet file ends with a footer over all its row groups, " +
+        "so a run cut short leaves nothing to go on from; write NDJSON or CSV to resume",
+    );
+  }
   if (values["retry-errors"] !== undefined) {
     // The retried records' results say which records they are: they are not a run of their own.
     options.tagged = true;

@@ -87,7 +87,8 @@ export function columnsOf(value: unknown): string[] {
   return isPlainObject(value) ? Object.keys(value) : ["result"];
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** True for an object literal (or one made with a null prototype), not an array or class instance. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;

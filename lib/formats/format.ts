@@ -16,5 +16,8 @@ export function delimiterOf(format: InputFormat | "rows", chosen?: string): stri
   return chosen ?? (format === "tsv" ? "\t" : ",");
 }
 
-/** Formats results can be serialized to inside the workers. */
-export type OutputFormat = "ndjson" | "csv" | "json";
+/**
+ * Formats results are written in: serialized inside the workers (NDJSON,
+ * CSV, JSON), or a Parquet document written on the main thread.
+ */
+export type OutputFormat = "ndjson" | "csv" | "json" | "parquet";

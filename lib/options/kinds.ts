@@ -13,7 +13,7 @@ import { describe } from "../checks.ts";
 export const FORMATS = ["csv", "tsv", "ndjson", "parquet"] as const;
 
 /** The formats results are written in. */
-export const OUTPUTS = ["ndjson", "csv", "json"] as const;
+export const OUTPUTS = ["ndjson", "csv", "json", "parquet"] as const;
 
 /** True for a function. */
 export const isFunction = (value: unknown): boolean => typeof value === "function";

@@ -29,6 +29,7 @@ import {
 import type { OptionSpec } from "./spec.ts";
 import { WHERE_WORKERS_RUN } from "./where_workers_run.ts";
 import { REMOTE_INPUTS } from "./remote_inputs.ts";
+import { PARQUET_INPUT, PARQUET_OUTPUT } from "./parquet.ts";
 import { WHERE_TIME_GOES } from "./where_time_goes.ts";
 
 export type { Flag, OptionSpec } from "./spec.ts";
@@ -136,16 +137,7 @@ export const OPTIONS = [
       help: "names of the columns of a file without a header row (with --no-header)",
     },
   },
-  {
-    key: "fields",
-    scope: "run",
-    kind: names(),
-    flag: {
-      name: "fields",
-      arg: "<a,b,...>",
-      help: "read only these columns of a Parquet input (the rows hold only these fields)",
-    },
-  },
+  ...PARQUET_INPUT,
   {
     key: "chunkBytes",
     scope: "run",
@@ -212,9 +204,11 @@ export const OPTIONS = [
       name: "to",
       short: "t",
       arg: "<f>",
-      help: "output format: ndjson (default), csv (columns from the first result) or json",
+      help: "output format: ndjson (default), csv (columns from the first result), json, or " +
+        "parquet (the schema from the first row group's results)",
     },
   },
+  ...PARQUET_OUTPUT,
   {
     key: "tagged",
     scope: "run",

@@ -1,0 +1,30 @@
+/**
+ * The engine of one run, by what it reads and writes: one input or many
+ * files, and for a Parquet document the run of tagged results underneath
+ * it. `classify()` and `Pool.classify` start their runs here.
+ *
+ * @module
+ */
+
+import { Files } from "../files.ts";
+import type { Input } from "../input/source.ts";
+import type { ResolvedRunOptions } from "../options.ts";
+import { Engine, type Lease, type Pump } from "./engine.ts";
+import { FilesEngine } from "./files_engine.ts";
+import { ParquetPump } from "./parquet_pump.ts";
+
+/** The pump of a run over `input` with `options`, on the workers `lease` gives. */
+export function pumpFor(input: Input, options: ResolvedRunOptions, lease: Lease): Pump {
+  if (options.encode === "parquet") {
+    const inner = pumpFor(input, { ...options, encode: undefined, tagged: true }, lease);
+    return new ParquetPump(inner, {
+      compression: options.parquetCompression,
+      tagged: options.tagged,
+      onError: options.onError,
+      file: typeof input === "string" ? input : input instanceof URL ? input.href : undefined,
+    });
+  }
+  return input instanceof Files
+    ? new FilesEngine(input, options, lease)
+    : new Engine(input, options, lease);
+}
