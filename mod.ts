@@ -59,6 +59,7 @@ export type {
 } from "./lib/options.ts";
 export type { Stall } from "./lib/progress.ts";
 export type { ParquetCompression } from "./lib/formats/parquet_output.ts";
+export type { OutputPart } from "./lib/run/parts_pump.ts";
 export type {
   Bottleneck,
   MainReport,

@@ -21,6 +21,7 @@ import { pumpFor } from "./run/pump_for.ts";
 import type { Files } from "./files.ts";
 import { type Results, RunIterator } from "./run/iterator.ts";
 import type { ResultOf } from "./plugin.ts";
+import type { OutputPart } from "./run/parts_pump.ts";
 
 /**
  * Runs the classifier `module` over every record of `input` on `workers`
@@ -33,7 +34,8 @@ import type { ResultOf } from "./plugin.ts";
  * iteration ends, fails, is broken out of, or `signal` aborts. No more
  * workers start than the input has chunks for. `R` names the type of what
  * the module's classify returns (crunch cannot check it); the results are
- * typed from the options: `Uint8Array` pieces with `encode`, `Tagged<R>`
+ * typed from the options: {@linkcode OutputPart}s with `outputDir` (the
+ * workers wrote the results), `Uint8Array` pieces with `encode`, `Tagged<R>`
  * with `tagged: true`, else `R`. Unknown option keys and values of the wrong
  * type throw a `TypeError` at once; a spec that cannot be sent to workers, a
  * `CrunchError` naming where inside it the culprit lies.
@@ -59,6 +61,12 @@ import type { ResultOf } from "./plugin.ts";
  * ]);
  * ```
  */
+export function classify<_R = OutputPart>(
+  module: string | URL,
+  input: Input,
+  options: ClassifyOptions & { outputDir: string },
+): Results<OutputPart>;
+/** With `encode`: `Uint8Array` pieces of one document in that format. */
 export function classify<_R = Uint8Array>(
   module: string | URL,
   input: Input,

@@ -1,7 +1,5 @@
 /**
- * The options of {@linkcode classify} and {@linkcode Pool}, their defaults and
- * their checks.
- *
+ * The options of {@linkcode classify} and {@linkcode Pool}, their defaults and their checks.
  * @module
  */
 
@@ -14,6 +12,7 @@ import { OPTIONS, type OptionSpec } from "./options/table.ts";
 import { keysOf } from "./options/keys.ts";
 import type { InputFormat, OutputFormat } from "./formats/format.ts";
 import type { ParquetCompression } from "./formats/parquet_output.ts";
+import type { PartSettings } from "./wire/task.ts";
 
 export type { Format, InputFormat, OutputFormat } from "./formats/format.ts";
 export type { Progress, Stall } from "./progress.ts";
@@ -132,15 +131,19 @@ export interface RunOptions {
   /** How a Parquet output's pages are compressed (default zstd). */
   parquetCompression?: ParquetCompression;
   /**
-   * Longest a worker may go without finishing a record, in milliseconds
-   * (default: no limit). Past it the worker is given up on, as if it had
-   * died: it is replaced and its task re-run, and a record that keeps
-   * running past it is isolated as a `RecordError`. When there are more
-   * workers than cores, the limit is stretched by workers / cores, as each
-   * worker then gets only a share of a core. Deno cannot stop a thread inside
-   * a synchronous loop, so such a worker's thread runs on until it returns
-   * (the process may not exit before; the crunch command exits anyway);
-   * worker processes are killed.
+   * Write the results as part files in this folder, one per task, from the
+   * workers themselves (they never cross to this thread), committed once
+   * each, with a `_SUCCESS` manifest; the run yields each part as it is committed.
+   */
+  outputDir?: string;
+  /** With `outputDir`: each NDJSON, CSV or JSON part compressed whole (`.gz`, `.zst`). */
+  partCompression?: "gzip" | "zstd";
+  /**
+   * Longest a worker may go without finishing a record, in ms (default: no
+   * limit). Past it the worker is replaced and its task re-run; a record that
+   * keeps running past it is isolated as a `RecordError`. Stretched by
+   * workers / cores when workers outnumber cores. A thread in a synchronous
+   * loop runs on until it returns (Deno cannot stop it); processes are killed.
    */
   timeout?: number;
   /**
@@ -174,9 +177,8 @@ export interface RunOptions {
    */
   reader?: "workers" | "main";
   /**
-   * Race a copy of a task running 3x the median task (and 1 s) on an idle
-   * worker once no task waits; the first to finish wins, the other's
-   * outcomes are dropped unseen (default true; false for side effects).
+   * Race a copy of a task running 3x the median task (and 1 s) on an idle worker once no task
+   * waits; the first to finish wins (default true; false for side effects).
    */
   speculate?: boolean;
   /**
@@ -188,14 +190,10 @@ export interface RunOptions {
    */
   delimiter?: string;
   /**
-   * The text encoding of a byte input (default UTF-8): any label
-   * `TextDecoder` knows, such as `"windows-1252"` (also `"latin1"`) for
-   * what spreadsheets export, `"utf-16le"` or `"shift_jis"`. Bytes that are
-   * not valid in it are read as U+FFFD and counted: the run's `warnings`
-   * say how many and where the first is. A UTF-16 input with a byte order
-   * mark is read as UTF-16 whatever this says. UTF-16 and ISO-2022-JP are
-   * decoded by the main thread, as a stream; every other encoding by the
-   * workers, from byte ranges as usual.
+   * The text encoding of a byte input (default UTF-8): any `TextDecoder`
+   * label (`"windows-1252"`, `"utf-16le"`, `"shift_jis"`...). Invalid bytes
+   * are read as U+FFFD and counted in the run's `warnings`. A byte order mark
+   * means UTF-16; UTF-16 and ISO-2022-JP are decoded by the main thread.
    */
   encoding?: string;
   /**
@@ -287,6 +285,8 @@ export type ResolvedRunOptions =
     select?: ReadonlySet<number>;
     /** Internal (a run over many files): decoding workers kept from one file to the next. */
     decoders?: DecoderPool;
+    /** Internal (outputDir): the workers write each task's results as a part file. */
+    parts?: PartSettings;
   };
 
 export { DEFAULT_CHUNK_BYTES } from "./options/defaults.ts";

@@ -20,6 +20,7 @@ import type { Backend } from "./backends/backend.ts";
 import { startBackend } from "./backends/start.ts";
 import type { Lease } from "./run/engine.ts";
 import { pumpFor } from "./run/pump_for.ts";
+import type { OutputPart } from "./run/parts_pump.ts";
 import type { Files } from "./files.ts";
 import { type Results, RunIterator } from "./run/iterator.ts";
 import type { ResultOf } from "./plugin.ts";
@@ -94,6 +95,11 @@ export class Pool {
    * assert.deepEqual(results, [{ id: "1", hits: 2 }]); // "2" has no hit: no result
    * ```
    */
+  classify<_R = OutputPart>(
+    input: Input,
+    options: RunOptions & { outputDir: string },
+  ): Results<OutputPart>;
+  /** With `encode`: `Uint8Array` pieces of one document in that format. */
   classify<_R = Uint8Array>(
     input: Input,
     options: RunOptions & { encode: OutputFormat },

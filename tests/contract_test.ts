@@ -196,6 +196,29 @@ for (const mode of MODES) {
     }
   });
 
+  test("the workers write the results as parts, committed once each, in input order", async () => {
+    const path = await tempFile("parts.csv", awkwardCsv(3_000));
+    const options = { workers: 2, chunkBytes: 4096, ordered: true };
+    const want = (await collect(classify(fixture("identity.ts"), path, {
+      ...options,
+      encode: "ndjson",
+    }))).map((b) => new TextDecoder().decode(b)).join("");
+    const dir = await Deno.makeTempDir();
+    const parts = await collect(classify(fixture("identity.ts"), path, {
+      ...await mode.options(),
+      ...options,
+      outputDir: dir,
+    }));
+    assert.ok(parts.length > 10, `${parts.length} parts`);
+    const text = parts.map((p) => Deno.readTextFileSync(p.path)).join("");
+    assert.equal(text, want);
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/_SUCCESS`));
+    assert.deepEqual(manifest.parts.map((p: { name: string }) => p.name), parts.map((p) => p.name));
+    const left = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("."));
+    assert.deepEqual(left, []);
+    await Deno.remove(dir, { recursive: true });
+  });
+
   test("the run report names each worker that ran tasks, its stages within its busy time", async () => {
     const path = await tempFile("spin.csv", numberedCsv(2_000));
     const results = classify(fixture("spin.ts"), path, {

@@ -247,7 +247,7 @@ export class WorkLoop {
       rate: run.gate,
     }, outcomes);
     if (!live()) return; // cancelled meanwhile
-    outcomes.finish(stop);
+    await outcomes.finish(stop);
     if (run.spans) (await run.spans)?.task(task.id, stop - from, clock);
   }
 }

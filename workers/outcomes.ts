@@ -14,6 +14,7 @@ import type { CurrentRun } from "./current_run.ts";
 import type { TaskRows } from "./kinds/mod.ts";
 import type { Pacer } from "./pacer.ts";
 import { PieceBuilder } from "./piece.ts";
+import { PartFile } from "./part_file.ts";
 import type { StageClock } from "./stage_clock.ts";
 import type { WorkerTransport } from "./transport.ts";
 
@@ -45,6 +46,8 @@ export class TaskOutcomes implements ClassifySink {
   /** Sends what is handed over when the record waited for takes long. */
   #timer: ReturnType<typeof setTimeout> | undefined;
   #finished = false;
+  /** The task's part, in a run that writes parts. */
+  readonly #part: PartFile | undefined;
 
   /**
    * Outcomes of task `id`'s `rows` from record `from` on; `live` is false
@@ -69,6 +72,8 @@ export class TaskOutcomes implements ClassifySink {
     this.#clock = clock;
     this.#piece = new PieceBuilder(from, clock);
     this.#byte = rows.byte;
+    const parts = run.settings.parts;
+    if (parts) this.#part = new PartFile(parts, id);
   }
 
   result(offset: number, value: unknown): void {
@@ -162,17 +167,57 @@ export class TaskOutcomes implements ClassifySink {
       undefined,
       undefined,
       waiting,
+      this.#part,
     );
     this.#piece = new PieceBuilder(to, this.#clock);
     this.#lastFlush = performance.now();
   }
 
-  /** Sends the task's last piece: records up to `to`. */
-  finish(to: number): void {
+  /** Sends the task's last piece: records up to `to` (in a run that writes parts, its part first). */
+  async finish(to: number): Promise<void> {
     this.#finished = true;
     this.#clock.classified();
     clearTimeout(this.#timer);
     const { rows, lines, newlines, invalid } = this.#rows;
-    this.#piece.send(this.#transport, this.#run, this.#id, to, rows, lines, newlines, invalid);
+    const piece = this.#piece;
+    if (this.#part) await this.#writePart(piece);
+    piece.send(this.#transport, this.#run, this.#id, to, rows, lines, newlines, invalid);
+  }
+
+  /** Writes the task's part: a result it cannot hold, or a part that cannot be written, fails. */
+  async #writePart(piece: PieceBuilder): Promise<void> {
+    const { rows, lines } = this.#rows;
+    piece.spill(this.#run, rows, lines, this.#part!);
+    const started = performance.now();
+    try {
+      const { part, misfits } = await this.#part!.write();
+      piece.part = part;
+      for (const { offset, reason } of misfits) {
+        piece.failures.push({
+          kind: "record",
+          offset,
+          line: lines?.[offset] ?? 0,
+          record: rows[offset],
+          error: {
+            name: "TypeError",
+            message: `its result does not fit the Parquet part: ${reason}`,
+          },
+        });
+      }
+      piece.failures.sort((a, b) => a.offset - b.offset);
+    } catch (error) {
+      // A folder that cannot be written ends the run: no record of the task is kept.
+      piece.failures.push({
+        kind: "record",
+        offset: piece.from,
+        line: lines?.[piece.from] ?? 0,
+        record: rows[piece.from],
+        error: serializeError(
+          new Error(`cannot write the task's part: ${(error as Error).message}`),
+        ),
+        fatal: true,
+      });
+    }
+    this.#clock.encode += performance.now() - started;
   }
 }

@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { Encoded, Failure, InvalidText, ResultsPiece } from "../lib/wire/task.ts";
+import type { Encoded, Failure, InvalidText, ResultsPiece, WrittenPart } from "../lib/wire/task.ts";
+import type { PartFile } from "./part_file.ts";
 import { serializeError } from "../lib/wire/task.ts";
 import { columnsOf, encodeResult } from "../lib/formats/encode.ts";
 import { resultsAsJson } from "../lib/formats/json_safe.ts";
@@ -27,6 +28,8 @@ export class PieceBuilder {
   failures: Failure[] = [];
   /** Attempts made again after transient failures. */
   retried = 0;
+  /** The task's part, once written (its last piece names it). */
+  part: WrittenPart | undefined;
 
   /** `from` is the offset of the piece's first record. */
   /** Records from `from` on; `clock` times encoding and sending, and stamps the last piece. */
@@ -120,6 +123,20 @@ export class PieceBuilder {
   }
 
   /**
+   * Moves the results so far into the task's `part` (serialized first, for
+   * the text formats; a result that cannot be becomes a failure), leaving
+   * the failures to be sent.
+   */
+  spill(run: CurrentRun, rows: unknown[], lines: number[] | undefined, part: PartFile): void {
+    const started = performance.now();
+    if (run.settings.encode) part.add(this.#encode(run, rows, lines), [], []);
+    else part.add(undefined, this.results, this.offsets);
+    this.results = [];
+    this.#offsets = undefined;
+    if (this.clock) this.clock.encode += performance.now() - started;
+  }
+
+  /**
    * Sends the records `[from, to)` of task `id` through `transport`: a
    * piece, the task's last when `newlines` is given. Results that cannot be
    * cloned become failures of their records.
@@ -134,6 +151,7 @@ export class PieceBuilder {
     newlines: number | undefined,
     invalid?: InvalidText,
     waiting = false,
+    part?: PartFile,
   ): void {
     const settings = run.settings;
     const piece: ResultsPiece = {
@@ -151,12 +169,14 @@ export class PieceBuilder {
     if (newlines !== undefined && settings.reportHeap) piece.heapUsed = Deno.memoryUsage().heapUsed;
     const transfer: Transferable[] = [];
     const clock = this.clock;
-    if (settings.encode) {
+    if (part) this.spill(run, rows, lines, part);
+    else if (settings.encode) {
       const started = performance.now();
       piece.encoded = this.#encode(run, rows, lines);
       if (piece.encoded.bytes) transfer.push(piece.encoded.bytes.buffer as ArrayBuffer);
       if (clock) clock.encode += performance.now() - started;
     }
+    if (this.part) piece.part = this.part;
     if (clock && piece.last) piece.stages = clock.times(lines);
     const fill = () => {
       const json = resultsAsJson(this.results);

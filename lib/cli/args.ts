@@ -260,6 +260,14 @@ function combined(values: Values, options: Record<string, unknown>): void {
       throw new FlagError(`--limit with --${flag}: a limited run is a try, not one to go on from`);
     }
   }
+  if (options.outputDir !== undefined) {
+    if (values.output !== undefined) {
+      throw new FlagError("-o and --output-dir: the results go to one or the other");
+    }
+    for (const flag of ["resume", "retry-errors", "tagged"]) {
+      if (values[flag]) throw new FlagError(`--${flag} with --output-dir is not supported yet`);
+    }
+  }
   if (options.encode === "parquet" && values.resume !== undefined) {
     throw new FlagError(
       "--resume with -t parquet: a Parquet file ends with a footer over all its row groups, " +

@@ -18,6 +18,7 @@ import { count, thousands } from "../numbers.ts";
 import { type Command, UsageError } from "./args.ts";
 import { type OutputPlan, planOutput, removeStaleTemps, Sink } from "./sink.ts";
 import { parseRedisUrl } from "../checks.ts";
+import { MANIFEST } from "../run/parts_pump.ts";
 import { isRemote, s3Parts } from "../remote/location.ts";
 import { forecast } from "./forecast.ts";
 import { type Finished, type Resuming, runCommand, type RunExtras, withBefore } from "./run.ts";
@@ -263,12 +264,20 @@ function summary(command: Command, progress: Finished, before?: Point): void {
       before ? ` (${thousands(before.records!)} before this run)` : ""
     }, ${count(last.results, "result")} out, ` +
       `${count(last.errors, "error")}${recovery}, ${seconds.toFixed(2)} s, ` +
-      `${thousands(rate)} records/s${via(command, last)}`,
+      `${thousands(rate)} records/s${via(command, last)}${parts(command)}`,
   );
   const report = progress.report;
   if (report && report.elapsedMs >= BOTTLENECK_AFTER_MS) {
     console.error(`crunch: ${report.bottleneck.sentence}`);
   }
+}
+
+/** Where the workers wrote the results (--output-dir), as its manifest lists them. */
+function parts(command: Command): string {
+  const dir = command.options.outputDir;
+  if (dir === undefined) return "";
+  const manifest = JSON.parse(Deno.readTextFileSync(`${dir}/${MANIFEST}`));
+  return `; ${count(manifest.parts.length, "part")} in ${dir}, written by the workers`;
 }
 
 /** Runs shorter than this are mostly start-up: no bottleneck is named. */

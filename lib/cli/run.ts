@@ -236,6 +236,8 @@ async function consume(
 ): Promise<boolean> {
   const journal = resuming && new JournalKeeper(resuming, outputs, results);
   for await (const bytes of results) {
+    // --output-dir: the workers wrote the results; what comes here says which parts were committed.
+    if (!(bytes instanceof Uint8Array)) continue;
     try {
       bar?.clear();
       journal?.note(1); // a point met before this value: the output holds what comes before it

@@ -132,6 +132,23 @@ export function boolean(): Kind<boolean> {
   };
 }
 
+/** A path: a string that is not empty. */
+export function path(): Kind<string> {
+  return {
+    what: "a path",
+    check(name, value) {
+      if (typeof value !== "string" || value === "") {
+        throw new TypeError(`option ${name} must be a path, got ${describe(value)}`);
+      }
+      return value;
+    },
+    read(flag, text) {
+      if (text === "") throw wrong(flag, "a path", text);
+      return text;
+    },
+  };
+}
+
 /** One of `allowed`. */
 export function choice<T extends string>(allowed: readonly T[]): Kind<T> {
   const quoted = allowed.map((a) => JSON.stringify(a)).join(", ").replace(/, ([^,]*)$/, " or $1");

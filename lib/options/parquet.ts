@@ -1,13 +1,13 @@
 /**
- * The options of Parquet inputs and outputs: the columns read, and how the
- * pages written are compressed. Parts of the option table (`table.ts`), in
- * its order.
+ * The options of Parquet inputs and outputs (the columns read, how the
+ * pages written are compressed), and of output written by the workers as
+ * part files. Parts of the option table (`table.ts`), in its order.
  *
  * @module
  */
 
 import { PARQUET_COMPRESSIONS } from "../formats/parquet_output.ts";
-import { choice, names } from "./kinds.ts";
+import { choice, names, path } from "./kinds.ts";
 import type { OptionSpec } from "./spec.ts";
 
 /** What a Parquet input reads of its columns. */
@@ -35,6 +35,31 @@ export const PARQUET_OUTPUT = [
       name: "parquet-compression",
       arg: "<c>",
       help: "with -t parquet: zstd (default), snappy, gzip, brotli or none",
+    },
+  },
+] as const satisfies readonly OptionSpec[];
+
+/** Output written by the workers themselves, a part file a task. */
+export const OUTPUT_PARTS = [
+  {
+    key: "outputDir",
+    scope: "run",
+    kind: path(),
+    flag: {
+      name: "output-dir",
+      arg: "<dir>",
+      help: "the workers write the results (in the -t format) as part files in <dir>, one a " +
+        "task, each committed once, with a _SUCCESS manifest at the end",
+    },
+  },
+  {
+    key: "partCompression",
+    scope: "run",
+    kind: choice(["gzip", "zstd"] as const),
+    flag: {
+      name: "part-compression",
+      arg: "<c>",
+      help: "with --output-dir: compress each NDJSON, CSV or JSON part whole, as .gz or .zst",
     },
   },
 ] as const satisfies readonly OptionSpec[];

@@ -29,7 +29,7 @@ import {
 import type { OptionSpec } from "./spec.ts";
 import { WHERE_WORKERS_RUN } from "./where_workers_run.ts";
 import { REMOTE_INPUTS } from "./remote_inputs.ts";
-import { PARQUET_INPUT, PARQUET_OUTPUT } from "./parquet.ts";
+import { OUTPUT_PARTS, PARQUET_INPUT, PARQUET_OUTPUT } from "./parquet.ts";
 import { WHERE_TIME_GOES } from "./where_time_goes.ts";
 
 export type { Flag, OptionSpec } from "./spec.ts";
@@ -209,6 +209,7 @@ export const OPTIONS = [
     },
   },
   ...PARQUET_OUTPUT,
+  ...OUTPUT_PARTS,
   {
     key: "tagged",
     scope: "run",

@@ -21,6 +21,7 @@ export function internal(piece: ResultsPiece): Piece {
     encoded: piece.encoded,
     bytes: sizeOf(piece, results),
     ...(piece.invalid ? { invalid: piece.invalid } : {}),
+    ...(piece.part ? { part: piece.part } : {}),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The engine of one run, by what it reads and writes: one input or many
- * files, and for a Parquet document the run of tagged results underneath
- * it. `classify()` and `Pool.classify` start their runs here.
+ * files; for a Parquet document, the run of tagged results underneath it;
+ * for parts written by the workers, the run of parts underneath the one
+ * that commits them. `classify()` and `Pool.classify` start their runs here.
  *
  * @module
  */
@@ -12,9 +13,25 @@ import type { ResolvedRunOptions } from "../options.ts";
 import { Engine, type Lease, type Pump } from "./engine.ts";
 import { FilesEngine } from "./files_engine.ts";
 import { ParquetPump } from "./parquet_pump.ts";
+import { partSettings, PartsPump } from "./parts_pump.ts";
 
 /** The pump of a run over `input` with `options`, on the workers `lease` gives. */
 export function pumpFor(input: Input, options: ResolvedRunOptions, lease: Lease): Pump {
+  if (options.outputDir !== undefined && options.parts === undefined) {
+    if (options.tagged) {
+      throw new TypeError(
+        "options outputDir and tagged: a part is written by its worker, which does not know " +
+          "its records' indexes (they are counted on this side); write the index as a field",
+      );
+    }
+    const parts = partSettings(
+      options.outputDir,
+      options.encode ?? "ndjson",
+      options.partCompression,
+      options.parquetCompression,
+    );
+    return new PartsPump(pumpFor(input, { ...options, encode: undefined, parts }, lease), parts);
+  }
   if (options.encode === "parquet") {
     const inner = pumpFor(input, { ...options, encode: undefined, tagged: true }, lease);
     return new ParquetPump(inner, {

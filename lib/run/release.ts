@@ -10,7 +10,7 @@
 
 import { CrunchError, ParseError, RecordError } from "../errors.ts";
 import type { OnError, ResolvedRunOptions, Tagged } from "../options.ts";
-import type { Encoded, Failure, InvalidText } from "../wire/task.ts";
+import type { Encoded, Failure, InvalidText, WrittenPart } from "../wire/task.ts";
 import type { DocumentState, OutputDocument } from "./document.ts";
 import type { Base, Ledger } from "./ledger.ts";
 import type { SourceHead } from "../input/task.ts";
@@ -34,6 +34,8 @@ export interface Piece {
   bytes?: number;
   /** The task's last piece: bytes of its text its decoder could not read. */
   invalid?: InvalidText;
+  /** The task's last piece, in a run that writes parts: its part, to commit. */
+  part?: WrittenPart;
 }
 
 /** What release needs to know of the run. */
@@ -251,7 +253,10 @@ export class Release {
   /** Hands a piece's results and errors on; returns the error that ends the run, if any. */
   #release(piece: Piece, base: Base): unknown {
     const stats = this.#stats;
-    if (piece.encoded) {
+    if (piece.part) {
+      this.#outbox.push([piece.part], 0);
+      stats.results += piece.part.results;
+    } else if (piece.encoded) {
       const bytes = this.#document!.write(piece as Piece & { encoded: Encoded }, base);
       if (bytes instanceof CrunchError) return bytes;
       this.#outbox.push(bytes, piece.bytes);

@@ -29,7 +29,11 @@ export function runSettings(
     encoding: head.encoding,
     tagged: options.tagged,
     stopOnError: options.onError === "fail",
-    encode: options.encode,
+    // A run that writes parts serializes its text formats in the workers, for the parts.
+    encode: options.parts
+      ? options.parts.format === "parquet" ? undefined : options.parts.format
+      : options.encode,
+    parts: options.parts,
     outputColumns,
     concurrency: options.concurrency,
     batchRecords: options.batchRecords,

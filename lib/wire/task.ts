@@ -19,6 +19,7 @@
 import type { Fingerprint } from "./fingerprint.ts";
 import type { ObjectVersion } from "./object_version.ts";
 import type { Format, OutputFormat } from "../formats/format.ts";
+import type { ParquetCompression } from "../formats/parquet_output.ts";
 
 /** An error flattened so that it survives structured cloning with its class name and stack. */
 export interface SerializedError {
@@ -194,6 +195,31 @@ export interface ResultsPiece {
   waiting?: boolean;
   /** The last piece: where the task's time went in its worker. */
   stages?: StageTimes;
+  /** The last piece of a run that writes parts: the task's part, written but not yet committed. */
+  part?: WrittenPart;
+}
+
+/** How a run's workers write their results as part files (`outputDir`), not send them. */
+export interface PartSettings {
+  /** The folder the parts go in (absolute). */
+  dir: string;
+  format: OutputFormat;
+  /** The parts compressed whole, as `.gz` or `.zst` (not Parquet, which compresses its pages). */
+  compression?: "gzip" | "zstd";
+  /** A Parquet part's page compression. */
+  codec?: ParquetCompression;
+  /** What the temporary names of this run's parts start with (hidden: a dot first). */
+  prefix: string;
+}
+
+/** A task's part, written under a temporary name in the run's folder. */
+export interface WrittenPart {
+  /** Its temporary path, renamed into place when the task's outcome is recorded. */
+  temp: string;
+  /** Results it holds. */
+  results: number;
+  /** Its size in bytes. */
+  bytes: number;
 }
 
 /** Where a task's time went in the worker that ran it, in ms. */
@@ -312,6 +338,8 @@ export interface RunSettings {
   http?: HttpSettings;
   /** The run's span (W3C trace context), when OpenTelemetry is on: task spans are its children. */
   traceparent?: string;
+  /** Write each task's results as a part file, not send them. */
+  parts?: PartSettings;
 }
 
 /** How inputs behind URLs (http, https, s3) are fetched. */

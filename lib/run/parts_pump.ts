@@ -1,0 +1,164 @@
+/**
+ * A run whose workers write its results as part files (`outputDir`), one a
+ * task, so the results never cross to this thread. Each part is written by
+ * its worker under a hidden temporary name (`.crunch-<run>-t<task>-...`);
+ * this side renames it into place (`part-000000.ndjson`, ...) when the
+ * task's outcome is recorded, in input order with `ordered`. A task run
+ * twice (after a crash, or raced by a copy) leaves one part: only the
+ * outcome the run keeps is renamed, and every other temporary file of the
+ * run is removed when it ends. A run that completes writes `_SUCCESS`, a
+ * manifest of the parts; one that fails leaves the parts it committed and
+ * no manifest.
+ *
+ * @module
+ */
+
+import { resolve } from "node:path";
+import { CrunchError } from "../errors.ts";
+import type { OutputFormat } from "../formats/format.ts";
+import type { RunReport } from "../report.ts";
+import type { PartSettings, WrittenPart } from "../wire/task.ts";
+import type { Pump } from "./engine.ts";
+
+/** A part the run committed: what the run yields for each, and what the manifest lists. */
+export interface OutputPart {
+  /** Its file name in the folder (`part-000000.ndjson`). */
+  name: string;
+  /** Its path. */
+  path: string;
+  /** Results it holds. */
+  results: number;
+  /** Its size in bytes. */
+  bytes: number;
+}
+
+/** The manifest's name: it is written last, when the run completes. */
+export const MANIFEST = "_SUCCESS";
+
+/** Where the parts go and how, for a run over `format` into `dir`. */
+export function partSettings(
+  dir: string,
+  format: OutputFormat,
+  compression: "gzip" | "zstd" | undefined,
+  codec: PartSettings["codec"],
+): PartSettings {
+  if (format === "parquet" && compression !== undefined) {
+    throw new TypeError(
+      "option partCompression compresses NDJSON, CSV and JSON parts; a Parquet part " +
+        "compresses its pages (parquetCompression)",
+    );
+  }
+  const prefix = `.crunch-${crypto.randomUUID().slice(0, 8)}-`;
+  return { dir: resolve(dir), format, compression, codec, prefix };
+}
+
+/** Commits the parts the run underneath writes. */
+export class PartsPump implements Pump {
+  readonly #inner: Pump;
+  readonly #settings: PartSettings;
+  readonly #parts: OutputPart[] = [];
+  readonly #ready: OutputPart[] = [];
+  #prepared = false;
+  #done = false;
+
+  /** The parts of `inner`, a run whose workers write parts as `settings` say. */
+  constructor(inner: Pump, settings: PartSettings) {
+    this.#inner = inner;
+    this.#settings = settings;
+  }
+
+  takeReady(batch: boolean): { value: unknown } | undefined {
+    if (batch) return this.#ready.length ? { value: this.#ready.splice(0) } : undefined;
+    const part = this.#ready.shift();
+    return part && { value: part };
+  }
+
+  async next(batch: boolean): Promise<IteratorResult<unknown>> {
+    try {
+      if (!this.#prepared) await this.#prepare();
+      for (;;) {
+        const ready = this.takeReady(batch);
+        if (ready) return { done: false, value: ready.value };
+        if (this.#done) return { done: true, value: undefined };
+        const got = await this.#inner.next(true);
+        if (got.done) {
+          await this.#finish();
+          continue;
+        }
+        for (const part of got.value as WrittenPart[]) await this.#commit(part);
+      }
+    } catch (error) {
+      await this.#sweep();
+      throw error;
+    }
+  }
+
+  /** Makes the folder; one that holds another run's parts is refused, never mixed with. */
+  async #prepare(): Promise<void> {
+    const { dir } = this.#settings;
+    await Deno.mkdir(dir, { recursive: true });
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.name === MANIFEST || entry.name.startsWith("part-")) {
+        throw new CrunchError(
+          `cannot write parts to ${dir}: it holds ${entry.name} of an earlier run ` +
+            "(remove its parts, or name another folder)",
+        );
+      }
+    }
+    this.#prepared = true;
+  }
+
+  /** Renames a task's part into place, the next in the run's order. */
+  async #commit(part: WrittenPart): Promise<void> {
+    const { dir, format, compression } = this.#settings;
+    const ext = format + (compression === "gzip" ? ".gz" : compression === "zstd" ? ".zst" : "");
+    const name = `part-${String(this.#parts.length).padStart(6, "0")}.${ext}`;
+    const path = `${dir}/${name}`;
+    await Deno.rename(part.temp, path);
+    const committed = { name, path, results: part.results, bytes: part.bytes };
+    this.#parts.push(committed);
+    this.#ready.push(committed);
+  }
+
+  /** The run completed: the manifest, written whole, and nothing temporary left. */
+  async #finish(): Promise<void> {
+    this.#done = true;
+    await this.#sweep();
+    const { dir, format, compression } = this.#settings;
+    const report = this.#inner.report();
+    const manifest = {
+      format,
+      compression: compression ?? null,
+      parts: this.#parts.map(({ name, results, bytes }) => ({ name, results, bytes })),
+      results: this.#parts.reduce((n, p) => n + p.results, 0),
+      records: report?.records ?? null,
+      errors: report?.errors ?? null,
+    };
+    const temp = `${dir}/${this.#settings.prefix}manifest`;
+    await Deno.writeTextFile(temp, JSON.stringify(manifest, null, 2) + "\n");
+    await Deno.rename(temp, `${dir}/${MANIFEST}`);
+  }
+
+  /** Removes the run's temporary files: parts of tasks run twice, or of workers that died. */
+  async #sweep(): Promise<void> {
+    const { dir, prefix } = this.#settings;
+    try {
+      for await (const entry of Deno.readDir(dir)) {
+        if (entry.name.startsWith(prefix)) {
+          await Deno.remove(`${dir}/${entry.name}`).catch(() => {});
+        }
+      }
+    } catch {
+      // the folder is gone: nothing to sweep
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.#inner.stop();
+    await this.#sweep();
+  }
+
+  report(): RunReport | undefined {
+    return this.#inner.report();
+  }
+}
