@@ -30,6 +30,7 @@ import { chaos } from "./cases/chaos.ts";
 import { remoteInputs } from "./cases/remote.ts";
 import { slowWorker } from "./cases/speculation.ts";
 import { parquetInput } from "./cases/parquet.ts";
+import { outputDir } from "./cases/output_dir.ts";
 
 const quick = Deno.args.includes("--quick");
 const only = Deno.args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
@@ -63,6 +64,7 @@ const cases: [string, (ctx: Context) => Promise<void>][] = [
   ["14", remoteInputs],
   ["15", slowWorker],
   ["16", parquetInput],
+  ["17", outputDir],
 ];
 const started = performance.now();
 for (const [id, run] of cases) {

@@ -2,10 +2,9 @@
  * A task's results written by its worker as one part file (`outputDir`),
  * so they never cross to the main thread: NDJSON, CSV (with its header),
  * a JSON array or a Parquet file, optionally gzip or zstd as a whole. The
- * part is written under a hidden temporary name and made durable (fsync)
- * before the task's last piece names it; the main side renames it into
- * place when it records the task's outcome, so a part is committed once,
- * whole, or not at all.
+ * part is written whole under a hidden temporary name before the task's
+ * last piece names it; the main side renames it into place when it records
+ * the task's outcome, so a part is committed once, whole, or not at all.
  *
  * @module
  */
@@ -63,8 +62,8 @@ export class PartFile {
     const temp = `${dir}/${prefix}t${this.#task}-${crypto.randomUUID().slice(0, 8)}.part`;
     const file = Deno.openSync(temp, { write: true, createNew: true });
     try {
+      // Not fsynced here: the main side does it off its thread once the part is committed.
       for (let at = 0; at < body.length;) at += file.writeSync(body.subarray(at));
-      file.syncDataSync();
     } finally {
       file.close();
     }

@@ -52,12 +52,21 @@ export function partSettings(
   return { dir: resolve(dir), format, compression, codec, prefix };
 }
 
+/** Makes the file (or folder) at `path` durable: its data on the disk (fsync). */
+async function durable(path: string): Promise<void> {
+  using file = await Deno.open(path);
+  await file.syncData();
+}
+
 /** Commits the parts the run underneath writes. */
 export class PartsPump implements Pump {
   readonly #inner: Pump;
   readonly #settings: PartSettings;
   readonly #parts: OutputPart[] = [];
   readonly #ready: OutputPart[] = [];
+  /** Parts being made durable (fsync, off this thread), awaited before the manifest. */
+  readonly #syncing: Promise<void>[] = [];
+  #syncFailed: unknown;
   #prepared = false;
   #done = false;
 
@@ -115,6 +124,12 @@ export class PartsPump implements Pump {
     const name = `part-${String(this.#parts.length).padStart(6, "0")}.${ext}`;
     const path = `${dir}/${name}`;
     await Deno.rename(part.temp, path);
+    // Kept with its error (if any), thrown before the manifest: never an unhandled rejection.
+    this.#syncing.push(
+      durable(path).catch((error) => {
+        this.#syncFailed ??= error;
+      }),
+    );
     const committed = { name, path, results: part.results, bytes: part.bytes };
     this.#parts.push(committed);
     this.#ready.push(committed);
@@ -124,6 +139,8 @@ export class PartsPump implements Pump {
   async #finish(): Promise<void> {
     this.#done = true;
     await this.#sweep();
+    await Promise.all(this.#syncing);
+    if (this.#syncFailed !== undefined) throw this.#syncFailed;
     const { dir, format, compression } = this.#settings;
     const report = this.#inner.report();
     const manifest = {
@@ -136,7 +153,9 @@ export class PartsPump implements Pump {
     };
     const temp = `${dir}/${this.#settings.prefix}manifest`;
     await Deno.writeTextFile(temp, JSON.stringify(manifest, null, 2) + "\n");
+    await durable(temp);
     await Deno.rename(temp, `${dir}/${MANIFEST}`);
+    await durable(dir);
   }
 
   /** Removes the run's temporary files: parts of tasks run twice, or of workers that died. */
