@@ -76,12 +76,13 @@ async function footerOf(file: Positional, size: number, name: string): Promise<F
   }
   const tail = new Uint8Array(8);
   await file.fill(size - 8, tail);
-  const magic = new TextDecoder().decode(tail.subarray(4));
-  if (magic !== "PAR1") {
+  const magic = tail.subarray(4);
+  if (new TextDecoder().decode(magic) !== "PAR1") {
+    const hex = [...magic].map((b) => b.toString(16).padStart(2, "0")).join(" ");
     throw new InputError(
       name,
-      `not a Parquet file, or one cut short: it does not end with "PAR1" (its last 4 bytes are ` +
-        `${JSON.stringify(magic)})`,
+      `not a Parquet file, or one cut short: it does not end with "PAR1" (50 41 52 31; its ` +
+        `last 4 bytes are ${hex})`,
     );
   }
   const length = new DataView(tail.buffer).getUint32(0, true);
