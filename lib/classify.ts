@@ -117,7 +117,7 @@ export function startRun<R>(
     & { consoleToStderr?: boolean }
     & Pick<
       ResolvedRunOptions,
-      "startAt" | "checkpoints" | "documentState" | "onMark" | "select"
+      "startAt" | "checkpoints" | "documentState" | "onMark" | "select" | "partsLog"
     > = {},
 ): RunIterator<R> {
   checkClassifyKeys(options);

@@ -13,6 +13,7 @@ import { keysOf } from "./options/keys.ts";
 import type { InputFormat, OutputFormat } from "./formats/format.ts";
 import type { ParquetCompression } from "./formats/parquet_output.ts";
 import type { PartSettings } from "./wire/task.ts";
+import type { PartsLog } from "./run/parts_pump.ts";
 
 export type { Format, InputFormat, OutputFormat } from "./formats/format.ts";
 export type { Progress, Stall } from "./progress.ts";
@@ -131,12 +132,11 @@ export interface RunOptions {
   /** How a Parquet output's pages are compressed (default zstd). */
   parquetCompression?: ParquetCompression;
   /**
-   * Write the results as part files in this folder, one per task, from the
-   * workers themselves (they never cross to this thread), committed once
-   * each, with a `_SUCCESS` manifest; the run yields each part as it is committed.
+   * Write the results as part files in this folder, one a task, from the workers themselves,
+   * committed once each, with a `_SUCCESS` manifest; the run yields each part committed.
    */
   outputDir?: string;
-  /** With `outputDir`: each NDJSON, CSV or JSON part compressed whole (`.gz`, `.zst`). */
+  /** With `outputDir`: NDJSON, CSV and JSON parts compressed whole (`.gz`, `.zst`). */
   partCompression?: "gzip" | "zstd";
   /**
    * Longest a worker may go without finishing a record, in ms (default: no
@@ -169,11 +169,8 @@ export interface RunOptions {
   /** Replace a worker (calling its close()) after it has finished this many chunks. */
   maxChunksPerWorker?: number;
   /**
-   * Who reads a file given by path or URL. "workers" (the default with more
-   * than one worker): each reads byte ranges itself, cut at the first LF
-   * after each range's start (a range's results wait until the one before it
-   * parsed cleanly; a wrong cut makes main read the rest). "main": the main
-   * thread cuts chunks (with one worker; streams and FIFOs are read so).
+   * Who reads a file given by path or URL: "workers" (the default with more than one), each
+   * its own byte ranges; or "main", which cuts chunks (with one worker; streams, FIFOs).
    */
   reader?: "workers" | "main";
   /**
@@ -287,6 +284,8 @@ export type ResolvedRunOptions =
     decoders?: DecoderPool;
     /** Internal (outputDir): the workers write each task's results as a part file. */
     parts?: PartSettings;
+    /** Internal (the command's --resume with --output-dir): the parts committed, kept. */
+    partsLog?: PartsLog;
   };
 
 export { DEFAULT_CHUNK_BYTES } from "./options/defaults.ts";

@@ -209,3 +209,69 @@ Deno.test("the command writes parts with --output-dir; -o with it, and --tagged,
     assert.equal(refused.code, 2, refused.stderr);
   }
 });
+
+/** The batches of parts a folder's journal holds so far (0 while there is none). */
+function batchesIn(dir: string): number {
+  try {
+    return (Deno.readTextFileSync(`${dir}/.crunch-journal`).match(/"kind":"parts"/g) ?? []).length;
+  } catch {
+    return 0;
+  }
+}
+
+Deno.test("--resume with --output-dir goes on from the parts journaled; the parts hold what -o would", async () => {
+  const root = await Deno.makeTempDir();
+  const input = await tempFile("awkward.csv", awkwardCsv(20_000));
+  const spin = fixture("spin.ts").pathname;
+  const args = [spin, input, "-s", '{"us": 40}', "--chunk-bytes", "16k", "-w", "2"];
+  const want = await runCrunch([...args, "--ordered", "-o", `${root}/want.ndjson`]);
+  assert.equal(want.code, 0, want.stderr);
+  const dir = `${root}/parts`;
+  const resumable = [...args, "--output-dir", dir, "--resume"];
+  const run = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../lib/cli/main.ts", import.meta.url).pathname, ...resumable],
+    stdout: "null",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  // Killed once the journal holds two batches of parts.
+  const end = performance.now() + 60_000;
+  while (batchesIn(dir) < 2) {
+    assert.ok(performance.now() < end, "the journal never held two batches");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  run.kill("SIGKILL");
+  await run.status;
+  const before = (await names(dir)).filter((n) => n.startsWith("part-"));
+  assert.ok(before.length >= 2, `${before.length} parts before the kill`);
+  const again = await runCrunch(resumable);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /records in \([\d,]+ before this run\)/);
+  const manifest = JSON.parse(await Deno.readTextFile(`${dir}/_SUCCESS`));
+  const paths = manifest.parts.map((p: { name: string }) => `${dir}/${p.name}`);
+  assert.equal(
+    new TextDecoder().decode(await joined(paths)),
+    await Deno.readTextFile(`${root}/want.ndjson`),
+  );
+  assert.equal(manifest.results, 20_000);
+  assert.deepEqual(
+    (await names(dir)).filter((n) => !n.startsWith(".crunch-journal")),
+    ["_SUCCESS", ...manifest.parts.map((p: { name: string }) => p.name)],
+  );
+  const done = await runCrunch(resumable);
+  assert.equal(done.code, 0, done.stderr);
+  assert.match(done.stderr, /nothing to resume: .* is complete/);
+  const changed = await runCrunch([
+    spin,
+    input,
+    "-s",
+    '{"us": 41}',
+    ...args.slice(4),
+    "--output-dir",
+    dir,
+    "--resume",
+  ]);
+  assert.equal(changed.code, 1, changed.stderr);
+  assert.match(changed.stderr, /cannot resume: spec .* differs from the run that wrote/);
+  await Deno.remove(root, { recursive: true });
+});

@@ -33,13 +33,17 @@ Deno.test("typed rows equal DuckDB's reading, for every compression and row-grou
   for (const { compression, rowGroupSize } of made) {
     const path = `${dir}/${compression}-${rowGroupSize}.parquet`;
     let last: Progress | undefined;
-    const got = await collect(classify<Record<string, unknown>>(identity, path, {
+    const results = classify<Record<string, unknown>>(identity, path, {
       ...OPTIONS,
       onProgress: (p) => last = p,
-    }));
+    });
+    const got = await collect(results);
     assert.deepEqual(got.map(asDuck), await duckRows(path), path);
     assert.equal(last!.reader, "workers");
     assert.equal(last!.bytesRead, last!.bytesTotal);
+    // One row group of 6,000 rows is cut into slices: two tasks a worker.
+    const tasks = results.report()!.workers.reduce((n, w) => n + w.tasks, 0);
+    if (rowGroupSize === 100_000) assert.equal(tasks, 4, path);
   }
   const groups = await rowGroups(`${dir}/zstd-2048.parquet`);
   assert.ok(groups.length >= 3, `${groups.length} row groups`);

@@ -264,8 +264,11 @@ function combined(values: Values, options: Record<string, unknown>): void {
     if (values.output !== undefined) {
       throw new FlagError("-o and --output-dir: the results go to one or the other");
     }
-    for (const flag of ["resume", "retry-errors", "tagged"]) {
+    for (const flag of ["retry-errors", "tagged"]) {
       if (values[flag]) throw new FlagError(`--${flag} with --output-dir is not supported yet`);
+    }
+    if (values.resume && values.errors !== undefined) {
+      throw new FlagError("--errors with --resume and --output-dir is not supported yet");
     }
   }
   if (options.encode === "parquet" && values.resume !== undefined) {

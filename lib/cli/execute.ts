@@ -19,6 +19,8 @@ import { type Command, UsageError } from "./args.ts";
 import { type OutputPlan, planOutput, removeStaleTemps, Sink } from "./sink.ts";
 import { parseRedisUrl } from "../checks.ts";
 import { MANIFEST } from "../run/parts_pump.ts";
+import { partsStart } from "./resume_parts.ts";
+import type { Checkpoint } from "../run/release.ts";
 import { isRemote, s3Parts } from "../remote/location.ts";
 import { forecast } from "./forecast.ts";
 import { type Finished, type Resuming, runCommand, type RunExtras, withBefore } from "./run.ts";
@@ -85,6 +87,9 @@ export async function execute(command: Command): Promise<number> {
       throw new UsageError("--dry-run samples a file or URL: give one (not standard input)");
     }
     return await forecast(command);
+  }
+  if (command.resume && command.options.outputDir !== undefined) {
+    return await executePartsResumable(command, plans);
   }
   if (command.resume) return await executeResumable(command, plans);
   if (command.retryErrors !== undefined) return await executeRetry(command, plans);
@@ -233,6 +238,31 @@ async function resumeWith(
   }
 }
 
+/** A run with --resume and --output-dir: the parts committed journaled in the folder. */
+async function executePartsResumable(command: Command, plans: Plans): Promise<number> {
+  const start = await partsStart(command);
+  if (start === undefined) {
+    console.error(`crunch: nothing to resume: ${command.options.outputDir} is complete`);
+    return 0;
+  }
+  try {
+    const ordered = { ...command, options: { ...command.options, ordered: true } };
+    const last = await runWith(ordered, plans, { parts: { log: start.log, point: start.point } });
+    if (last) summary(command, last, start.point);
+    return 0;
+  } catch (error) {
+    console.error(
+      start.point
+        ? "crunch: stopped; the parts up to the last point are journaled: the same command with " +
+          "--resume goes on from there"
+        : "crunch: stopped: the same command with --resume goes on from the parts journaled",
+    );
+    throw error;
+  } finally {
+    start.unlock();
+  }
+}
+
 /** Renames a complete run's partial file into place, if it is still there. */
 async function finishRename(partial: string, target: string): Promise<boolean> {
   try {
@@ -245,7 +275,7 @@ async function finishRename(partial: string, target: string): Promise<boolean> {
 }
 
 /** The summary line on standard error, after the warnings; the bottleneck after a long run. */
-function summary(command: Command, progress: Finished, before?: Point): void {
+function summary(command: Command, progress: Finished, before?: Checkpoint): void {
   const rate = progress.elapsedMs > 0 ? progress.records / (progress.elapsedMs / 1000) : 0;
   const last = withBefore(progress, before);
   const seconds = last.elapsedMs / 1000;

@@ -68,13 +68,14 @@ export function fnv(text: string | Uint8Array): string {
   return (h >>> 0).toString(16).padStart(8, "0");
 }
 
-function line(entry: Record<string, unknown>): string {
+/** A journal line: `entry` with its check. */
+export function line(entry: Record<string, unknown>): string {
   const body = JSON.stringify(entry);
   return JSON.stringify({ ...entry, check: fnv(body) }) + "\n";
 }
 
 /** The entry a journal line holds, or undefined when it is torn or corrupt. */
-function entryOf(text: string): Record<string, unknown> | undefined {
+export function entryOf(text: string): Record<string, unknown> | undefined {
   try {
     const { check, ...entry } = JSON.parse(text);
     return check === fnv(JSON.stringify(entry)) ? entry : undefined;

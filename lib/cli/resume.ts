@@ -155,8 +155,11 @@ export type ResumeStart =
   | { kind: "point"; journal: Journal; point: Point }
   | { kind: "complete" };
 
-/** Reads the journal (if any), checks it against `command`, and says where to start. */
-export async function resumeStart(command: Command, paths: ResumePaths): Promise<ResumeStart> {
+/**
+ * The identity of a run `command` can resume: one input, read from a byte
+ * offset (not compressed); a UsageError otherwise.
+ */
+export async function resumableIdentity(command: Command): Promise<Identity> {
   if (command.input === undefined || command.files !== undefined) {
     throw new UsageError(
       "--resume needs one input file: standard input, a stream or several files cannot be " +
@@ -179,7 +182,12 @@ export async function resumeStart(command: Command, paths: ResumePaths): Promise
         `have: decompress ${command.input} first (the run then reads it as fast), or run without --resume`,
     );
   }
-  const identity = await identityOf(command, remote?.input);
+  return await identityOf(command, remote?.input);
+}
+
+/** Reads the journal (if any), checks it against `command`, and says where to start. */
+export async function resumeStart(command: Command, paths: ResumePaths): Promise<ResumeStart> {
+  const identity = await resumableIdentity(command);
   const state = await readJournal(paths.journal);
   if (state === undefined) {
     return { kind: "fresh", journal: await Journal.create(paths.journal, identity) };

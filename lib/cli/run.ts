@@ -21,6 +21,8 @@ import type { RunReport } from "../report.ts";
 import { holdLine, writeStderr } from "../stderr.ts";
 import { format } from "node:util";
 import type { Sink } from "./sink.ts";
+import type { PartsLog } from "../run/parts_pump.ts";
+import type { Checkpoint } from "../run/release.ts";
 
 /** The run was ended by a signal. */
 export class Interrupted extends CrunchError {
@@ -76,6 +78,8 @@ export interface RunExtras {
   select?: ReadonlySet<number>;
   /** Keep failed records here instead of ending the run at the first (--retry-errors alone). */
   failed?: (RecordError | ParseError)[];
+  /** Keep the parts committed, and go on from a point (--resume with --output-dir). */
+  parts?: { log: PartsLog; point?: Checkpoint };
 }
 
 /** Journal points no closer together than this: each costs two fsyncs. */
@@ -124,7 +128,7 @@ export async function runCommand(
       console.error(`crunch: ${p.stalled.message}`);
     }
     progress.last = p;
-    bar?.update(withBefore(p, extras.resuming?.point), eta.seconds(p));
+    bar?.update(withBefore(p, extras.resuming?.point ?? extras.parts?.point), eta.seconds(p));
   });
   let piped: boolean;
   try {
@@ -172,7 +176,7 @@ function liveLine(bar: ProgressBar): () => void {
 }
 
 /** `progress` with what the runs before a resumed run did added. */
-export function withBefore(progress: Progress, before: Point | undefined): Progress {
+export function withBefore(progress: Progress, before: Checkpoint | undefined): Progress {
   if (before === undefined) return progress;
   return {
     ...progress,
@@ -215,6 +219,15 @@ function start(
   }, {
     consoleToStderr: true,
     select: extras.select,
+    ...(extras.parts && {
+      checkpoints: true,
+      partsLog: extras.parts.log,
+      startAt: extras.parts.point && {
+        byte: extras.parts.point.byte,
+        index: extras.parts.point.index,
+        line: extras.parts.point.line,
+      },
+    }),
     ...(extras.resuming && {
       checkpoints: true,
       startAt: before && { byte: before.byte, index: before.index, line: before.line },

@@ -20,11 +20,13 @@ import { type InputOptions, openError } from "./source.ts";
 import { resolve } from "node:path";
 import type { InputPlan, InputTask, OpenInput, SourceHead, TaskSource, Verdict } from "./task.ts";
 
-/** One task's row groups, `[first, end)`, and what they hold. */
+/** One task's row groups, `[first, end)`, and which of their rows it reads. */
 interface Run {
   first: number;
   end: number;
-  /** Rows to read of them (fewer than they hold for the last run under a limit). */
+  /** The first row it reads, counted from the start of its first group (a slice of a group). */
+  from: number;
+  /** Rows it reads (fewer than the groups hold for a slice, or a run cut by a limit). */
   rows: number;
   /** Compressed bytes of the columns read. */
   bytes: number;
@@ -39,24 +41,31 @@ export class RowGroupSource implements TaskSource {
   readonly file: string;
   #next = 0;
   #bytesRead: number;
-  /** Compressed bytes of each run, by its first row group. */
+  /** Compressed bytes of each run, by its index. */
   readonly #bytes = new Map<number, number>();
+  /** The run each body handed out reads. */
+  readonly #bodies = new WeakMap<object, number>();
   /** Bytes of each task taken, until it is done. */
   readonly #taken = new Map<number, number>();
 
-  /** Runs of `file`'s row groups of about `chunkBytes` each, of `columns` (all when undefined). */
+  /**
+   * Tasks of `file`'s row groups of about `chunkBytes` each (at least
+   * `spread` of them where the groups can be sliced), of `columns` (all when
+   * undefined).
+   */
   constructor(
     file: ParquetFile,
     name: string,
     columns: string[] | undefined,
     chunkBytes: number,
+    spread: number,
     limit?: number,
   ) {
     this.#file = file;
     this.file = name;
     this.#columns = columns;
-    this.#runs = runsOf(file.metadata, columns, chunkBytes, limit);
-    for (const run of this.#runs) this.#bytes.set(run.first, run.bytes);
+    this.#runs = runsOf(file.metadata, columns, chunkBytes, spread, limit);
+    for (const [k, run] of this.#runs.entries()) this.#bytes.set(k, run.bytes);
     this.#bytesTotal = file.size;
     // The footer and whatever is not read (other columns, rows past a limit) count as read.
     this.#bytesRead = file.size - this.#runs.reduce((sum, run) => sum + run.bytes, 0);
@@ -94,17 +103,18 @@ export class RowGroupSource implements TaskSource {
       metadata: { ...metadata, row_groups: groups, key_value_metadata: undefined },
       firstGroup: run.first,
       columns: this.#columns,
-      rowEnd: run.rows < held ? run.rows : undefined,
+      rowStart: run.from || undefined,
+      rowEnd: run.from + run.rows < held ? run.from + run.rows : undefined,
       fingerprint,
       version,
     };
+    this.#bodies.set(body, this.#next - 1);
     return Promise.resolve({ body, transfer: [] });
   }
 
   taken(id: number, task: InputTask): void {
-    if (task.body.kind === "rowgroups") {
-      this.#taken.set(id, this.#bytes.get(task.body.firstGroup) ?? 0);
-    }
+    const run = this.#bodies.get(task.body);
+    if (run !== undefined) this.#taken.set(id, this.#bytes.get(run) ?? 0);
   }
 
   again(task: InputTask): Promise<InputTask> {
@@ -134,16 +144,26 @@ export class RowGroupSource implements TaskSource {
   close(): void {}
 }
 
-/** Consecutive row groups in runs of about `chunkBytes` (a larger group alone), up to `limit` rows. */
+/** Slices of a row group have at least this many rows: each reads its column chunks whole. */
+const MIN_SLICE_ROWS = 1024;
+
+/**
+ * The tasks of a file's row groups, up to `limit` rows: consecutive groups
+ * in runs of about `chunkBytes` (a larger group alone); or, when the file
+ * has fewer groups than `spread` (two tasks a worker), each group cut into
+ * slices of rows by its share of the bytes, so that every worker gets work.
+ * A slice reads its group's column chunks (only the pages it needs, where
+ * the file has an offset index) and decodes only the pages of its rows.
+ */
 function runsOf(
   metadata: FileMetaData,
   columns: string[] | undefined,
   chunkBytes: number,
+  spread: number,
   limit = Infinity,
 ): Run[] {
-  const runs: Run[] = [];
+  const groups: Run[] = [];
   let left = limit;
-  let run: Run | undefined;
   for (const [k, group] of metadata.row_groups.entries()) {
     if (left <= 0) break;
     const rows = Math.min(left, Number(group.num_rows));
@@ -153,15 +173,38 @@ function runsOf(
         columns === undefined || columns.includes(chunk.meta_data!.path_in_schema[0])
       )
       .reduce((sum, chunk) => sum + Number(chunk.meta_data?.total_compressed_size ?? 0), 0);
-    if (run === undefined || run.bytes >= chunkBytes) {
-      runs.push(run = { first: k, end: k + 1, rows, bytes });
-    } else {
-      run.end = k + 1;
-      run.rows += rows;
-      run.bytes += bytes;
+    if (rows > 0) groups.push({ first: k, end: k + 1, from: 0, rows, bytes });
+  }
+  if (groups.length < spread) return slices(groups, spread);
+  const runs: Run[] = [];
+  for (const group of groups) {
+    const run = runs.at(-1);
+    if (run === undefined || run.bytes >= chunkBytes || run.end !== group.first) runs.push(group);
+    else {
+      run.end = group.end;
+      run.rows += group.rows;
+      run.bytes += group.bytes;
     }
   }
-  return runs.filter((r) => r.rows > 0);
+  return runs;
+}
+
+/** `groups` cut into about `spread` slices in all, each group by its share of the bytes. */
+function slices(groups: Run[], spread: number): Run[] {
+  const total = groups.reduce((sum, g) => sum + g.bytes, 0) || 1;
+  return groups.flatMap((group) => {
+    const count = Math.max(
+      1,
+      Math.min(Math.floor(group.rows / MIN_SLICE_ROWS), Math.ceil(spread * group.bytes / total)),
+    );
+    const size = Math.ceil(group.rows / count);
+    const out: Run[] = [];
+    for (let from = 0; from < group.rows; from += size) {
+      const rows = Math.min(size, group.rows - from);
+      out.push({ ...group, from, rows, bytes: Math.round(group.bytes * rows / group.rows) });
+    }
+    return out;
+  });
 }
 
 /** A Parquet file or object, checked; its footer is read when the run opens it. */
@@ -201,7 +244,8 @@ export class ParquetPlan implements InputPlan {
     const chunkBytes = options.workers
       ? Math.min(options.chunkBytes, Math.max(1, Math.ceil(data / (options.workers * 2))))
       : options.chunkBytes;
-    const source = new RowGroupSource(file, this.file, columns, chunkBytes, options.limit);
+    const spread = (options.workers ?? 1) * 2;
+    const source = new RowGroupSource(file, this.file, columns, chunkBytes, spread, options.limit);
     this.#source = source;
     const head: SourceHead = {
       format: "parquet",

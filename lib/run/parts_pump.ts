@@ -19,6 +19,7 @@ import type { OutputFormat } from "../formats/format.ts";
 import type { RunReport } from "../report.ts";
 import type { PartSettings, WrittenPart } from "../wire/task.ts";
 import type { Pump } from "./engine.ts";
+import type { Checkpoint } from "./release.ts";
 
 /** A part the run committed: what the run yields for each, and what the manifest lists. */
 export interface OutputPart {
@@ -30,6 +31,20 @@ export interface OutputPart {
   results: number;
   /** Its size in bytes. */
   bytes: number;
+}
+
+/**
+ * Where a resumable run keeps what it committed (the command's `--resume`):
+ * the parts of the runs before, and each batch of parts as it is committed
+ * (already durable), with the point in the input the run reached after it.
+ */
+export interface PartsLog {
+  /** Parts the runs before committed: this run's are numbered after them. */
+  committed: OutputPart[];
+  /** Records parts just committed and made durable, and the point reached after them. */
+  record(parts: OutputPart[], point: Checkpoint | undefined): Promise<void>;
+  /** The run completed: its manifest is written. */
+  complete(): Promise<void>;
 }
 
 /** The manifest's name: it is written last, when the run completes. */
@@ -62,7 +77,8 @@ async function durable(path: string): Promise<void> {
 export class PartsPump implements Pump {
   readonly #inner: Pump;
   readonly #settings: PartSettings;
-  readonly #parts: OutputPart[] = [];
+  readonly #log: PartsLog | undefined;
+  readonly #parts: OutputPart[];
   readonly #ready: OutputPart[] = [];
   /** Parts being made durable (fsync, off this thread), awaited before the manifest. */
   readonly #syncing: Promise<void>[] = [];
@@ -70,10 +86,15 @@ export class PartsPump implements Pump {
   #prepared = false;
   #done = false;
 
-  /** The parts of `inner`, a run whose workers write parts as `settings` say. */
-  constructor(inner: Pump, settings: PartSettings) {
+  /**
+   * The parts of `inner`, a run whose workers write parts as `settings` say;
+   * `log` keeps them for a run that can be resumed.
+   */
+  constructor(inner: Pump, settings: PartSettings, log?: PartsLog) {
     this.#inner = inner;
     this.#settings = settings;
+    this.#log = log;
+    this.#parts = [...log?.committed ?? []];
   }
 
   takeReady(batch: boolean): { value: unknown } | undefined {
@@ -94,7 +115,12 @@ export class PartsPump implements Pump {
           await this.#finish();
           continue;
         }
-        for (const part of got.value as WrittenPart[]) await this.#commit(part);
+        const committed: OutputPart[] = [];
+        for (const part of got.value as WrittenPart[]) committed.push(await this.#commit(part));
+        if (this.#log && committed.length) {
+          await this.#durable();
+          await this.#log.record(committed, this.#inner.checkpoint?.(0));
+        }
       }
     } catch (error) {
       await this.#sweep();
@@ -106,7 +132,9 @@ export class PartsPump implements Pump {
   async #prepare(): Promise<void> {
     const { dir } = this.#settings;
     await Deno.mkdir(dir, { recursive: true });
+    const ours = new Set(this.#parts.map((p) => p.name));
     for await (const entry of Deno.readDir(dir)) {
+      if (ours.has(entry.name)) continue; // a resumed run's own
       if (entry.name === MANIFEST || entry.name.startsWith("part-")) {
         throw new CrunchError(
           `cannot write parts to ${dir}: it holds ${entry.name} of an earlier run ` +
@@ -118,7 +146,7 @@ export class PartsPump implements Pump {
   }
 
   /** Renames a task's part into place, the next in the run's order. */
-  async #commit(part: WrittenPart): Promise<void> {
+  async #commit(part: WrittenPart): Promise<OutputPart> {
     const { dir, format, compression } = this.#settings;
     const ext = format + (compression === "gzip" ? ".gz" : compression === "zstd" ? ".zst" : "");
     const name = `part-${String(this.#parts.length).padStart(6, "0")}.${ext}`;
@@ -133,14 +161,20 @@ export class PartsPump implements Pump {
     const committed = { name, path, results: part.results, bytes: part.bytes };
     this.#parts.push(committed);
     this.#ready.push(committed);
+    return committed;
+  }
+
+  /** Waits for every part committed so far to be durable; throws if one could not be. */
+  async #durable(): Promise<void> {
+    await Promise.all(this.#syncing);
+    if (this.#syncFailed !== undefined) throw this.#syncFailed;
   }
 
   /** The run completed: the manifest, written whole, and nothing temporary left. */
   async #finish(): Promise<void> {
     this.#done = true;
     await this.#sweep();
-    await Promise.all(this.#syncing);
-    if (this.#syncFailed !== undefined) throw this.#syncFailed;
+    await this.#durable();
     const { dir, format, compression } = this.#settings;
     const report = this.#inner.report();
     const manifest = {
@@ -156,6 +190,7 @@ export class PartsPump implements Pump {
     await durable(temp);
     await Deno.rename(temp, `${dir}/${MANIFEST}`);
     await durable(dir);
+    await this.#log?.complete();
   }
 
   /** Removes the run's temporary files: parts of tasks run twice, or of workers that died. */

@@ -30,7 +30,8 @@ export function pumpFor(input: Input, options: ResolvedRunOptions, lease: Lease)
       options.partCompression,
       options.parquetCompression,
     );
-    return new PartsPump(pumpFor(input, { ...options, encode: undefined, parts }, lease), parts);
+    const inner = pumpFor(input, { ...options, encode: undefined, parts }, lease);
+    return new PartsPump(inner, parts, options.partsLog);
   }
   if (options.encode === "parquet") {
     const inner = pumpFor(input, { ...options, encode: undefined, tagged: true }, lease);

@@ -98,7 +98,8 @@ export interface RowGroupsBody {
   firstGroup: number;
   /** Read only these top-level columns (all when absent). */
   columns?: string[];
-  /** Read only the first `rowEnd` rows of these row groups (a run's limit falls in them). */
+  /** Read rows `[rowStart, rowEnd)` of these row groups only (a slice of a group, or a limit). */
+  rowStart?: number;
   rowEnd?: number;
   /** What the file was when the run opened it; a file that changed is not read. */
   fingerprint?: Fingerprint;
