@@ -6,7 +6,6 @@
  * each statement and prints the last one's rows as JSON (DuckDB's own JSON
  * form: 64-bit integers and decimals as strings, dates as `YYYY-MM-DD`).
  */
-import { DuckDBInstance } from "@duckdb/node-api";
 import { runDeno } from "./helpers.ts";
 
 /** Runs `statements` in a DuckDB subprocess; the rows of the last one. */
@@ -18,6 +17,8 @@ export async function duckdb(...statements: string[]): Promise<Record<string, un
 }
 
 if (import.meta.main) {
+  // Loaded here only: importing it loads a native library, which needs --allow-ffi.
+  const { DuckDBInstance } = await import("@duckdb/node-api");
   const db = await DuckDBInstance.create(":memory:");
   const connection = await db.connect();
   let rows: unknown[] = [];

@@ -60,3 +60,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test("[thread] a raced task writes one part: the copy that loses leaves no file", async () => {
+  const path = await tempFile("slow-parts.csv", numberedCsv(3_000));
+  const dir = await Deno.makeTempDir();
+  const results = classify(fixture("slow_worker.ts"), path, {
+    spec: SLOW,
+    workers: 3,
+    chunkBytes: 2048,
+    ordered: true,
+    outputDir: dir,
+  });
+  const parts = await collect(results);
+  const report = results.report() as RunReport;
+  assert.ok(report.speculated >= 1, JSON.stringify(report));
+  const ids = parts.flatMap((p) =>
+    Deno.readTextFileSync(p.path).trim().split("\n").map((l) => JSON.parse(l).id)
+  );
+  assert.deepEqual(ids, Array.from({ length: 3_000 }, (_, i) => String(i)));
+  const files = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  assert.deepEqual(files, ["_SUCCESS", ...parts.map((p) => p.name)]);
+});

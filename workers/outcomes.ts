@@ -157,6 +157,13 @@ export class TaskOutcomes implements ClassifySink {
    */
   #flush(to: number, waiting = false): void {
     const { rows, lines } = this.#rows;
+    if (this.#part) {
+      // A part is the task's whole outcome: nothing of it is released before it is written (a
+      // task run again, or raced, starts from its first record). The results wait in the part.
+      this.#piece.spill(this.#run, rows, lines, this.#part);
+      this.#lastFlush = performance.now();
+      return;
+    }
     this.#piece.send(
       this.#transport,
       this.#run,
@@ -167,7 +174,6 @@ export class TaskOutcomes implements ClassifySink {
       undefined,
       undefined,
       waiting,
-      this.#part,
     );
     this.#piece = new PieceBuilder(to, this.#clock);
     this.#lastFlush = performance.now();

@@ -151,7 +151,6 @@ export class PieceBuilder {
     newlines: number | undefined,
     invalid?: InvalidText,
     waiting = false,
-    part?: PartFile,
   ): void {
     const settings = run.settings;
     const piece: ResultsPiece = {
@@ -169,8 +168,7 @@ export class PieceBuilder {
     if (newlines !== undefined && settings.reportHeap) piece.heapUsed = Deno.memoryUsage().heapUsed;
     const transfer: Transferable[] = [];
     const clock = this.clock;
-    if (part) this.spill(run, rows, lines, part);
-    else if (settings.encode) {
+    if (settings.encode) {
       const started = performance.now();
       piece.encoded = this.#encode(run, rows, lines);
       if (piece.encoded.bytes) transfer.push(piece.encoded.bytes.buffer as ArrayBuffer);
