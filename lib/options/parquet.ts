@@ -59,7 +59,7 @@ export const OUTPUT_PARTS = [
     flag: {
       name: "part-compression",
       arg: "<c>",
-      help: "with --output-dir: compress each NDJSON, CSV or JSON part whole, as .gz or .zst",
+      help: "with --output-dir: NDJSON, CSV and JSON parts compressed whole (.gz, .zst)",
     },
   },
 ] as const satisfies readonly OptionSpec[];
