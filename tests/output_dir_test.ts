@@ -23,19 +23,6 @@ async function joined(paths: string[]): Promise<Uint8Array> {
   return out;
 }
 
-/** The worker processes this process started (by any of its threads). */
-function workerProcesses(): number[] {
-  const pids: number[] = [];
-  for (const task of Deno.readDirSync(`/proc/${Deno.pid}/task`)) {
-    const children = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${task.name}/children`);
-    for (const pid of children.trim().split(/\s+/).filter(Boolean).map(Number)) {
-      if (Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("entry_process")) pids.push(pid);
-    }
-  }
-  assert.ok(pids.length > 0 && pids.every((pid) => pid > 0), `worker processes ${pids}`);
-  return pids;
-}
-
 /** The folder's file names, sorted. */
 async function names(dir: string): Promise<string[]> {
   const found: string[] = [];
@@ -151,13 +138,15 @@ Deno.test("[process] a worker killed while the parts are written: each task's pa
   const input = await tempFile("big.csv", awkwardCsv(60_000));
   const dir = await Deno.makeTempDir();
   const want = await document(input, "ndjson");
+  const pids = await Deno.makeTempDir();
   const watcher = Deno.watchFs(dir);
   // Kill a worker process as soon as the first part is being written.
   const killed = deadline(
     (async () => {
       for await (const event of watcher) {
         if (event.paths.some((p) => p.includes("/.crunch-"))) {
-          const worker = workerProcesses()[0];
+          const worker = Number([...Deno.readDirSync(pids)][0].name);
+          assert.ok(worker > 0 && worker !== Deno.pid, `worker process ${worker}`);
           Deno.kill(worker, "SIGKILL");
           return worker;
         }
@@ -166,8 +155,9 @@ Deno.test("[process] a worker killed while the parts are written: each task's pa
     60_000,
   );
   let respawns = 0;
-  const run = collect(classify(identity, input, {
+  const run = collect(classify(fixture("pid_noted.ts"), input, {
     ...OPTIONS,
+    spec: { pids },
     chunkBytes: 64 << 10,
     isolation: "process",
     outputDir: dir,

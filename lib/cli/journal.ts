@@ -75,7 +75,7 @@ export function line(entry: Record<string, unknown>): string {
 }
 
 /** The entry a journal line holds, or undefined when it is torn or corrupt. */
-export function entryOf(text: string): Record<string, unknown> | undefined {
+function entryOf(text: string): Record<string, unknown> | undefined {
   try {
     const { check, ...entry } = JSON.parse(text);
     return check === fnv(JSON.stringify(entry)) ? entry : undefined;
@@ -85,11 +85,15 @@ export function entryOf(text: string): Record<string, unknown> | undefined {
 }
 
 /**
- * Reads the journal at `path`; undefined when there is none. A torn last
- * line (the run was killed while writing it) is ignored; a corrupt line
- * before it is a CrunchError: the journal cannot be trusted.
+ * The entries of the journal at `path` (its first, "start"); undefined when
+ * there is none. A torn last line (the run was killed while writing it) is
+ * ignored; a corrupt line before it is a CrunchError: the journal cannot be
+ * trusted, and `remedy` says what to do.
  */
-export async function readJournal(path: string): Promise<JournalState | undefined> {
+export async function journalEntries(
+  path: string,
+  remedy = "remove it and the partial output beside it to start again",
+): Promise<Record<string, unknown>[] | undefined> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -98,20 +102,26 @@ export async function readJournal(path: string): Promise<JournalState | undefine
     throw error;
   }
   const lines = text.split("\n");
-  const torn = lines.pop(); // after the last newline: empty, or a torn write
+  lines.pop(); // after the last newline: empty, or a torn write
   const entries = lines.map(entryOf);
   const bad = entries.findIndex((e) => e === undefined);
   if (bad !== -1 || entries.length === 0 || entries[0]!.kind !== "start") {
     throw new CrunchError(
       `the journal ${path} is corrupt (line ${bad === -1 ? 1 : bad + 1}): it cannot be trusted; ` +
-        "remove it and the partial output beside it to start again",
+        remedy,
     );
   }
-  void torn;
-  const state: JournalState = { identity: entries[0]!.identity as Identity, complete: false };
+  return entries as Record<string, unknown>[];
+}
+
+/** Reads the journal at `path` (see {@linkcode journalEntries}); undefined when there is none. */
+export async function readJournal(path: string): Promise<JournalState | undefined> {
+  const entries = await journalEntries(path);
+  if (entries === undefined) return undefined;
+  const state: JournalState = { identity: entries[0].identity as Identity, complete: false };
   for (const entry of entries.slice(1)) {
-    if (entry!.kind === "point") state.point = entry!.point as Point;
-    else if (entry!.kind === "complete") state.complete = true;
+    if (entry.kind === "point") state.point = entry.point as Point;
+    else if (entry.kind === "complete") state.complete = true;
   }
   return state;
 }

@@ -14,7 +14,7 @@ import { CrunchError } from "../errors.ts";
 import type { Checkpoint } from "../run/release.ts";
 import type { OutputPart, PartsLog } from "../run/parts_pump.ts";
 import { MANIFEST } from "../run/parts_pump.ts";
-import { differences, entryOf, type Identity, line } from "./journal.ts";
+import { differences, type Identity, journalEntries, line } from "./journal.ts";
 import { resumableIdentity, takeLock } from "./resume.ts";
 import type { Command } from "./args.ts";
 
@@ -39,24 +39,8 @@ interface PartsState {
 
 /** Reads the folder's journal; undefined when there is none. A torn last line is ignored. */
 async function readParts(path: string, dir: string): Promise<PartsState | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-  const lines = text.split("\n");
-  lines.pop(); // after the last newline: empty, or a torn write
-  const entries = lines.map(entryOf);
-  const bad = entries.findIndex((e) => e === undefined);
-  if (bad !== -1 || entries[0]?.kind !== "start") {
-    throw new CrunchError(
-      `the journal ${path} is corrupt (line ${
-        bad === -1 ? 1 : bad + 1
-      }): remove ${dir} to start again`,
-    );
-  }
+  const entries = await journalEntries(path, `remove ${dir} to start again`);
+  if (entries === undefined) return undefined;
   const state: PartsState = {
     identity: entries[0].identity as Identity,
     parts: [],
@@ -64,13 +48,14 @@ async function readParts(path: string, dir: string): Promise<PartsState | undefi
   };
   let pending: OutputPart[] = [];
   for (const entry of entries.slice(1)) {
-    if (entry!.kind === "complete") state.complete = true;
-    if (entry!.kind !== "parts") continue;
-    pending.push(...entry!.parts as OutputPart[]);
-    if (entry!.point) {
+    if (entry.kind === "complete") state.complete = true;
+    if (entry.kind !== "parts") continue;
+    pending.push(...entry.parts as OutputPart[]);
+    // Parts count as kept only up to a point the run can go on from.
+    if (entry.point) {
       state.parts.push(...pending);
       pending = [];
-      state.point = entry!.point as Checkpoint;
+      state.point = entry.point as Checkpoint;
     }
   }
   return state;
