@@ -306,8 +306,8 @@ export class S3Server {
     };
   }
 
-  /** Stores `bytes` as `key` (a signed PUT). */
-  async put(key: string, bytes: Uint8Array): Promise<void> {
+  /** A signed request to the bucket (`path` after its name). */
+  async #fetch(path: string, init: RequestInit = {}): Promise<Response> {
     // deno-lint-ignore no-import-prefix
     const { AwsClient } = await import("npm:aws4fetch@1.0.20");
     const aws = new AwsClient({
@@ -316,12 +316,31 @@ export class S3Server {
       region: "us-east-1",
       service: "s3",
     });
-    const response = await aws.fetch(`http://127.0.0.1:${this.port}/${this.bucket}/${key}`, {
+    return await aws.fetch(`http://127.0.0.1:${this.port}/${this.bucket}/${path}`, init);
+  }
+
+  /** Stores `bytes` as `key` (a signed PUT). */
+  async put(key: string, bytes: Uint8Array): Promise<void> {
+    const response = await this.#fetch(key, {
       method: "PUT",
       body: bytes as Uint8Array<ArrayBuffer>,
     });
     await response.body?.cancel();
     if (!response.ok) throw new Error(`PUT ${key}: ${response.status}`);
+  }
+
+  /** The bytes stored as `key`. */
+  async get(key: string): Promise<Uint8Array> {
+    const response = await this.#fetch(key);
+    if (!response.ok) throw new Error(`GET ${key}: ${response.status}`);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** The keys under `prefix`, sorted. */
+  async keys(prefix: string): Promise<string[]> {
+    const response = await this.#fetch(`?list-type=2&prefix=${encodeURIComponent(prefix)}`);
+    const text = await response.text();
+    return [...text.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]).sort();
   }
 
   /** Stops it (by its PID). */

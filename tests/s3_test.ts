@@ -85,3 +85,36 @@ Deno.test("s3:// a key, a prefix and a glob read by range like local files; a mi
     await server.stop();
   }
 });
+
+Deno.test("parts to s3://: each task's part is an object, committed once (copied to its name), with _SUCCESS", async () => {
+  const server = await S3Server.start("data");
+  try {
+    const input = await tempFile("parts.csv", awkwardCsv(3_000));
+    const options = { workers: 2, chunkBytes: 4096, ordered: true } as const;
+    const want = (await collect(classify(identity, input, { ...options, encode: "ndjson" })))
+      .map((b) => new TextDecoder().decode(b)).join("");
+    await withEnv(server.env, async () => {
+      const parts = await collect(classify(identity, input, {
+        ...options,
+        outputDir: "s3://data/out/2026/",
+      }));
+      assert.ok(parts.length > 10, `${parts.length} parts`);
+      assert.equal(parts[0].path, "s3://data/out/2026/part-000000.ndjson");
+      const keys = await server.keys("out/2026/");
+      assert.deepEqual(keys, ["out/2026/_SUCCESS", ...parts.map((p) => `out/2026/${p.name}`)]);
+      const text = [];
+      for (const part of parts) {
+        text.push(new TextDecoder().decode(await server.get(`out/2026/${part.name}`)));
+      }
+      assert.equal(text.join(""), want);
+      const manifest = JSON.parse(new TextDecoder().decode(await server.get("out/2026/_SUCCESS")));
+      assert.equal(manifest.results, 3_000);
+      await assert.rejects(
+        collect(classify(identity, input, { ...options, outputDir: "s3://data/out/2026" })),
+        /holds (_SUCCESS|part-\d+\.ndjson) of an earlier run/,
+      );
+    });
+  } finally {
+    await server.stop();
+  }
+});

@@ -73,7 +73,7 @@ export class TaskOutcomes implements ClassifySink {
     this.#piece = new PieceBuilder(from, clock);
     this.#byte = rows.byte;
     const parts = run.settings.parts;
-    if (parts) this.#part = new PartFile(parts, id);
+    if (parts) this.#part = new PartFile(parts, id, () => run.remote);
   }
 
   result(offset: number, value: unknown): void {

@@ -5,6 +5,7 @@
  * part is written whole under a hidden temporary name before the task's
  * last piece names it; the main side renames it into place when it records
  * the task's outcome, so a part is committed once, whole, or not at all.
+ * An `s3://` folder gets the part as an object of its own (one PUT).
  *
  * @module
  */
@@ -13,6 +14,8 @@ import * as zlib from "node:zlib";
 import { csvCell } from "../lib/formats/encode.ts";
 import { ParquetEncoder } from "../lib/formats/parquet_output.ts";
 import type { Encoded, PartSettings, WrittenPart } from "../lib/wire/task.ts";
+import type { RemoteClient } from "../lib/remote/client.ts";
+import { isRemote, remoteObject } from "../lib/remote/location.ts";
 
 const encoder = new TextEncoder();
 
@@ -30,11 +33,16 @@ export class PartFile {
   readonly #rows: { offset: number; result: unknown }[] = [];
   #columns: string[] | undefined;
   #results = 0;
+  readonly #remote: () => RemoteClient;
 
-  /** The part of task `task` of a run that writes parts as `settings` say. */
-  constructor(settings: PartSettings, task: number) {
+  /**
+   * The part of task `task` of a run that writes parts as `settings` say;
+   * `remote` puts it to an `s3://` folder.
+   */
+  constructor(settings: PartSettings, task: number, remote: () => RemoteClient) {
     this.#settings = settings;
     this.#task = task;
+    this.#remote = remote;
   }
 
   /** Takes a piece's results: serialized (`encoded`, text formats), or as they are (Parquet). */
@@ -60,12 +68,15 @@ export class PartFile {
       ? zlib.zstdCompressSync(bytes)
       : bytes;
     const temp = `${dir}/${prefix}t${this.#task}-${crypto.randomUUID().slice(0, 8)}.part`;
-    const file = Deno.openSync(temp, { write: true, createNew: true });
-    try {
-      // Not fsynced here: the main side does it off its thread once the part is committed.
-      for (let at = 0; at < body.length;) at += file.writeSync(body.subarray(at));
-    } finally {
-      file.close();
+    if (isRemote(dir)) await this.#remote().change(remoteObject(temp), "PUT", { body });
+    else {
+      const file = Deno.openSync(temp, { write: true, createNew: true });
+      try {
+        // Not fsynced here: the main side does it off its thread once the part is committed.
+        for (let at = 0; at < body.length;) at += file.writeSync(body.subarray(at));
+      } finally {
+        file.close();
+      }
     }
     return { part: { temp, results: this.#results, bytes: body.length }, misfits };
   }

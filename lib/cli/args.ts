@@ -267,6 +267,9 @@ function combined(values: Values, options: Record<string, unknown>): void {
     for (const flag of ["retry-errors", "tagged"]) {
       if (values[flag]) throw new FlagError(`--${flag} with --output-dir is not supported yet`);
     }
+    if (values.resume && /^s3:/i.test(String(options.outputDir))) {
+      throw new FlagError("--resume with an s3:// --output-dir is not supported yet");
+    }
     if (values.resume && values.errors !== undefined) {
       throw new FlagError("--errors with --resume and --output-dir is not supported yet");
     }

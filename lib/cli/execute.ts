@@ -18,7 +18,6 @@ import { count, thousands } from "../numbers.ts";
 import { type Command, UsageError } from "./args.ts";
 import { type OutputPlan, planOutput, removeStaleTemps, Sink } from "./sink.ts";
 import { parseRedisUrl } from "../checks.ts";
-import { MANIFEST } from "../run/parts_pump.ts";
 import { partsStart } from "./resume_parts.ts";
 import type { Checkpoint } from "../run/release.ts";
 import { isRemote, s3Parts } from "../remote/location.ts";
@@ -106,7 +105,7 @@ async function runWith(
   plans: Plans,
   extras?: RunExtras,
   into?: Sink,
-): Promise<Progress | undefined> {
+): Promise<Finished | undefined> {
   for (const plan of [plans.output, plans.errors]) {
     for (const stale of plan ? await removeStaleTemps(plan) : []) {
       console.error(
@@ -248,7 +247,13 @@ async function executePartsResumable(command: Command, plans: Plans): Promise<nu
   try {
     const ordered = { ...command, options: { ...command.options, ordered: true } };
     const last = await runWith(ordered, plans, { parts: { log: start.log, point: start.point } });
-    if (last) summary(command, last, start.point);
+    if (last) {
+      summary(
+        command,
+        { ...last, parts: start.log.committed.length + (last.parts ?? 0) },
+        start.point,
+      );
+    }
     return 0;
   } catch (error) {
     console.error(
@@ -294,7 +299,7 @@ function summary(command: Command, progress: Finished, before?: Checkpoint): voi
       before ? ` (${thousands(before.records!)} before this run)` : ""
     }, ${count(last.results, "result")} out, ` +
       `${count(last.errors, "error")}${recovery}, ${seconds.toFixed(2)} s, ` +
-      `${thousands(rate)} records/s${via(command, last)}${parts(command)}`,
+      `${thousands(rate)} records/s${via(command, last)}${parts(command, progress)}`,
   );
   const report = progress.report;
   if (report && report.elapsedMs >= BOTTLENECK_AFTER_MS) {
@@ -302,12 +307,11 @@ function summary(command: Command, progress: Finished, before?: Checkpoint): voi
   }
 }
 
-/** Where the workers wrote the results (--output-dir), as its manifest lists them. */
-function parts(command: Command): string {
+/** Where the workers wrote the results (--output-dir), and how many parts. */
+function parts(command: Command, progress: Finished): string {
   const dir = command.options.outputDir;
   if (dir === undefined) return "";
-  const manifest = JSON.parse(Deno.readTextFileSync(`${dir}/${MANIFEST}`));
-  return `; ${count(manifest.parts.length, "part")} in ${dir}, written by the workers`;
+  return `; ${count(progress.parts ?? 0, "part")} in ${dir}, written by the workers`;
 }
 
 /** Runs shorter than this are mostly start-up: no bottleneck is named. */

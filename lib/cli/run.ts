@@ -91,10 +91,12 @@ interface Outputs {
   errorsFile: Sink | undefined;
   /** --report: the run report, written once the run completes. */
   reportFile?: Sink;
+  /** --output-dir: the parts the run committed, counted as they come. */
+  parts?: number;
 }
 
-/** A run's final progress, with its report. */
-export type Finished = Progress & { report?: RunReport };
+/** A run's final progress, with its report (and the parts it committed, with --output-dir). */
+export type Finished = Progress & { report?: RunReport; parts?: number };
 
 /**
  * Runs `command`, writing to `outputs`; resolves with its final progress
@@ -157,7 +159,7 @@ export async function runCommand(
     );
     await outputs.reportFile.commit();
   }
-  return piped ? undefined : { ...progress.last, report };
+  return piped ? undefined : { ...progress.last, report, parts: outputs.parts };
 }
 
 /**
@@ -250,7 +252,10 @@ async function consume(
   const journal = resuming && new JournalKeeper(resuming, outputs, results);
   for await (const bytes of results) {
     // --output-dir: the workers wrote the results; what comes here says which parts were committed.
-    if (!(bytes instanceof Uint8Array)) continue;
+    if (!(bytes instanceof Uint8Array)) {
+      outputs.parts = (outputs.parts ?? 0) + 1;
+      continue;
+    }
     try {
       bar?.clear();
       journal?.note(1); // a point met before this value: the output holds what comes before it

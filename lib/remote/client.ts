@@ -128,6 +128,56 @@ export class RemoteClient {
     return got;
   }
 
+  /**
+   * Changes `object`: a PUT of `body`, a PUT that copies `copyFrom` (an
+   * object of the same store), or a DELETE; retried while failures are
+   * transient (a copy that fails inside a 200 answer, as S3's can, too).
+   */
+  async change(
+    object: RemoteObject,
+    method: "PUT" | "DELETE",
+    options: { body?: Uint8Array; copyFrom?: RemoteObject } = {},
+  ): Promise<void> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.#changeOnce(object, method, options);
+      } catch (error) {
+        await this.#backoff(object, error, attempt, undefined, undefined);
+      }
+    }
+  }
+
+  async #changeOnce(
+    object: RemoteObject,
+    method: "PUT" | "DELETE",
+    { body, copyFrom }: { body?: Uint8Array; copyFrom?: RemoteObject },
+  ): Promise<void> {
+    const headers = new Headers(object.s3 ? [] : this.#settings.headers ?? []);
+    if (copyFrom?.s3) {
+      headers.set("x-amz-copy-source", `/${copyFrom.s3.bucket}/${encodeURI(copyFrom.s3.key)}`);
+    }
+    const timeoutMs = this.#settings.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+    const signal = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
+    const init = { method, headers, body: body as BodyInit | undefined, signal };
+    const signer = object.s3 ? await this.#s3Signer(object.s3.region) : undefined;
+    const request = signer
+      ? await signer.sign(object.url.href, init)
+      : new Request(object.url, init);
+    let response: Response;
+    try {
+      response = await fetch(request);
+    } catch (error) {
+      throw new Transient((error as Error).message);
+    }
+    const text = await response.text().catch(() => "");
+    const { status } = response;
+    if (status >= 200 && status < 300 && !(copyFrom && /<Error>/.test(text))) return;
+    if (status === 429 || status === 408 || status >= 500 || status < 300) {
+      throw new Transient(`status ${status}${s3Code(text)}`, retryAfterMs(response.headers));
+    }
+    throw new RemoteError(`${shown(object.name)}: ${refusal(object, status, text)}`, status);
+  }
+
   /** One request for bytes from `at`, copied into `into`; the count. */
   async #fill(
     object: RemoteObject,

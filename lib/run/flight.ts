@@ -62,6 +62,8 @@ export class Flight {
   progressAt = 0;
   /** When it was last sent (a straggler is raced by a copy after a while). */
   sentAt = 0;
+  /** How long its worker took, from the task's arrival there (its last piece says). */
+  busyMs: number | undefined;
   /** The 1-based line within the task's text of its next record, when a piece said. */
   nextLine: number | undefined;
   /** The last piece was sent while its worker waited for the next record: it is on that one. */

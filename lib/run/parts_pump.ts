@@ -14,12 +14,14 @@
  */
 
 import { resolve } from "node:path";
-import { CrunchError } from "../errors.ts";
 import type { OutputFormat } from "../formats/format.ts";
 import type { RunReport } from "../report.ts";
 import type { PartSettings, WrittenPart } from "../wire/task.ts";
 import type { Pump } from "./engine.ts";
 import type { Checkpoint } from "./release.ts";
+import { type PartStore, partStore } from "./part_store.ts";
+
+export { MANIFEST } from "./part_store.ts";
 
 /** A part the run committed: what the run yields for each, and what the manifest lists. */
 export interface OutputPart {
@@ -47,9 +49,6 @@ export interface PartsLog {
   complete(): Promise<void>;
 }
 
-/** The manifest's name: it is written last, when the run completes. */
-export const MANIFEST = "_SUCCESS";
-
 /** Where the parts go and how, for a run over `format` into `dir`. */
 export function partSettings(
   dir: string,
@@ -64,13 +63,8 @@ export function partSettings(
     );
   }
   const prefix = `.crunch-${crypto.randomUUID().slice(0, 8)}-`;
-  return { dir: resolve(dir), format, compression, codec, prefix };
-}
-
-/** Makes the file (or folder) at `path` durable: its data on the disk (fsync). */
-async function durable(path: string): Promise<void> {
-  using file = await Deno.open(path);
-  await file.syncData();
+  const place = /^s3:\/\//i.test(dir) ? dir.replace(/\/+$/, "") : resolve(dir);
+  return { dir: place, format, compression, codec, prefix };
 }
 
 /** Commits the parts the run underneath writes. */
@@ -78,6 +72,7 @@ export class PartsPump implements Pump {
   readonly #inner: Pump;
   readonly #settings: PartSettings;
   readonly #log: PartsLog | undefined;
+  readonly #store: PartStore;
   readonly #parts: OutputPart[];
   readonly #ready: OutputPart[] = [];
   /** Parts being made durable (fsync, off this thread), awaited before the manifest. */
@@ -94,6 +89,7 @@ export class PartsPump implements Pump {
     this.#inner = inner;
     this.#settings = settings;
     this.#log = log;
+    this.#store = partStore(settings.dir);
     this.#parts = [...log?.committed ?? []];
   }
 
@@ -128,33 +124,21 @@ export class PartsPump implements Pump {
     }
   }
 
-  /** Makes the folder; one that holds another run's parts is refused, never mixed with. */
+  /** Makes the place ready; one that holds another run's parts is refused, never mixed with. */
   async #prepare(): Promise<void> {
-    const { dir } = this.#settings;
-    await Deno.mkdir(dir, { recursive: true });
-    const ours = new Set(this.#parts.map((p) => p.name));
-    for await (const entry of Deno.readDir(dir)) {
-      if (ours.has(entry.name)) continue; // a resumed run's own
-      if (entry.name === MANIFEST || entry.name.startsWith("part-")) {
-        throw new CrunchError(
-          `cannot write parts to ${dir}: it holds ${entry.name} of an earlier run ` +
-            "(remove its parts, or name another folder)",
-        );
-      }
-    }
+    await this.#store.prepare(new Set(this.#parts.map((p) => p.name)));
     this.#prepared = true;
   }
 
   /** Renames a task's part into place, the next in the run's order. */
   async #commit(part: WrittenPart): Promise<OutputPart> {
-    const { dir, format, compression } = this.#settings;
+    const { format, compression } = this.#settings;
     const ext = format + (compression === "gzip" ? ".gz" : compression === "zstd" ? ".zst" : "");
     const name = `part-${String(this.#parts.length).padStart(6, "0")}.${ext}`;
-    const path = `${dir}/${name}`;
-    await Deno.rename(part.temp, path);
+    const path = await this.#store.commit(part.temp, name);
     // Kept with its error (if any), thrown before the manifest: never an unhandled rejection.
     this.#syncing.push(
-      durable(path).catch((error) => {
+      this.#store.durable(path).catch((error) => {
         this.#syncFailed ??= error;
       }),
     );
@@ -175,7 +159,7 @@ export class PartsPump implements Pump {
     this.#done = true;
     await this.#sweep();
     await this.#durable();
-    const { dir, format, compression } = this.#settings;
+    const { format, compression } = this.#settings;
     const report = this.#inner.report();
     const manifest = {
       format,
@@ -185,26 +169,13 @@ export class PartsPump implements Pump {
       records: report?.records ?? null,
       errors: report?.errors ?? null,
     };
-    const temp = `${dir}/${this.#settings.prefix}manifest`;
-    await Deno.writeTextFile(temp, JSON.stringify(manifest, null, 2) + "\n");
-    await durable(temp);
-    await Deno.rename(temp, `${dir}/${MANIFEST}`);
-    await durable(dir);
+    await this.#store.manifest(JSON.stringify(manifest, null, 2) + "\n", this.#settings.prefix);
     await this.#log?.complete();
   }
 
   /** Removes the run's temporary files: parts of tasks run twice, or of workers that died. */
-  async #sweep(): Promise<void> {
-    const { dir, prefix } = this.#settings;
-    try {
-      for await (const entry of Deno.readDir(dir)) {
-        if (entry.name.startsWith(prefix)) {
-          await Deno.remove(`${dir}/${entry.name}`).catch(() => {});
-        }
-      }
-    } catch {
-      // the folder is gone: nothing to sweep
-    }
+  #sweep(): Promise<void> {
+    return this.#store.sweep(this.#settings.prefix);
   }
 
   async stop(): Promise<void> {

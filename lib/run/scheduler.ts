@@ -224,6 +224,7 @@ export class Scheduler {
     this.#release.add(internal(piece));
     if (piece.last) {
       flight.newlines = piece.newlines;
+      flight.busyMs = piece.stages?.busy;
       flight.state = "waiting";
       if (flight.finishRange()) this.#complete(flight);
       else this.#again.unshift({ flight, why: "crash" });
@@ -304,7 +305,8 @@ export class Scheduler {
   /** Every record of a flight is reported. */
   #complete(flight: Flight): void {
     this.#flights.delete(flight.seq);
-    this.speculation?.finished(performance.now() - flight.sentAt);
+    // Its worker's time, not since it was sent: tasks queued through Redis would count their wait.
+    this.speculation?.finished(flight.busyMs ?? performance.now() - flight.sentAt);
     const byteEnd = this.#source.completed(flight.seq, flight.task);
     this.#release.complete(flight.seq, flight.newlines ?? 0, byteEnd);
   }
