@@ -58,7 +58,11 @@ export type {
   Tagged,
 } from "./lib/options.ts";
 export type { Stall } from "./lib/progress.ts";
-export type { ParquetCompression } from "./lib/formats/parquet_output.ts";
+export type {
+  ParquetCompression,
+  ParquetSchema,
+  ParquetType,
+} from "./lib/formats/parquet_output.ts";
 export type { OutputPart } from "./lib/run/parts_pump.ts";
 export type {
   Bottleneck,

@@ -11,7 +11,7 @@ import { integer } from "./options/kinds.ts";
 import { OPTIONS, type OptionSpec } from "./options/table.ts";
 import { keysOf } from "./options/keys.ts";
 import type { InputFormat, OutputFormat } from "./formats/format.ts";
-import type { ParquetCompression } from "./formats/parquet_output.ts";
+import type { ParquetCompression, ParquetSchema } from "./formats/parquet_output.ts";
 import type { PartSettings } from "./wire/task.ts";
 import type { PartsLog } from "./run/parts_pump.ts";
 
@@ -131,6 +131,8 @@ export interface RunOptions {
   encode?: OutputFormat;
   /** How a Parquet output's pages are compressed (default zstd). */
   parquetCompression?: ParquetCompression;
+  /** A Parquet output's columns and types, declared (default: from the first row group's results). */
+  parquetSchema?: ParquetSchema;
   /**
    * Write the results as part files in this folder, one a task, from the workers themselves,
    * committed once each, with a `_SUCCESS` manifest; the run yields each part committed.
@@ -146,10 +148,7 @@ export interface RunOptions {
    * loop runs on until it returns (Deno cannot stop it); processes are killed.
    */
   timeout?: number;
-  /**
-   * Classify only the first `limit` records of the input (of all the files,
-   * for `files()`): a try of a classifier on a huge input; nothing after it is read.
-   */
+  /** Classify only the first `limit` records (of all the files, for `files()`); no more is read. */
   limit?: number;
   /**
    * When no record of a task in flight has finished for this many ms

@@ -163,3 +163,74 @@ Deno.test("a result that does not fit its Parquet column is a RecordError; a fai
   assert.match(resumed.stderr, /--resume with -t parquet/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a declared schema fixes the columns and types, in -o and in every part alike", async () => {
+  const dir = await Deno.makeTempDir();
+  const input = await tempFile(
+    "ids.csv",
+    "id\n" + Array.from({ length: 3_000 }, (_, i) => i).join("\n") + "\n",
+  );
+  const flags = ["-t", "parquet", "--parquet-schema", "id:int64,v:double,note:string"];
+  const one = await runCrunch([
+    misfit.pathname,
+    input,
+    ...flags,
+    "-o",
+    `${dir}/one.parquet`,
+    "--on-error",
+    "skip",
+  ]);
+  assert.equal(one.code, 0, one.stderr);
+  const types = await duckdb(
+    `SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('${dir}/one.parquet'))`,
+  );
+  assert.deepEqual(types, [
+    { column_name: "id", column_type: "BIGINT" },
+    { column_name: "v", column_type: "DOUBLE" },
+    { column_name: "note", column_type: "VARCHAR" },
+  ]);
+  const parts = await runCrunch([
+    misfit.pathname,
+    input,
+    ...flags,
+    "--output-dir",
+    `${dir}/parts`,
+    "--chunk-bytes",
+    "2k",
+    "--errors",
+    `${dir}/errors.ndjson`,
+  ]);
+  assert.equal(parts.code, 0, parts.stderr);
+  const schemas = await duckdb(
+    `SELECT DISTINCT name, type FROM parquet_schema('${dir}/parts/part-*.parquet') WHERE name NOT IN ('duckdb_schema', 'root') ORDER BY name`,
+  );
+  // One type a column over all the parts (a part of no note would have inferred another).
+  assert.deepEqual(schemas, [
+    { name: "id", type: "INT64" },
+    { name: "note", type: "BYTE_ARRAY" },
+    { name: "v", type: "DOUBLE" },
+  ]);
+  const counts = await duckdb(
+    `SELECT count(*) AS n FROM read_parquet('${dir}/parts/part-*.parquet')`,
+  );
+  assert.deepEqual(counts, [{ n: "2999" }]);
+  const errors = (await Deno.readTextFile(`${dir}/errors.ndjson`)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.deepEqual(errors.map((e) => e.index), [7]);
+  assert.match(
+    errors[0].error.message,
+    /result\.v is a string \("seven"\), but the Parquet column v is DOUBLE \(declared\)/,
+  );
+  const bad = await runCrunch([
+    misfit.pathname,
+    input,
+    "-t",
+    "parquet",
+    "--parquet-schema",
+    "id:int32",
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--parquet-schema must be name:type/);
+  await Deno.remove(dir, { recursive: true });
+});

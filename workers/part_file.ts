@@ -98,9 +98,13 @@ export class PartFile {
 
   /** A Parquet part: one row group of this task's results, its schema theirs. */
   async #parquet(): Promise<{ bytes: Uint8Array; misfits: PartMisfit[] }> {
-    const document = new ParquetEncoder<number>(this.#settings.codec, Infinity);
+    const { codec, schema } = this.#settings;
+    const document = new ParquetEncoder<number>(codec, Infinity, schema);
     const misfits: PartMisfit[] = [];
-    for (const { offset, result } of this.#rows) document.add(result, offset);
+    for (const { offset, result } of this.#rows) {
+      const why = document.add(result, offset);
+      if (why !== undefined) misfits.push({ offset, reason: why });
+    }
     const { bytes, misfits: late } = await document.finish();
     for (const { tag, reason } of late) misfits.push({ offset: tag, reason });
     this.#results = document.written;

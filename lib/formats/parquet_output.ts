@@ -24,8 +24,24 @@ export const PARQUET_COMPRESSIONS = ["zstd", "snappy", "gzip", "brotli", "none"]
 /** Rows of a row group, unless the caller says otherwise. */
 export const ROW_GROUP_ROWS = 100_000;
 
-/** A column's type, from the values of the first row group. */
+/** A column's type, declared or from the values of the first row group. */
 type ColumnType = "BOOLEAN" | "INT64" | "DOUBLE" | "STRING" | "TIMESTAMP" | "JSON";
+
+/** A type a Parquet output's column can be declared with (`parquetSchema`). */
+export type ParquetType = "boolean" | "int64" | "double" | "string" | "timestamp" | "json";
+
+/** The types, for the option's checks. */
+export const PARQUET_TYPES: readonly ParquetType[] = [
+  "boolean",
+  "int64",
+  "double",
+  "string",
+  "timestamp",
+  "json",
+];
+
+/** A declared schema: each column's name and type, in order. */
+export type ParquetSchema = Record<string, ParquetType>;
 
 const SCHEMA: Record<ColumnType, Record<string, string>> = {
   BOOLEAN: { type: "BOOLEAN" },
@@ -132,11 +148,26 @@ export class ParquetEncoder<T> {
   #writer: ParquetWriter | undefined;
   #bytes: { index: number; getBuffer(): ArrayBuffer } | undefined;
   #written = 0;
+  #declared: boolean;
 
-  /** A document with `compression`, of row groups of `rowGroupRows` results. */
-  constructor(compression: ParquetCompression = "zstd", rowGroupRows = ROW_GROUP_ROWS) {
+  /**
+   * A document with `compression`, of row groups of `rowGroupRows` results;
+   * its columns `declared`, or fixed by the first row group's results.
+   */
+  constructor(
+    compression: ParquetCompression = "zstd",
+    rowGroupRows = ROW_GROUP_ROWS,
+    declared?: ParquetSchema,
+  ) {
     this.#compression = compression;
     this.#rowGroupRows = rowGroupRows;
+    this.#declared = declared !== undefined;
+    if (declared) {
+      this.#columns = Object.entries(declared).map(([name, type]) => ({
+        name,
+        type: type.toUpperCase() as ColumnType,
+      }));
+    }
   }
 
   /** Results written so far. */
@@ -155,7 +186,7 @@ export class ParquetEncoder<T> {
       for (const key in row) {
         if (row[key] !== undefined && !this.#columns.some((c) => c.name === key)) {
           return `result has key ${JSON.stringify(key)}, not among the Parquet columns ` +
-            `${this.#columns.map((c) => c.name).join(", ")} (fixed by the first row group)`;
+            `${this.#columns.map((c) => c.name).join(", ")}`;
         }
       }
       for (const { name, type } of this.#columns) {
@@ -169,8 +200,8 @@ export class ParquetEncoder<T> {
   }
 
   #misfit(name: string, why: string, type: ColumnType): string {
-    return `result.${name} is ${why}, but the Parquet column ${name} is ${type} (its type was ` +
-      "fixed by the first row group's results)";
+    const fixed = this.#declared ? "declared" : "fixed by the first row group's results";
+    return `result.${name} is ${why}, but the Parquet column ${name} is ${type} (${fixed})`;
   }
 
   /** True when a row group's worth of results waits to be written. */
@@ -185,7 +216,7 @@ export class ParquetEncoder<T> {
    */
   async flush(): Promise<{ bytes: Uint8Array; misfits: Misfit<T>[] }> {
     const misfits: Misfit<T>[] = [];
-    if (this.#columns === undefined) await this.#start();
+    if (this.#writer === undefined) await this.#start();
     const columns = this.#columns!;
     const data: unknown[][] = columns.map(() => []);
     for (let r = 0; r < this.#rows.length; r++) {
@@ -230,19 +261,9 @@ export class ParquetEncoder<T> {
     return { bytes, misfits: last.misfits };
   }
 
-  /** Fixes the schema from the results added so far, and starts the document. */
+  /** Fixes the schema (unless declared) from the results added so far, and starts the document. */
   async #start(): Promise<void> {
-    const kinds = new Map<string, Map<ColumnType, number>>();
-    for (const row of this.#rows) {
-      for (const key in row) {
-        let counts = kinds.get(key);
-        if (counts === undefined) kinds.set(key, counts = new Map());
-        const kind = kindOf(row[key]);
-        if (kind !== undefined) counts.set(kind, (counts.get(kind) ?? 0) + 1);
-      }
-    }
-    if (kinds.size === 0) kinds.set("result", new Map());
-    this.#columns = [...kinds].map(([name, counts]) => ({ name, type: typeOf(counts) }));
+    this.#columns ??= this.#inferred();
     // deno-lint-ignore no-import-prefix
     const { ByteWriter, ParquetWriter } = await import("npm:hyparquet-writer@0.17.0");
     const bytes = new ByteWriter();
@@ -264,6 +285,21 @@ export class ParquetEncoder<T> {
       createdBy: "crunch",
     });
     this.#bytes = bytes;
+  }
+
+  /** The columns the results added so far imply: each key, of its values' commonest type. */
+  #inferred(): { name: string; type: ColumnType }[] {
+    const kinds = new Map<string, Map<ColumnType, number>>();
+    for (const row of this.#rows) {
+      for (const key in row) {
+        let counts = kinds.get(key);
+        if (counts === undefined) kinds.set(key, counts = new Map());
+        const kind = kindOf(row[key]);
+        if (kind !== undefined) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+      }
+    }
+    if (kinds.size === 0) kinds.set("result", new Map());
+    return [...kinds].map(([name, counts]) => ({ name, type: typeOf(counts) }));
   }
 
   /** The bytes written since the last take, the writer's buffer emptied. */

@@ -262,6 +262,39 @@ export function names(): Kind<string[]> {
   };
 }
 
+/**
+ * Columns and their types, `allowed` each: an object of names and types;
+ * on the command line `name:type,...`.
+ */
+export function typedColumns<T extends string>(allowed: readonly T[]): Kind<Record<string, T>> {
+  const what = `an object of column names and types (${allowed.join(", ")})`;
+  const checked = (pairs: [string, string][], fail: () => Error) => {
+    if (!pairs.length || pairs.some(([n, t]) => n === "" || !allowed.includes(t as T))) {
+      throw fail();
+    }
+    return Object.fromEntries(pairs) as Record<string, T>;
+  };
+  return {
+    what,
+    check(name, value) {
+      const ok = typeof value === "object" && value !== null && !Array.isArray(value);
+      const fail = () => new TypeError(`option ${name} must be ${what}, got ${describe(value)}`);
+      if (!ok) throw fail();
+      return checked(Object.entries(value) as [string, string][], fail);
+    },
+    read(flag, text) {
+      const pairs = text.split(",").map((p) => {
+        const at = p.lastIndexOf(":");
+        return [p.slice(0, at).trim(), p.slice(at + 1).trim()] as [string, string];
+      });
+      return checked(
+        pairs,
+        () => wrong(flag, `name:type,... (types: ${allowed.join(", ")})`, text),
+      );
+    },
+  };
+}
+
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Why a header's name or value cannot be sent (its value is never shown: it may be a secret). */

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { PARQUET_COMPRESSIONS } from "../formats/parquet_output.ts";
-import { choice, names, path } from "./kinds.ts";
+import { PARQUET_COMPRESSIONS, PARQUET_TYPES } from "../formats/parquet_output.ts";
+import { choice, names, path, typedColumns } from "./kinds.ts";
 import type { OptionSpec } from "./spec.ts";
 
 /** What a Parquet input reads of its columns. */
@@ -35,6 +35,17 @@ export const PARQUET_OUTPUT = [
       name: "parquet-compression",
       arg: "<c>",
       help: "with -t parquet: zstd (default), snappy, gzip, brotli or none",
+    },
+  },
+  {
+    key: "parquetSchema",
+    scope: "run",
+    kind: typedColumns(PARQUET_TYPES),
+    flag: {
+      name: "parquet-schema",
+      arg: "<n:t,...>",
+      help: "with -t parquet: the columns and their types (boolean, int64, double, string, " +
+        "timestamp, json), not inferred",
     },
   },
 ] as const satisfies readonly OptionSpec[];

@@ -11,7 +11,11 @@
  */
 
 import { RecordError } from "../errors.ts";
-import { type ParquetCompression, ParquetEncoder } from "../formats/parquet_output.ts";
+import {
+  type ParquetCompression,
+  ParquetEncoder,
+  type ParquetSchema,
+} from "../formats/parquet_output.ts";
 import { isPlainObject } from "../formats/encode.ts";
 import type { OnError, Tagged } from "../options.ts";
 import type { RunReport } from "../report.ts";
@@ -20,6 +24,8 @@ import type { Pump } from "./engine.ts";
 /** How the document is written, and what it does with results that do not fit. */
 export interface ParquetPumpOptions {
   compression?: ParquetCompression;
+  /** The columns and their types, when declared. */
+  schema?: ParquetSchema;
   /** Results a row group holds. */
   rowGroupRows?: number;
   /** Whether each row carries its record's index and line (and file, for many files). */
@@ -41,7 +47,7 @@ export class ParquetPump implements Pump {
   constructor(inner: Pump, options: ParquetPumpOptions) {
     this.#inner = inner;
     this.#options = options;
-    this.#encoder = new ParquetEncoder(options.compression, options.rowGroupRows);
+    this.#encoder = new ParquetEncoder(options.compression, options.rowGroupRows, options.schema);
   }
 
   takeReady(batch: boolean): { value: unknown } | undefined {

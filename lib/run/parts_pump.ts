@@ -55,6 +55,7 @@ export function partSettings(
   format: OutputFormat,
   compression: "gzip" | "zstd" | undefined,
   codec: PartSettings["codec"],
+  schema?: PartSettings["schema"],
 ): PartSettings {
   if (format === "parquet" && compression !== undefined) {
     throw new TypeError(
@@ -64,7 +65,7 @@ export function partSettings(
   }
   const prefix = `.crunch-${crypto.randomUUID().slice(0, 8)}-`;
   const place = /^s3:\/\//i.test(dir) ? dir.replace(/\/+$/, "") : resolve(dir);
-  return { dir: place, format, compression, codec, prefix };
+  return { dir: place, format, compression, codec, schema, prefix };
 }
 
 /** Commits the parts the run underneath writes. */

@@ -29,6 +29,7 @@ export function pumpFor(input: Input, options: ResolvedRunOptions, lease: Lease)
       options.encode ?? "ndjson",
       options.partCompression,
       options.parquetCompression,
+      options.parquetSchema,
     );
     const inner = pumpFor(input, { ...options, encode: undefined, parts }, lease);
     return new PartsPump(inner, parts, options.partsLog);
@@ -37,6 +38,7 @@ export function pumpFor(input: Input, options: ResolvedRunOptions, lease: Lease)
     const inner = pumpFor(input, { ...options, encode: undefined, tagged: true }, lease);
     return new ParquetPump(inner, {
       compression: options.parquetCompression,
+      schema: options.parquetSchema,
       tagged: options.tagged,
       onError: options.onError,
       file: typeof input === "string" ? input : input instanceof URL ? input.href : undefined,

@@ -19,7 +19,7 @@
 import type { Fingerprint } from "./fingerprint.ts";
 import type { ObjectVersion } from "./object_version.ts";
 import type { Format, OutputFormat } from "../formats/format.ts";
-import type { ParquetCompression } from "../formats/parquet_output.ts";
+import type { ParquetCompression, ParquetSchema } from "../formats/parquet_output.ts";
 
 /** An error flattened so that it survives structured cloning with its class name and stack. */
 export interface SerializedError {
@@ -209,6 +209,8 @@ export interface PartSettings {
   compression?: "gzip" | "zstd";
   /** A Parquet part's page compression. */
   codec?: ParquetCompression;
+  /** A Parquet part's columns, when declared: every part has the same schema. */
+  schema?: ParquetSchema;
   /** What the temporary names of this run's parts start with (hidden: a dot first). */
   prefix: string;
 }
