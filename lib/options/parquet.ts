@@ -44,8 +44,8 @@ export const PARQUET_OUTPUT = [
     flag: {
       name: "parquet-schema",
       arg: "<n:t,...>",
-      help: "with -t parquet: the columns and their types (boolean, int64, double, string, " +
-        "timestamp, json), not inferred",
+      help: "with -t parquet: columns and types (int64, double, string, boolean, " +
+        "timestamp, json)",
     },
   },
 ] as const satisfies readonly OptionSpec[];
