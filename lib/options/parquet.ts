@@ -44,8 +44,7 @@ export const PARQUET_OUTPUT = [
     flag: {
       name: "parquet-schema",
       arg: "<n:t,...>",
-      help: "with -t parquet: columns and types (int64, double, string, boolean, " +
-        "timestamp, json)",
+      help: "with -t parquet: the declared columns, e.g. id:int64,text:string",
     },
   },
 ] as const satisfies readonly OptionSpec[];
