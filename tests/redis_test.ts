@@ -129,6 +129,50 @@ Deno.test("redis: a worker process killed with SIGKILL mid-run loses nothing", o
 });
 
 Deno.test(
+  "redis: a crunch worker frozen with SIGSTOP mid-run holds nothing up for good",
+  opts,
+  async () => {
+    const path = await tempFile("data.csv", numberedCsv(600));
+    await withRedis(2, async (server, workers) => {
+      const client = await server.client();
+      let last: Progress | undefined;
+      const results = classify(fixture("slow.ts"), path, {
+        redis: server.url(),
+        spec: { ms: 4 },
+        ordered: true,
+        chunkBytes: 128,
+        onProgress: (p) => last = p,
+      });
+      const run = collect(results);
+      // Freeze w0 once it holds tasks: alive (its connection open), but doing nothing.
+      for (let i = 0; i < 400; i++) {
+        const pending = await client.command("KEYS", "crunch:run:*:tasks");
+        const stream = text((pending as Uint8Array[])[0] ?? "");
+        if (stream) {
+          const summary = await client.command("XPENDING", stream, "workers") as unknown[];
+          const owners = (summary[3] as unknown[][] | null) ?? [];
+          if (owners.some((o) => text(o[0] as Uint8Array)!.startsWith("w0#"))) break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      workers[0].kill("SIGSTOP");
+      try {
+        assertEquals(ids(await run), range(600));
+        // What w0 held was done by w1: raced by copies, or given up on by the reaper.
+        const report = results.report()!;
+        assert.ok(
+          report.speculationsWon + last!.respawns + last!.retries >= 1,
+          JSON.stringify({ report, last }),
+        );
+      } finally {
+        workers[0].kill("SIGCONT");
+        client.close();
+      }
+    });
+  },
+);
+
+Deno.test(
   "redis: a poison record that kills its worker is isolated, the run goes on",
   opts,
   async () => {

@@ -67,6 +67,11 @@ export interface BackendRun {
   /** How many more tasks the workers can take now. */
   room(): number;
   /**
+   * True where a task sent may wait before a worker starts it (Redis's
+   * stream): a straggler's time then counts from its first sign of life.
+   */
+  readonly queues?: boolean;
+  /**
    * Sends a task to a worker, transferring `transfer` where the transport
    * can. Throws a `DataCloneError` DOMException when the task cannot be
    * carried (a batch holding a function, say).

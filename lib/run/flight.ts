@@ -62,6 +62,15 @@ export class Flight {
   progressAt = 0;
   /** When it was last sent (a straggler is raced by a copy after a while). */
   sentAt = 0;
+  /** When its first count or piece came since it was sent: its worker had started it. */
+  startedAt: number | undefined;
+
+  /** It was sent to a worker at `now`. */
+  sent(now: number): void {
+    this.state = "sent";
+    this.progressAt = this.sentAt = now;
+    this.startedAt = undefined;
+  }
   /** How long its worker took, from the task's arrival there (its last piece says). */
   busyMs: number | undefined;
   /** The 1-based line within the task's text of its next record, when a piece said. */

@@ -172,8 +172,7 @@ export class Scheduler {
       to: to === Infinity ? undefined : to,
       count: flight.crashedBefore || undefined,
     };
-    flight.state = "sent";
-    flight.progressAt = flight.sentAt = performance.now();
+    flight.sent(performance.now());
     flight.nextLine = undefined;
     flight.onNext = false;
     const started = performance.now();
@@ -211,6 +210,7 @@ export class Scheduler {
       if (piece.last) this.#queueFresh(flight.seq, flight.next!);
       return;
     }
+    flight.startedAt ??= performance.now();
     if (piece.records > piece.failures.length) this.#crashStreak = 0;
     if (piece.records > 0) {
       flight.progressAt = performance.now();
@@ -242,6 +242,7 @@ export class Scheduler {
       : this.#flights.get(count.id);
     if (flight === undefined || flight.state !== "sent") return;
     count = { ...count, id: flight.seq };
+    flight.startedAt ??= performance.now();
     flight.records = count.records;
     flight.lines = count.lines;
     flight.newlines = count.newlines;

@@ -99,12 +99,19 @@ export class Speculation {
     return chosen;
   }
 
-  /** When `flight` straggles, if it can be raced. */
+  /**
+   * When `flight` straggles, if it can be raced: its time counts from when
+   * it was sent, or, where tasks queue before a worker starts them (Redis),
+   * from its first count or piece (a task still queued is not raced: racing
+   * every task of a long queue would only double the work).
+   */
   #due(flight: Flight): number | undefined {
     if (!this.#racable(flight)) return undefined;
-    if (this.#slow.size && this.#slow.has(this.#holder(flight.seq) ?? "")) return flight.sentAt;
+    const start = this.#backend?.queues ? flight.startedAt : flight.sentAt;
+    if (start === undefined) return undefined;
+    if (this.#slow.size && this.#slow.has(this.#holder(flight.seq) ?? "")) return start;
     const limit = this.#limit();
-    return limit === undefined ? undefined : flight.sentAt + limit;
+    return limit === undefined ? undefined : start + limit;
   }
 
   /**

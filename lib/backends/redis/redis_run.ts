@@ -41,6 +41,7 @@ export class RedisRun implements BackendRun, ReapedRun {
   /** The last XADD of a task (each waits for the one before, to keep their order). */
   #adding: Promise<void> = Promise.resolve();
   readonly #outcomes: Outcomes;
+  readonly queues = true; // tasks wait in the stream until a crunch worker starts them
 
   constructor(
     id: string,
