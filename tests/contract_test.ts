@@ -18,6 +18,8 @@ import { expected, pluginFolder } from "./plugin_folder.ts";
 import { HAVE_REDIS, RedisServer, startWorkers, type WorkerProcess } from "./redis_harness.ts";
 import { FolderServer, HAVE_NGINX } from "./http_harness.ts";
 import { asDuck, duckRows, typedTable, writeParquet } from "./parquet_data.ts";
+import { duckdb } from "./duckdb.ts";
+import { concat } from "../lib/wire/frames.ts";
 import {
   awkwardCsv,
   collect,
@@ -194,6 +196,20 @@ for (const mode of MODES) {
       await server.stop();
       await Deno.remove(root, { recursive: true });
     }
+  });
+
+  test("a Parquet document of the results reads back in DuckDB as the NDJSON one does", async () => {
+    const path = await tempFile("pq-out.csv", awkwardCsv(3_000));
+    const options = { ...await mode.options(), workers: 2, chunkBytes: 4096, ordered: true };
+    const pieces = await collect(classify(fixture("identity.ts"), path, {
+      ...options,
+      encode: "parquet",
+    }));
+    const out = await tempFile("out.parquet", concat(pieces));
+    // The CSV's fields are strings: the columns are strings, read back as they were.
+    const want = await collect(classify(fixture("identity.ts"), path, options));
+    const back = await duckdb(`SELECT * FROM read_parquet('${out}')`);
+    assert.deepEqual(back, want);
   });
 
   test("the workers write the results as parts, committed once each, in input order", async () => {

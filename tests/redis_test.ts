@@ -51,6 +51,23 @@ async function withRedis(
   }
 }
 
+/** Waits (up to about 4 s) until a consumer whose name starts with `prefix` holds tasks. */
+async function untilHolding(
+  client: Awaited<ReturnType<RedisServer["client"]>>,
+  prefix: string,
+): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const pending = await client.command("KEYS", "crunch:run:*:tasks");
+    const stream = text((pending as Uint8Array[])[0] ?? "");
+    if (stream) {
+      const summary = await client.command("XPENDING", stream, "workers") as unknown[];
+      const owners = (summary[3] as unknown[][] | null) ?? [];
+      if (owners.some((o) => text(o[0] as Uint8Array)!.startsWith(prefix))) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 function ids(results: unknown[]): string[] {
   return results.map((r) => (r as { id: string }).id);
 }
@@ -109,16 +126,7 @@ Deno.test("redis: a worker process killed with SIGKILL mid-run loses nothing", o
       }),
     );
     // Kill w0 once it holds tasks.
-    for (let i = 0; i < 400; i++) {
-      const pending = await client.command("KEYS", "crunch:run:*:tasks");
-      const stream = text((pending as Uint8Array[])[0] ?? "");
-      if (stream) {
-        const summary = await client.command("XPENDING", stream, "workers") as unknown[];
-        const owners = (summary[3] as unknown[][] | null) ?? [];
-        if (owners.some((o) => text(o[0] as Uint8Array)!.startsWith("w0#"))) break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await untilHolding(client, "w0#");
     workers[0].kill("SIGKILL");
     const results = await run;
     client.close();
@@ -145,16 +153,7 @@ Deno.test(
       });
       const run = collect(results);
       // Freeze w0 once it holds tasks: alive (its connection open), but doing nothing.
-      for (let i = 0; i < 400; i++) {
-        const pending = await client.command("KEYS", "crunch:run:*:tasks");
-        const stream = text((pending as Uint8Array[])[0] ?? "");
-        if (stream) {
-          const summary = await client.command("XPENDING", stream, "workers") as unknown[];
-          const owners = (summary[3] as unknown[][] | null) ?? [];
-          if (owners.some((o) => text(o[0] as Uint8Array)!.startsWith("w0#"))) break;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await untilHolding(client, "w0#");
       workers[0].kill("SIGSTOP");
       try {
         assertEquals(ids(await run), range(600));

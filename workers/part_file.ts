@@ -12,6 +12,7 @@
 
 import * as zlib from "node:zlib";
 import { csvCell } from "../lib/formats/encode.ts";
+import { concat } from "../lib/wire/frames.ts";
 import { ParquetEncoder } from "../lib/formats/parquet_output.ts";
 import type { Encoded, PartSettings, WrittenPart } from "../lib/wire/task.ts";
 import type { RemoteClient } from "../lib/remote/client.ts";
@@ -93,7 +94,7 @@ export class PartFile {
       const inner = pieces.flatMap((p, k) => k ? [encoder.encode(",\n"), p] : [p]);
       pieces.splice(0, pieces.length, encoder.encode("[\n"), ...inner, encoder.encode("\n]\n"));
     }
-    return { bytes: join(pieces), misfits: [] };
+    return { bytes: concat(pieces), misfits: [] };
   }
 
   /** A Parquet part: one row group of this task's results, its schema theirs. */
@@ -110,14 +111,4 @@ export class PartFile {
     this.#results = document.written;
     return { bytes, misfits };
   }
-}
-
-function join(pieces: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
-  return out;
 }

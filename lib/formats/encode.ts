@@ -131,10 +131,12 @@ export function encodeResult(
   value: unknown,
   columns: readonly string[],
 ): string {
-  const loss = jsonLoss(value);
+  // One look for the common case (plain strings, numbers, booleans): no loss, no bigint.
+  const safe = jsonSafe(value);
+  const loss = safe ? undefined : jsonLoss(value);
   if (loss) throw new TypeError(loss);
   if (format !== "csv") {
-    const text = jsonOf(value);
+    const text = safe ? JSON.stringify(value) : JSON.stringify(value, bigints);
     if (text === undefined) throw new TypeError(`a ${typeof value} has no JSON form`);
     return text;
   }

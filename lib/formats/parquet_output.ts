@@ -142,8 +142,11 @@ function compressors(): Record<string, (input: Uint8Array) => Uint8Array> {
 export class ParquetEncoder<T> {
   readonly #compression: ParquetCompression;
   readonly #rowGroupRows: number;
+  /** Results added before the schema is fixed (the first row group's, undeclared). */
   #rows: Record<string, unknown>[] = [];
   #tags: T[] = [];
+  /** The column values of each result added once the schema is fixed, fitted to it. */
+  #fitted: unknown[][] = [];
   #columns: { name: string; type: ColumnType }[] | undefined;
   #writer: ParquetWriter | undefined;
   #bytes: { index: number; getBuffer(): ArrayBuffer } | undefined;
@@ -182,21 +185,33 @@ export class ParquetEncoder<T> {
    */
   add(result: unknown, tag: T): string | undefined {
     const row = isPlainObject(result) ? result : { result };
-    if (this.#columns) {
-      for (const key in row) {
-        if (row[key] !== undefined && !this.#columns.some((c) => c.name === key)) {
-          return `result has key ${JSON.stringify(key)}, not among the Parquet columns ` +
-            `${this.#columns.map((c) => c.name).join(", ")}`;
-        }
-      }
-      for (const { name, type } of this.#columns) {
-        const fitted = fit(row[name], type);
-        if ("why" in fitted) return this.#misfit(name, fitted.why, type);
+    if (this.#columns === undefined) {
+      this.#rows.push(row);
+      this.#tags.push(tag);
+      return undefined;
+    }
+    const values = this.#fit(row);
+    if (typeof values === "string") return values;
+    this.#fitted.push(values);
+    return undefined;
+  }
+
+  /** The values of `row`, one a column, as the fixed schema holds them; or why it does not fit. */
+  #fit(row: Record<string, unknown>): unknown[] | string {
+    const columns = this.#columns!;
+    for (const key in row) {
+      if (row[key] !== undefined && !columns.some((c) => c.name === key)) {
+        return `result has key ${JSON.stringify(key)}, not among the Parquet columns ` +
+          `${columns.map((c) => c.name).join(", ")}`;
       }
     }
-    this.#rows.push(row);
-    this.#tags.push(tag);
-    return undefined;
+    const values: unknown[] = new Array(columns.length);
+    for (const [c, { name, type }] of columns.entries()) {
+      const fitted = fit(row[name], type);
+      if ("why" in fitted) return this.#misfit(name, fitted.why, type);
+      values[c] = fitted.value;
+    }
+    return values;
   }
 
   #misfit(name: string, why: string, type: ColumnType): string {
@@ -206,7 +221,7 @@ export class ParquetEncoder<T> {
 
   /** True when a row group's worth of results waits to be written. */
   get full(): boolean {
-    return this.#rows.length >= this.#rowGroupRows;
+    return this.#rows.length + this.#fitted.length >= this.#rowGroupRows;
   }
 
   /**
@@ -217,24 +232,15 @@ export class ParquetEncoder<T> {
   async flush(): Promise<{ bytes: Uint8Array; misfits: Misfit<T>[] }> {
     const misfits: Misfit<T>[] = [];
     if (this.#writer === undefined) await this.#start();
+    // The first row group's results, checked against the schema they fixed.
+    for (const [r, row] of this.#rows.entries()) {
+      const values = this.#fit(row);
+      if (typeof values === "string") misfits.push({ tag: this.#tags[r], reason: values });
+      else this.#fitted.push(values);
+    }
     const columns = this.#columns!;
     const data: unknown[][] = columns.map(() => []);
-    for (let r = 0; r < this.#rows.length; r++) {
-      const row = this.#rows[r];
-      const values: unknown[] = [];
-      let why: string | undefined;
-      for (const [c, { name, type }] of columns.entries()) {
-        const fitted = fit(row[name], type);
-        if ("why" in fitted) {
-          why = this.#misfit(name, fitted.why, type);
-          break;
-        }
-        values[c] = fitted.value;
-      }
-      if (why !== undefined) {
-        misfits.push({ tag: this.#tags[r], reason: why });
-        continue;
-      }
+    for (const values of this.#fitted) {
       for (let c = 0; c < columns.length; c++) data[c].push(values[c]);
     }
     const rows = data[0]?.length ?? 0;
@@ -247,6 +253,7 @@ export class ParquetEncoder<T> {
     this.#written += rows;
     this.#rows = [];
     this.#tags = [];
+    this.#fitted = [];
     return { bytes: this.#take(), misfits };
   }
 

@@ -16,7 +16,7 @@ import { RemoteClient } from "../remote/client.ts";
 import { isRemote, remoteObject, shown } from "../remote/location.ts";
 import type { RowGroupsBody, TaskCount } from "../wire/task.ts";
 import { type ParquetFile, parquetFile, parquetObject } from "./parquet_footer.ts";
-import { type InputOptions, openError } from "./source.ts";
+import { type InputOptions, openError, spreadChunk } from "./source.ts";
 import { resolve } from "node:path";
 import type { InputPlan, InputTask, OpenInput, SourceHead, TaskSource, Verdict } from "./task.ts";
 
@@ -37,14 +37,11 @@ export class RowGroupSource implements TaskSource {
   readonly #file: ParquetFile;
   readonly #runs: Run[];
   readonly #columns: string[] | undefined;
-  readonly #bytesTotal: number;
   readonly file: string;
   #next = 0;
   #bytesRead: number;
-  /** Compressed bytes of each run, by its index. */
-  readonly #bytes = new Map<number, number>();
   /** The run each body handed out reads. */
-  readonly #bodies = new WeakMap<object, number>();
+  readonly #bodies = new WeakMap<object, Run>();
   /** Bytes of each task taken, until it is done. */
   readonly #taken = new Map<number, number>();
 
@@ -65,8 +62,6 @@ export class RowGroupSource implements TaskSource {
     this.file = name;
     this.#columns = columns;
     this.#runs = runsOf(file.metadata, columns, chunkBytes, spread, limit);
-    for (const [k, run] of this.#runs.entries()) this.#bytes.set(k, run.bytes);
-    this.#bytesTotal = file.size;
     // The footer and whatever is not read (other columns, rows past a limit) count as read.
     this.#bytesRead = file.size - this.#runs.reduce((sum, run) => sum + run.bytes, 0);
   }
@@ -76,7 +71,7 @@ export class RowGroupSource implements TaskSource {
   }
 
   get bytesTotal(): number {
-    return this.#bytesTotal;
+    return this.#file.size;
   }
 
   get bytesRead(): number {
@@ -108,13 +103,13 @@ export class RowGroupSource implements TaskSource {
       fingerprint,
       version,
     };
-    this.#bodies.set(body, this.#next - 1);
+    this.#bodies.set(body, run);
     return Promise.resolve({ body, transfer: [] });
   }
 
   taken(id: number, task: InputTask): void {
     const run = this.#bodies.get(task.body);
-    if (run !== undefined) this.#taken.set(id, this.#bytes.get(run) ?? 0);
+    if (run !== undefined) this.#taken.set(id, run.bytes);
   }
 
   again(task: InputTask): Promise<InputTask> {
@@ -242,7 +237,7 @@ export class ParquetPlan implements InputPlan {
       0,
     );
     const chunkBytes = options.workers
-      ? Math.min(options.chunkBytes, Math.max(1, Math.ceil(data / (options.workers * 2))))
+      ? spreadChunk(data, options.chunkBytes, options.workers)
       : options.chunkBytes;
     const spread = (options.workers ?? 1) * 2;
     const source = new RowGroupSource(file, this.file, columns, chunkBytes, spread, options.limit);
