@@ -28,7 +28,7 @@ import { waiting } from "./cases/waiting.ts";
 import { throughRedis } from "./cases/redis.ts";
 import { chaos } from "./cases/chaos.ts";
 import { remoteInputs } from "./cases/remote.ts";
-import { slowWorker } from "./cases/speculation.ts";
+import { slowRegion, slowWorker } from "./cases/speculation.ts";
 import { parquetInput } from "./cases/parquet.ts";
 import { outputDir } from "./cases/output_dir.ts";
 
@@ -62,7 +62,10 @@ const cases: [string, (ctx: Context) => Promise<void>][] = [
   ["12", throughRedis],
   ["13", chaos],
   ["14", remoteInputs],
-  ["15", slowWorker],
+  ["15", async (ctx) => {
+    await slowWorker(ctx);
+    await slowRegion(ctx);
+  }],
   ["16", parquetInput],
   ["17", outputDir],
 ];

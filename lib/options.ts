@@ -173,8 +173,8 @@ export interface RunOptions {
    */
   reader?: "workers" | "main";
   /**
-   * Race a copy of a task running 3x the median task (and 1 s) on an idle worker once no task
-   * waits; the first to finish wins (default true; false for side effects).
+   * Once no task waits, a task running 3x the median task (and 1 s) is split among idle
+   * workers, or raced by a copy (default true; false for a plug-in with side effects).
    */
   speculate?: boolean;
   /**

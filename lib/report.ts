@@ -129,6 +129,8 @@ export interface RunReport {
   speculated: number;
   /** Races a copy won (its task's first worker was the slower). */
   speculationsWon: number;
+  /** Straggling tasks split among idle workers while they ran (option `speculate`). */
+  splits: number;
   /** The main thread's (or coordinator's) time. */
   main: MainReport;
   /** Each worker that ran tasks, by name. */

@@ -41,7 +41,7 @@ for (const isolation of ["thread", "process"] as const) {
 }
 
 Deno.test({
-  name: "[redis] copies race through Redis too; every record once, in order",
+  name: "[redis] a slow worker's stragglers are split or raced through Redis; every record once",
   ignore: !HAVE_REDIS,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -53,7 +53,10 @@ Deno.test({
       const path = await tempFile("slow-redis.csv", numberedCsv(3_000));
       const raced = await run(path, { redis: server.url() });
       assert.deepEqual(raced.ids, Array.from({ length: 3_000 }, (_, i) => String(i)));
-      assert.ok(raced.report.speculationsWon >= 1, JSON.stringify(raced.report));
+      // Through Redis no task waits behind another in a worker: the slow worker's straggler is
+      // split among the idle ones (its own part raced if it straggles still), or raced.
+      const { speculationsWon, splits } = raced.report;
+      assert.ok(speculationsWon + splits >= 1, JSON.stringify(raced.report));
     } finally {
       await Promise.all(workers.map((w) => w.stop("SIGTERM")));
       await server.stop();

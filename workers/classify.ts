@@ -45,6 +45,8 @@ export interface ClassifySettings {
   /** Records `[from, to)`. */
   from: number;
   to: number;
+  /** Where it is and where to stop, lowered while it runs (its later records split off). */
+  bound?: Bound;
   /** Offsets that cannot be classified: a failure each, in place. */
   bad?: Map<number, unknown>;
   /** Only these offsets are classified; the others are passed over (a run over selected records). */
@@ -55,6 +57,15 @@ export interface ClassifySettings {
   stopOnError: boolean;
   retry: RetryPolicy;
   rate?: RateGate;
+}
+
+/**
+ * A task's first record not started yet (`at`), and the record to stop
+ * before (`to`), which a split lowers while the task runs; never below `at`.
+ */
+export interface Bound {
+  at: number;
+  to: number;
 }
 
 /** What a unit of work ended as, per record. */
@@ -76,6 +87,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as PromiseLike<unknown>).then === "function";
 }
 
+/**
+ * Most records between two looks at the clock: after a run of quick records,
+ * a region of slow ones is noticed (to send pieces, take messages) within
+ * this many of them.
+ */
+const MAX_CHECK_EVERY = 64;
+
 /** Classifies tasks' records; keeps how often to look at the clock from task to task. */
 export class Classifier {
   /** Records between two looks at the clock; adapts to the classifier's speed. */
@@ -91,15 +109,17 @@ export class Classifier {
 
   async #oneByOne(settings: ClassifySettings, sink: ClassifySink): Promise<number> {
     const { rows, from, to, bad, only, stopOnError, retry } = settings;
+    const bound = settings.bound ?? { at: from, to };
     const classify = settings.plugin.classify!;
     let lastCheck = performance.now();
     let countdown = this.#checkEvery;
     let i = from;
-    for (; i < to; i++) {
+    for (; i < to && i < bound.to; i++) {
+      bound.at = i + 1;
       if (only !== undefined && !only.has(i)) continue;
       if (bad?.has(i)) {
         sink.bad(i);
-        if (stopOnError) break;
+        if (stopOnError) return i + 1;
         continue;
       }
       const row = rows[i];
@@ -121,37 +141,40 @@ export class Classifier {
         if (result !== undefined) sink.result(i, result);
       } catch (error) {
         sink.failure(i, error);
-        if (stopOnError) break;
+        if (stopOnError) return i + 1;
       }
       if (--countdown === 0) {
         const now = performance.now();
         // Look at the clock about once a millisecond, whatever classify costs.
         const took = now - lastCheck;
         if (took > 2) this.#checkEvery = 1;
-        else if (took < 0.5 && this.#checkEvery < 1024) this.#checkEvery *= 2;
+        else if (took < 0.5 && this.#checkEvery < MAX_CHECK_EVERY) this.#checkEvery *= 2;
         countdown = this.#checkEvery;
         lastCheck = now;
         if (!(await sink.tick(i + 1))) return i + 1;
       }
     }
-    return Math.min(i + 1, to);
+    return i;
   }
 
   async #windowed(settings: ClassifySettings, sink: ClassifySink): Promise<number> {
-    const { from, to, concurrency, stopOnError } = settings;
+    const { from, concurrency, stopOnError } = settings;
+    const bound = settings.bound ?? { at: from, to: settings.to };
+    const to = () => Math.min(settings.to, bound.to);
     const size = settings.plugin.classifyBatch ? settings.batchRecords : 1;
     const window: Unit[] = [];
     let next = from;
     let stopped = false;
     const launch = () => {
-      const end = Math.min(to, next + size);
+      const end = Math.min(to(), next + size);
       const unit: Unit = { from: next, to: end, done: runUnit(settings, next, end, sink) };
+      bound.at = end;
       unit.done.then((outcomes) => unit.outcomes = outcomes);
       window.push(unit);
       next = end;
     };
-    while ((next < to && !stopped) || window.length) {
-      while (!stopped && next < to && window.length < concurrency) launch();
+    while ((next < to() && !stopped) || window.length) {
+      while (!stopped && next < to() && window.length < concurrency) launch();
       const head = window[0];
       if (head.outcomes === undefined) sink.awaiting(head.from);
       const outcomes = head.outcomes ?? await head.done;
@@ -169,7 +192,7 @@ export class Classifier {
       }
       if (!(await sink.tick(head.to))) return head.to;
     }
-    return to;
+    return next;
   }
 }
 

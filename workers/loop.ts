@@ -15,6 +15,7 @@
 import type { TaskMessage, ToWorker } from "../lib/wire/protocol.ts";
 import { serializeError } from "../lib/wire/task.ts";
 import { Classifier } from "./classify.ts";
+import { msPerRecord, type Progress, splitCuts } from "./split_cuts.ts";
 import { CurrentRun, ParserCache } from "./current_run.ts";
 import { type KindTools, taskRows } from "./kinds/mod.ts";
 import { StageClock } from "./stage_clock.ts";
@@ -46,6 +47,8 @@ export class WorkLoop {
   #draining = false;
   /** Tasks of the current run that lost a race: stopped (or never started), nothing sent. */
   #dropped = new Set<number>();
+  /** Where the current run's task under way is, and is to stop (a split lowers it). */
+  #bounds = new Map<number, Progress & { records: number }>();
   /** What prepare() returned in this worker, kept for its init (see PrepareMessage.keep). */
   #kept: unknown;
 
@@ -69,6 +72,7 @@ export class WorkLoop {
       case "run":
         this.#run = new CurrentRun(message, this.#parsers);
         this.#dropped.clear();
+        this.#bounds.clear();
         break;
       case "update":
         if (this.#run?.id === message.run) {
@@ -77,6 +81,9 @@ export class WorkLoop {
         break;
       case "cancel":
         this.#cancel(message.run, message.task);
+        break;
+      case "split":
+        if (this.#run?.id === message.run) this.#split(message.run, message.task, message.parts);
         break;
       case "task":
       case "close":
@@ -102,6 +109,23 @@ export class WorkLoop {
       if (queued.type === "close" || queued.run !== run) continue;
       if (task === undefined || queued.task.id === task) queue.splice(k, 1);
     }
+  }
+
+  /**
+   * Splits what task `id` has not started among `parts` workers: it keeps
+   * the first part. No cuts when it is not under way, or too little is left.
+   */
+  #split(run: number, id: number, parts: number): void {
+    const bound = this.#bounds.get(id);
+    const now = performance.now();
+    const cuts = bound ? splitCuts(bound, parts, now) : [];
+    if (cuts.length) bound!.to = cuts[0];
+    const records = bound?.records ?? 0;
+    // Too little left to split: how long it is yet to take, for main to weigh a race.
+    const leftMs = bound && !cuts.length
+      ? Math.min((bound.to - bound.at) * msPerRecord(bound, now), 2 ** 31)
+      : undefined;
+    this.#transport.send({ type: "split", run, task: id, cuts, records, leftMs });
   }
 
   async #load(module: string): Promise<void> {
@@ -222,6 +246,8 @@ export class WorkLoop {
     }
     const from = task.from ?? 0;
     const to = Math.min(task.to ?? rows.rows.length, rows.rows.length);
+    const bound = { from, at: from, to, records: rows.rows.length, startedAt: performance.now() };
+    this.#bounds.set(task.id, bound);
     const outcomes = new TaskOutcomes(
       this.#transport,
       run,
@@ -245,7 +271,9 @@ export class WorkLoop {
       stopOnError: run.settings.stopOnError,
       retry: run.retry,
       rate: run.gate,
+      bound,
     }, outcomes);
+    this.#bounds.delete(task.id);
     if (!live()) return; // cancelled meanwhile
     await outcomes.finish(stop);
     if (run.spans) (await run.spans)?.task(task.id, stop - from, clock);

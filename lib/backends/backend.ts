@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { SplitAnswer } from "../wire/protocol.ts";
 import type { WorkerCrashError } from "../errors.ts";
 import type { ResultsPiece, RunSettings, Task, TaskCount } from "../wire/task.ts";
 
@@ -48,6 +49,8 @@ export interface BackendListener {
    * it was working on first; nothing more of them will arrive.
    */
   lost(ids: number[], error: WorkerCrashError): void;
+  /** The worker of a task answered a {@linkcode BackendRun.split}. */
+  split?(answer: SplitAnswer): void;
   /** Room may have grown: a replacement worker is ready. */
   ready(): void;
   /** The backend cannot go on with the run (a replacement worker failed to start). */
@@ -89,6 +92,15 @@ export interface BackendRun {
    * of it arrives. Where it cannot, what still comes of it is dropped.
    */
   cancel?(id: number): void;
+  /**
+   * Asks the worker holding task `id` to share the records it has not
+   * started among `parts` workers, where the backend can: it keeps the
+   * first part and its answer comes as {@linkcode BackendListener.split}. A
+   * backend without it has its stragglers raced, never split.
+   */
+  split?(id: number, parts: number): void;
+  /** Workers that hold no task now, where the backend can say. */
+  idle?(): number;
   /**
    * `worker` (as {@linkcode BackendRun.holder} names it) lost a race to a
    * copy of its task: the backend gives it no more tasks while others can

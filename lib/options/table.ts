@@ -286,7 +286,7 @@ export const OPTIONS = [
       name: "no-speculate",
       negates: true,
       help:
-        "never race a copy of a straggling task on an idle worker (a plug-in with side effects)",
+        "never split a straggling task among idle workers, nor race a copy of it (side effects)",
     },
   },
   {

@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { SplitAnswer } from "../wire/protocol.ts";
 import { runSettings } from "./run_settings.ts";
 import { StallWatch } from "./stall_watch.ts";
 import type { WorkerCrashError } from "../errors.ts";
@@ -53,7 +54,6 @@ type Event =
   | { type: "count"; count: TaskCount }
   | { type: "lost"; seqs: number[]; error: WorkerCrashError }
   | { type: "ready" }
-  | { type: "note"; note: WorkerNote }
   | { type: "failed"; error: unknown };
 
 /** What the consumer's iterator drives: one input's {@linkcode Engine}, or several in turn. */
@@ -100,8 +100,7 @@ export class Engine implements BackendListener, Pump {
   readonly #part: Part | undefined;
   #events: Event[] = [];
   #wake: (() => void) | undefined;
-  /** Stops a dispatch that waits for a read, when events come in. */
-  #interrupt: (() => void) | undefined;
+  #interrupt: (() => void) | undefined; // stops a dispatch waiting for a read, when events come
   /** An abort ends the run at once: results not yet taken are dropped, the next `next()` rejects. */
   #onAbort = () => {
     this.#outbox.clear();
@@ -109,10 +108,8 @@ export class Engine implements BackendListener, Pump {
   };
   /** Aborts the workers' start when the run ends before they are ready. */
   #starting = new AbortController();
-  /** Says when a task's records stop finishing. */
-  #stall: StallWatch | undefined;
-  /** Gathers the run's report, once it starts. */
-  #builder: ReportBuilder | undefined;
+  #stall: StallWatch | undefined; // says when a task's records stop finishing
+  #builder: ReportBuilder | undefined; // gathers the run's report, once it starts
 
   /** Checks the input now; reading starts at the first `next()`. */
   constructor(input: Input, options: ResolvedRunOptions, lease: Lease, part?: Part) {
@@ -276,6 +273,10 @@ export class Engine implements BackendListener, Pump {
     this.#push({ type: "count", count });
   }
 
+  split(answer: SplitAnswer): void {
+    if (this.#state === "running") this.#scheduler?.split(answer); // limits later pieces only
+  }
+
   lost(seqs: number[], error: WorkerCrashError): void {
     this.#push({ type: "lost", seqs, error });
   }
@@ -285,7 +286,7 @@ export class Engine implements BackendListener, Pump {
   }
 
   note(note: WorkerNote): void {
-    this.#push({ type: "note", note });
+    if (note.kind === "recycled") this.#stats.recycled++;
   }
 
   failed(error: unknown): void {
@@ -303,8 +304,7 @@ export class Engine implements BackendListener, Pump {
   }
 
   #drainEvents(): void {
-    if (this.#state !== "running" || this.#scheduler === undefined) return;
-    if (this.#events.length === 0) return;
+    if (this.#state !== "running" || !this.#scheduler || !this.#events.length) return;
     const started = performance.now();
     const events = this.#events;
     this.#events = [];
@@ -317,8 +317,7 @@ export class Engine implements BackendListener, Pump {
       } else if (event.type === "count") {
         const error = scheduler.count(event.count);
         if (error !== undefined) return this.#fail(error);
-      } else if (event.type === "note" && event.note.kind === "recycled") this.#stats.recycled++;
-      else if (event.type === "lost") {
+      } else if (event.type === "lost") {
         const error = scheduler.lost(event.seqs, event.error);
         if (error) return this.#fail(error);
       }

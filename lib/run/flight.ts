@@ -14,6 +14,7 @@
  */
 
 import type { InputTask } from "../input/task.ts";
+import type { ResultsPiece } from "../wire/task.ts";
 
 /** Records `[from, to)` of a task, and how often a worker died on them. */
 export interface Range {
@@ -21,6 +22,10 @@ export interface Range {
   /** Exclusive end; Infinity until the task's record count is known. */
   to: number;
   attempts: number;
+  /** A later part of a task split in flight (see `splits.ts`). */
+  split?: true;
+  /** The id another worker runs this part under, while it does. */
+  tail?: number;
 }
 
 /** What a crash means for the task that was being classified. */
@@ -65,11 +70,33 @@ export class Flight {
   /** When its first count or piece came since it was sent: its worker had started it. */
   startedAt: number | undefined;
 
+  /** The record its current range was at when it was last sent. */
+  sentFrom = 0;
+
   /** It was sent to a worker at `now`. */
   sent(now: number): void {
     this.state = "sent";
     this.progressAt = this.sentAt = now;
     this.startedAt = undefined;
+    this.sentFrom = this.range.from;
+    this.nextLine = undefined;
+    this.onNext = false;
+  }
+
+  /** Its worker sent `piece` at `now`: records from the current range's start on. */
+  took(piece: ResultsPiece, now: number): void {
+    this.startedAt ??= now;
+    if (piece.records > 0) {
+      this.progressAt = now;
+      this.nextLine = piece.nextLine;
+      this.onNext = piece.waiting === true;
+    }
+    this.advance(piece.records);
+    if (piece.last) {
+      this.newlines = piece.newlines;
+      this.busyMs = piece.stages?.busy;
+      this.state = "waiting";
+    }
   }
   /** How long its worker took, from the task's arrival there (its last piece says). */
   busyMs: number | undefined;

@@ -29,6 +29,7 @@ export type Counts = Pick<
   | "reruns"
   | "speculated"
   | "speculationsWon"
+  | "splits"
 >;
 
 /** One run's report, as it is gathered. */
@@ -172,7 +173,7 @@ export class ReportBuilder {
       consumerMs: Math.max(0, elapsedMs - waitMs),
     };
     const { records, results, errors, retries, respawns, isolated, reruns } = counts;
-    const { speculated, speculationsWon } = counts;
+    const { speculated, speculationsWon, splits } = counts;
     const tail = this.#skew.tail(this.#started);
     const report = {
       version: 1 as const,
@@ -186,6 +187,7 @@ export class ReportBuilder {
       reruns,
       speculated,
       speculationsWon,
+      splits,
       main,
       workers: list.sort((a, b) => a.worker.localeCompare(b.worker, "en", { numeric: true })),
       slowestRecords: [...this.#records],
@@ -250,6 +252,7 @@ export function mergeReports(reports: RunReport[], elapsedMs: number, workers: n
     reruns: sum((r) => r.reruns),
     speculated: sum((r) => r.speculated),
     speculationsWon: sum((r) => r.speculationsWon),
+    splits: sum((r) => r.splits),
     main: {
       inputMs: sum((r) => r.main.inputMs),
       dispatchMs: sum((r) => r.main.dispatchMs),

@@ -11,21 +11,18 @@
  * @module
  */
 
-import { WorkerCrashError } from "../errors.ts";
+import type { SplitAnswer } from "../wire/protocol.ts";
+import type { WorkerCrashError } from "../errors.ts";
 import { InputStop, type InputTask, type TaskSource, type Verdict } from "../input/task.ts";
-import type { Failure, ResultsPiece, Task, TaskCount } from "../wire/task.ts";
+import type { ResultsPiece, Task, TaskCount } from "../wire/task.ts";
 import type { BackendRun } from "../backends/backend.ts";
 import { Flight } from "./flight.ts";
-import type { Piece, Release } from "./release.ts";
+import type { Release } from "./release.ts";
 import { internal } from "./internal_piece.ts";
-import { Speculation } from "./speculation.ts";
+import { Tails } from "./tails.ts";
+import { Crashes } from "./crashes.ts";
 import type { Stats } from "./stats.ts";
 import type { ReportBuilder } from "./report_builder.ts";
-
-/** The warning a run that lost a worker to an out-of-memory ends with. */
-const OUT_OF_MEMORY =
-  "a worker ran out of memory: its records were isolated; --max-worker-memory " +
-  "<MB> (maxWorkerMemory) sets each worker's heap limit, and a lower one finds such records sooner";
 
 /** Bytes of results waiting for the consumer above which no new task is read. */
 const MAX_BACKLOG = 256 << 20;
@@ -39,8 +36,11 @@ export interface SchedulerOptions {
   backlog: () => number;
   /** Gathers the run's report. */
   report?: ReportBuilder;
-  /** Race a copy of a straggling task when workers are idle (default true). */
+  /** Race a copy of a straggling task, or split it, when workers are idle (default true). */
   speculate?: boolean;
+  /** A run that stops at its first error, or writes a part per task, splits no task. */
+  stopOnError?: boolean;
+  outputDir?: string;
 }
 
 /** Why a flight waits to be sent again. */
@@ -63,23 +63,23 @@ export class Scheduler {
   /** Tasks to send again, first in line for the next free worker. */
   #again: { flight: Flight; why: Again }[] = [];
   #seq = 0;
-  /** Worker deaths since a record was last classified. */
-  #crashStreak = 0;
+  /** Worker deaths, and the streak of them without a record finished. */
+  readonly #crashes: Crashes;
   #sourceDone = false;
   /** A read of the source not yet taken up. */
   #reading: Promise<{ task: InputTask | null } | { error: unknown }> | undefined;
-  /** Copies of straggling tasks, raced against them. */
-  readonly speculation: Speculation | undefined;
+  /** What is done about stragglers: split, or raced by copies. */
+  readonly #tails: Tails | undefined;
 
   constructor(source: TaskSource, release: Release, stats: Stats, options: SchedulerOptions) {
     this.#source = source;
     this.#release = release;
     this.#stats = stats;
     this.#options = options;
+    this.#crashes = new Crashes(stats, options.maxRespawns);
     const again = (task: InputTask) => this.#source.again(task);
-    if (options.speculate !== false) {
-      this.speculation = new Speculation(stats, this.#flights, again);
-    }
+    const split = !options.stopOnError && options.outputDir === undefined;
+    if (options.speculate !== false) this.#tails = new Tails(stats, this.#flights, again, split);
   }
 
   /** True when the source is exhausted and nothing waits to be re-sent. */
@@ -98,6 +98,7 @@ export class Scheduler {
     live: () => boolean,
     interrupt: Promise<undefined>,
   ): Promise<void> {
+    this.#tails?.use(backend);
     while (live() && backend.room() > 0) {
       let flight: Flight | undefined;
       const again = this.#again.shift();
@@ -109,7 +110,7 @@ export class Scheduler {
         flight = await this.#read(interrupt);
         if (flight === undefined) {
           // Nothing to send now (all read, or held open behind a slow task): race stragglers.
-          if (this.#again.length === 0) await this.speculation?.race(backend, live);
+          if (this.#again.length === 0) await this.#tails?.race(backend, live);
           return;
         }
       }
@@ -124,7 +125,7 @@ export class Scheduler {
 
   /** Resolves with `woken`, or sooner when a task in flight straggles (for the pump to race it). */
   sleep(woken: Promise<void>): Promise<void> {
-    return (this.#again.length ? undefined : this.speculation?.sleep(woken)) ?? woken;
+    return (this.#again.length ? undefined : this.#tails?.sleep(woken)) ?? woken;
   }
 
   /** The next new task as a flight; undefined when there is none now. */
@@ -173,8 +174,6 @@ export class Scheduler {
       count: flight.crashedBefore || undefined,
     };
     flight.sent(performance.now());
-    flight.nextLine = undefined;
-    flight.onNext = false;
     const started = performance.now();
     try {
       backend.send(task, flight.task.transfer);
@@ -195,7 +194,7 @@ export class Scheduler {
 
   /** A piece of a task's results (of a task raced by a copy: once one of them has finished). */
   piece(piece: ResultsPiece): void {
-    for (const p of this.speculation?.route(piece) ?? [piece]) this.#take(p);
+    for (const p of this.#tails?.route(piece) ?? [piece]) this.#take(p);
   }
 
   #take(piece: ResultsPiece): void {
@@ -210,25 +209,25 @@ export class Scheduler {
       if (piece.last) this.#queueFresh(flight.seq, flight.next!);
       return;
     }
-    flight.startedAt ??= performance.now();
-    if (piece.records > piece.failures.length) this.#crashStreak = 0;
-    if (piece.records > 0) {
-      flight.progressAt = performance.now();
-      flight.nextLine = piece.nextLine;
-      flight.onNext = piece.waiting === true;
-    }
+    if (piece.records > piece.failures.length) this.#crashes.progressed();
     if (piece.retried) this.#stats.retriedRecords += piece.retried;
-    flight.advance(piece.records);
+    flight.took(piece, performance.now());
     const report = this.#options.report;
     if (piece.stages) report?.task(flight.seq, piece.stages, flight.records ?? flight.range.from);
     this.#release.add(internal(piece));
-    if (piece.last) {
-      flight.newlines = piece.newlines;
-      flight.busyMs = piece.stages?.busy;
-      flight.state = "waiting";
-      if (flight.finishRange()) this.#complete(flight);
-      else this.#again.unshift({ flight, why: "crash" });
-    }
+    if (piece.last) this.#onward(flight);
+  }
+
+  /** A flight's current range is done: the task is complete, a tail of it runs on, or what is left is sent. */
+  #onward(flight: Flight): void {
+    if (flight.finishRange()) return this.#complete(flight);
+    if (this.#tails?.front(flight, (piece) => this.#take(piece))) return;
+    this.#again.unshift({ flight, why: flight.range.split ? "rerun" : "crash" });
+  }
+
+  /** The worker of a task answered a split asked for. */
+  split(answer: SplitAnswer): void {
+    this.#tails?.cut(answer);
   }
 
   /**
@@ -236,10 +235,17 @@ export class Scheduler {
    * error that ends the run, if the source says one does.
    */
   count(count: TaskCount): unknown {
-    // A raced task is counted once, by whichever of it and its copy counts first.
-    const flight = this.speculation
-      ? this.speculation.counting(count.id)
-      : this.#flights.get(count.id);
+    const counted = this.#tails?.count(count) ?? { flight: this.#flights.get(count.id) };
+    if (!("flight" in counted)) {
+      // A tail that counted otherwise, holding its flight: what is left of it is sent again.
+      const again = counted.again;
+      if (again) {
+        again.state = "waiting";
+        this.#again.unshift({ flight: again, why: "rerun" });
+      }
+      return;
+    }
+    const flight = counted.flight;
     if (flight === undefined || flight.state !== "sent") return;
     count = { ...count, id: flight.seq };
     flight.startedAt ??= performance.now();
@@ -274,6 +280,7 @@ export class Scheduler {
     this.#stats.reruns++;
     this.#release.reset(seq);
     const flight = this.#flights.get(seq);
+    if (flight) this.#tails?.forget(flight);
     if (flight !== undefined && flight.state !== "waiting") {
       flight.state = "superseded"; // once its worker is done with the old one
       flight.next = task;
@@ -293,6 +300,7 @@ export class Scheduler {
   /** Task `seq` holds no records: drop what it sent. */
   #drop(seq: number): void {
     const flight = this.#flights.get(seq);
+    if (flight) this.#tails?.forget(flight);
     if (flight !== undefined && flight.state !== "waiting") {
       flight.state = "discarded";
       flight.next = undefined;
@@ -307,7 +315,7 @@ export class Scheduler {
   #complete(flight: Flight): void {
     this.#flights.delete(flight.seq);
     // Its worker's time, not since it was sent: tasks queued through Redis would count their wait.
-    this.speculation?.finished(flight.busyMs ?? performance.now() - flight.sentAt);
+    this.#tails?.finished(flight.busyMs ?? performance.now() - flight.sentAt);
     const byteEnd = this.#source.completed(flight.seq, flight.task);
     this.#release.complete(flight.seq, flight.newlines ?? 0, byteEnd);
   }
@@ -319,61 +327,26 @@ export class Scheduler {
    */
   lost(seqs: number[], error: WorkerCrashError): WorkerCrashError | undefined {
     const flights: Flight[] = [];
-    for (const seq of seqs) {
+    for (const id of seqs) {
       // A copy's loss hands on what its original held back; an original's is sent again below.
-      for (const held of this.speculation?.lost(seq) ?? []) this.#take(held);
-      const flight = this.#flights.get(seq);
+      const { held, flight } = this.#tails?.lost(id) ?? { held: [], flight: this.#flights.get(id) };
+      for (const piece of held) this.#take(piece);
       if (flight === undefined) continue;
-      if (flight.state === "discarded") this.#flights.delete(seq);
+      if (flight.state === "discarded") this.#flights.delete(flight.seq);
       else if (flight.state === "superseded") this.#queueFresh(flight.seq, flight.next!);
       else flights.push(flight);
     }
-    this.#stats.respawns++;
     for (const flight of flights) {
       flight.state = "waiting";
       flight.crashedBefore = true;
     }
-    const head = flights[0];
-    // Running out of memory is the record's doing, not a fluke: no second chance at the same range.
-    const outOfMemory = /ran out of memory/.test(error.message);
-    if (outOfMemory) this.#stats.warnOnce(OUT_OF_MEMORY);
-    const verdict = head?.crashed(outOfMemory);
-    // A death that narrowed down the suspect records is bisection at work, not a streak of
-    // unexplained deaths: a poison record at the start of a big chunk costs ~log2(records) deaths.
-    if (!(verdict?.kind === "retry" && verdict.narrowed)) this.#crashStreak++;
-    const { maxRespawns } = this.#options;
-    if (this.#crashStreak > maxRespawns) return gaveUp(error, this.#crashStreak, maxRespawns);
-    if (head && verdict?.kind === "poison") {
-      this.#stats.isolated++;
-      this.#release.add(poisoned(verdict.offset, head, error));
-      if (head.skipPoison()) this.#complete(flights.shift()!);
+    const judgement = this.#crashes.died(flights[0], error);
+    if (judgement.kind === "gave up") return judgement.error;
+    if (judgement.kind === "poison") {
+      this.#release.add(judgement.failure);
+      if (flights[0].skipPoison()) this.#complete(flights.shift()!);
     }
     this.#again.unshift(...flights.map((flight) => ({ flight, why: "crash" as const })));
     return undefined;
   }
-}
-
-/** The error of a run whose workers died `streak` times in a row, the last with `error`. */
-function gaveUp(error: WorkerCrashError, streak: number, maxRespawns: number): WorkerCrashError {
-  return new WorkerCrashError(
-    error.workerIndex,
-    `${error.message.replace(/^worker \d+ died: /, "")}; workers died ${streak} times ` +
-      `in a row without finishing a record, so the run gave up (maxRespawns: ${maxRespawns})`,
-    { cause: error },
-  );
-}
-
-/** The failure of a record found to kill its worker, as the release takes it. */
-function poisoned(offset: number, flight: Flight, death: WorkerCrashError): Piece {
-  const failure: Failure = {
-    kind: "record",
-    offset,
-    line: flight.lines?.[offset] ?? 0,
-    record: flight.alone,
-    error: {
-      name: WorkerCrashError.name,
-      message: `the worker died while classifying this record (${death.message})`,
-    },
-  };
-  return { seq: flight.seq, records: 1, results: [], failures: [failure] };
 }

@@ -17,6 +17,7 @@ import type { BackendRun } from "../backends/backend.ts";
 import type { InputTask } from "../input/task.ts";
 import type { ResultsPiece, Task } from "../wire/task.ts";
 import type { Flight } from "./flight.ts";
+import type { Splits } from "./splits.ts";
 
 /** A straggler: this many times the median task time... */
 const FACTOR = 3;
@@ -59,16 +60,23 @@ export class Speculation {
   readonly #again: (task: InputTask) => Promise<InputTask>;
   /** The run's workers, as the last race had them. */
   #backend: BackendRun | undefined;
+  /** Stragglers on workers not known to be slow are split where they can be. */
+  readonly #splits: Splits | undefined;
 
-  /** Races among `flights`, each copy's body read `again`, counted in `stats`. */
+  /**
+   * Races among `flights`, each copy's body read `again`, counted in
+   * `stats`; a straggler is split by `splits` instead where it can be.
+   */
   constructor(
     stats: { speculated: number; speculationsWon: number },
     flights: ReadonlyMap<number, Flight>,
     again: (task: InputTask) => Promise<InputTask>,
+    splits?: Splits,
   ) {
     this.#stats = stats;
     this.#flights = flights;
     this.#again = again;
+    this.#splits = splits;
   }
 
   #holder = (seq: number) => this.#backend?.holder?.(seq);
@@ -83,9 +91,13 @@ export class Speculation {
   /** How long a task may run before a copy of it is sent, once enough tasks finished. */
   #limit(): number | undefined {
     if (this.#limitMs !== null) return this.#limitMs;
-    if (this.#times.length < MIN_FINISHED) return this.#limitMs = undefined;
-    const sorted = [...this.#times].sort((a, b) => a - b);
-    return this.#limitMs = Math.max(MIN_MS, FACTOR * sorted[sorted.length >> 1]);
+    const median = this.#median();
+    return this.#limitMs = median === undefined ? undefined : Math.max(MIN_MS, FACTOR * median);
+  }
+
+  /** The median time of the tasks finished, once enough did. */
+  #median(): number | undefined {
+    return this.#times.length < MIN_FINISHED ? undefined : median(this.#times);
   }
 
   /** The longest-running flight that straggles now and races nothing, if one does. */
@@ -103,15 +115,24 @@ export class Speculation {
    * When `flight` straggles, if it can be raced: its time counts from when
    * it was sent, or, where tasks queue before a worker starts them (Redis),
    * from its first count or piece (a task still queued is not raced: racing
-   * every task of a long queue would only double the work).
+   * every task of a long queue would only double the work), unless its
+   * worker is known to be slow. A task queued in a worker behind a
+   * straggler is raced (moved, in effect: the copy's win cancels it there).
    */
   #due(flight: Flight): number | undefined {
     if (!this.#racable(flight)) return undefined;
-    const start = this.#backend?.queues ? flight.startedAt : flight.sentAt;
+    const slow = this.#slow.size > 0 && this.#slow.has(this.#holder(flight.seq) ?? "");
+    const queued = this.#backend?.queues && !slow;
+    const start = flight.startedAt ?? (queued ? undefined : flight.sentAt);
     if (start === undefined) return undefined;
-    if (this.#slow.size && this.#slow.has(this.#holder(flight.seq) ?? "")) return start;
     const limit = this.#limit();
-    return limit === undefined ? undefined : start + limit;
+    const due = slow ? start : limit === undefined ? undefined : start + limit;
+    const split = this.#splits?.stage(flight);
+    if (split === undefined || due === undefined || split.running) return due;
+    // Too little left to split, by its worker's pace: raced at once if a copy would be sooner.
+    if (split.leftMs !== undefined && split.leftMs > this.#median()!) return split.at;
+    // Split before, and no tail of it runs (or so it said): raced if it runs a while longer.
+    return Math.max(due, split.at + (limit ?? MIN_MS));
   }
 
   /**
@@ -120,7 +141,8 @@ export class Speculation {
    */
   sleep(woken: Promise<void>): Promise<void> {
     if (this.#limit() === undefined && this.#slow.size === 0) return woken;
-    if (!this.#backend || this.#backend.room() === 0) return woken;
+    const backend = this.#backend;
+    if (!backend || backend.room() === 0 || backend.idle?.() === 0) return woken;
     let at = Infinity;
     for (const flight of this.#flights.values()) at = Math.min(at, this.#due(flight) ?? at);
     if (at === Infinity) return woken;
@@ -131,10 +153,13 @@ export class Speculation {
     return Promise.race([woken, due]).finally(() => clearTimeout(timer));
   }
 
-  /** A flight held by one worker, with one range of records left, and no race yet. */
+  /**
+   * A flight held by its own worker, with one range of records left (and
+   * parts split off, if any), and no race yet.
+   */
   #racable(flight: Flight): boolean {
-    return flight.state === "sent" && !flight.crashedBefore && flight.ranges.length === 1 &&
-      !this.#races.has(flight.seq);
+    return flight.state === "sent" && !flight.crashedBefore && !this.#splits?.busy(flight) &&
+      flight.ranges.every((range, k) => k === 0 || range.split) && !this.#races.has(flight.seq);
   }
 
   /**
@@ -192,14 +217,26 @@ export class Speculation {
    * (a chunk's bytes read `again`: they went to the first worker).
    */
   async race(backend: BackendRun, live: () => boolean): Promise<void> {
-    this.#backend = backend;
+    this.use(backend);
+    await this.#splits?.send(backend, live);
     while (live() && backend.room() > 0) {
       const flight = this.straggler(performance.now());
       if (flight === undefined) return;
+      // A task its worker has started is split among the idle workers where it can be (a
+      // worker known to be slow keeps a small part); a task queued behind another is raced.
+      const started = flight.startedAt !== undefined;
+      if (started && await this.#splits?.split(flight, backend)) continue;
+      // A copy where no worker is idle would only wait in a queue.
+      if (backend.idle?.() === 0) return;
       const { body, transfer } = await this.#again(flight.task);
       if (!live() || flight.state !== "sent") return;
       backend.send(this.start(flight, body, this.#holder(flight.seq)), transfer);
     }
+  }
+
+  /** The run's workers are `backend`'s. */
+  use(backend: BackendRun): void {
+    this.#backend = backend;
   }
 
   /**
@@ -219,4 +256,10 @@ export class Speculation {
     this.#races.delete(race.flight.seq);
     this.#copies.delete(race.copy);
   }
+}
+
+/** The median of `values` (not empty). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1];
 }

@@ -21,6 +21,8 @@ export class Stats {
   /** Copies of straggling tasks raced against them, and the races a copy won. */
   speculated = 0;
   speculationsWon = 0;
+  /** Straggling tasks split among idle workers while they ran. */
+  splits = 0;
   /** What went wrong without failing the run (a worker that died while closing). */
   readonly warnings: string[] = [];
   /** What the run waits for now, if anything (no worker has taken it). */

@@ -19,6 +19,8 @@
  *  | <--------------------- PieceMessage - |  for slow tasks every 50 ms, and the last
  *  | -- UpdateMessage --------------------> |  settings fixed during the run (CSV columns)
  *  | -- CancelMessage --------------------> |  drop queued work of a run, or one task
+ *  | -- SplitMessage ---------------------> |  split a running task's rest, then
+ *  | <--------------------- SplitReply --- |  where it cut (it keeps the first part)
  *  | -- CloseMessage ---------------------> |  call close(), then
  *  | <--------------------- ClosedMessage - |
  *  | <--------------- ExitMessage | Fatal - |  at any time: the worker is dying
@@ -105,6 +107,18 @@ export interface CancelMessage {
   task?: number;
 }
 
+/**
+ * main → worker: split the records task `task` has not started among
+ * `parts` workers (its own and idle ones): it keeps the first part, stops
+ * before the next, and answers with a {@linkcode SplitReply}.
+ */
+export interface SplitMessage {
+  type: "split";
+  run: number;
+  task: number;
+  parts: number;
+}
+
 /** main → worker: call the plug-in's `close()` and report back. */
 export interface CloseMessage {
   type: "close";
@@ -119,6 +133,7 @@ export type ToWorker =
   | UpdateMessage
   | TaskMessage
   | CancelMessage
+  | SplitMessage
   | CloseMessage;
 
 /**
@@ -185,6 +200,25 @@ export interface CountMessage {
   count: TaskCount;
 }
 
+/**
+ * Where task `task` was cut, in answer to a {@linkcode SplitMessage}: it
+ * stops before `cuts[0]`; the records `[cuts[k], cuts[k + 1])` are for
+ * others, the last cut being the end of its records (`records` in all). No
+ * cuts: too little was left, and `leftMs` says how long it will yet take.
+ */
+export interface SplitAnswer {
+  task: number;
+  cuts: number[];
+  records: number;
+  leftMs?: number;
+}
+
+/** worker → main: a {@linkcode SplitAnswer}. */
+export interface SplitReply extends SplitAnswer {
+  type: "split";
+  run: number;
+}
+
 /** worker → main: the plug-in's `close()` has run (error set if it threw). */
 export interface ClosedMessage {
   type: "closed";
@@ -214,6 +248,7 @@ export type FromWorker =
   | InitFailedMessage
   | PieceMessage
   | CountMessage
+  | SplitReply
   | ClosedMessage
   | ExitMessage
   | FatalMessage;

@@ -122,6 +122,15 @@ export class LocalRun implements BackendRun {
     slot.link.post({ type: "cancel", run: this.#settings.run, task: id });
   }
 
+  split(id: number, parts: number): void {
+    const slot = this.#slots.find((s) => !s.dead && s.queue.includes(id));
+    slot?.link.post({ type: "split", run: this.#settings.run, task: id, parts });
+  }
+
+  idle(): number {
+    return this.#slots.filter((s) => s.available && this.#holds(s) && !s.queue.length).length;
+  }
+
   holder(id: number): string | undefined {
     const slot = this.#slots.find((s) => !s.dead && s.queue.includes(id));
     return slot && `worker ${slot.index}`;
@@ -130,8 +139,13 @@ export class LocalRun implements BackendRun {
   /** A message from a ready worker. */
   message(slot: Slot, message: FromWorker): void {
     if (this.#ended) return;
-    if (message.type === "count") {
-      if (message.run === this.#settings.run) this.#listener.count(message.count);
+    if (message.type === "count" || message.type === "split") {
+      if (message.run !== this.#settings.run) return;
+      if (message.type === "count") this.#listener.count(message.count);
+      else {
+        const { task, cuts, records, leftMs } = message;
+        this.#listener.split?.({ task, cuts, records, leftMs });
+      }
       return;
     }
     if (message.type !== "piece" || message.run !== this.#settings.run) return;

@@ -57,9 +57,9 @@ export class Outcomes {
     const live = tids.map((tid) => this.#sent.get(tid)).filter((t) => t !== undefined);
     if (live.length === 0) return; // an outcome the coordinator has already (a late duplicate)
     const frames = fields.get("frames") ?? new Uint8Array();
-    if (kind === "count" || kind === "piece") {
+    if (kind === "count" || kind === "piece" || kind === "split") {
       // Sent ahead of the outcome: the count, so that a task whose worker dies can still be
-      // bisected; a slow task's results, as they come.
+      // bisected; a slow task's results, as they come; where it was cut, when asked.
       if (kind === "piece") live[0].delivered = true;
       this.#deliver(live[0], frames);
       return;
@@ -89,6 +89,9 @@ export class Outcomes {
         this.#listener.count({ ...message.count, id: task.seq });
       } else if (message.type === "piece") {
         this.#listener.piece({ ...message.piece, id: task.seq });
+      } else if (message.type === "split" && "cuts" in message) {
+        const { cuts, records, leftMs } = message;
+        this.#listener.split?.({ task: task.seq, cuts, records, leftMs });
       }
     }
   }

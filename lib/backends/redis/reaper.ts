@@ -14,7 +14,7 @@
 import { CrunchError } from "../../errors.ts";
 import type { RedisClient, Reply } from "./client.ts";
 import { text } from "./client.ts";
-import { GROUP, keys, listArgs, recordArgs } from "./wire.ts";
+import { GROUP, keys, listArgs, recordArgs, type WorkerInfo } from "./wire.ts";
 
 /**
  * A run's keys expire this long after its coordinator last renewed them, so
@@ -69,6 +69,9 @@ export class Reaper {
   readonly #refusals = new Map<string, { label: string; why: string }>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #watching = false;
+  /** Local workers of the live worker processes that accept the run, and tasks claimed. */
+  #slots = 0;
+  #claimed = 0;
 
   /** Watches run `id` at `display` (the URL without its password, for messages). */
   constructor(id: string, display: string, waitForWorkers: number, run: ReapedRun) {
@@ -105,7 +108,7 @@ export class Reaper {
   /** One round, through `ctl`; a failed command rejects. */
   async round(ctl: RedisClient): Promise<void> {
     const id = this.#id;
-    for (const key of [keys.run(id), keys.tasks(id), keys.results(id)]) {
+    for (const key of [keys.run(id), keys.tasks(id), keys.results(id), keys.controls(id)]) {
       ctl.command("PEXPIRE", key, RUN_TTL_MS).catch(() => {});
     }
     ctl.command(...listArgs(id, RUN_TTL_MS / 1000)).catch(() => {});
@@ -123,6 +126,7 @@ export class Reaper {
   async #reap(ctl: RedisClient): Promise<void> {
     const id = this.#id;
     const pending = await ctl.command("XPENDING", keys.tasks(id), GROUP, "-", "+", 1000);
+    this.#claimed = (pending as Reply[] | null)?.length ?? 0;
     const byWorker = new Map<string, string[]>();
     for (const row of (pending as Reply[][]) ?? []) {
       const name = text(row[1])!;
@@ -146,6 +150,15 @@ export class Reaper {
     }
   }
 
+  /**
+   * About how many local workers of the worker processes that accept the
+   * run hold no task of it, as the last rounds saw (a worker process may be
+   * busy with another run: then fewer).
+   */
+  idle(): number {
+    return Math.max(0, this.#slots - this.#claimed);
+  }
+
   /** Worker process `name` (shown as `label`) refused the run: looked at in the next round. */
   refused(name: string, label: string, why: string): void {
     this.#refusals.set(name, { label, why });
@@ -166,10 +179,14 @@ export class Reaper {
     if (now - this.#lastWorkerCheck < WORKERS_EVERY_MS) return;
     this.#lastWorkerCheck = now;
     const names = ((await ctl.command("SMEMBERS", keys.workers)) as Reply[]).map((n) => text(n)!);
-    const alive = await Promise.all(names.map((n) => ctl.command("EXISTS", keys.worker(n))));
-    const gone = names.filter((_, i) => alive[i] !== 1);
+    const infos = await Promise.all(names.map((n) => ctl.command("GET", keys.worker(n))));
+    const gone = names.filter((_, i) => infos[i] === null);
     if (gone.length) await ctl.command("SREM", keys.workers, ...gone);
-    const live = names.filter((_, i) => alive[i] === 1);
+    const live = names.filter((_, i) => infos[i] !== null);
+    this.#slots = names.reduce((sum, name, i) => {
+      if (infos[i] === null || this.#refusals.has(name)) return sum;
+      return sum + ((JSON.parse(text(infos[i])!) as WorkerInfo).workers ?? 1);
+    }, 0);
     if (live.some((name) => !this.#refusals.has(name))) {
       this.#noWorkersSince = undefined;
       this.#run.waiting(undefined);

@@ -15,6 +15,13 @@ import type { Settings } from "./coordinator.ts";
 import type { BackendListener, BackendRun, RunUpdate, Task } from "../backend.ts";
 import { RedisClient, RedisConnectionError, RedisReplyError, type Reply, text } from "./client.ts";
 import { Outcomes } from "./outcomes.ts";
+import { type Control, sendControl } from "./controls.ts";
+
+const CANCEL: Control = { kind: "cancel" };
+const LOST_BY_REDIS = new WorkerCrashError(
+  0,
+  "Redis lost the run's tasks while they ran (restarted without its data)",
+);
 import { type SentTask, SentTasks } from "./sent_tasks.ts";
 import { type ReapedRun, Reaper, RUN_TTL_MS } from "./reaper.ts";
 import type { RunKey } from "./signing.ts";
@@ -126,6 +133,23 @@ export class RedisRun implements BackendRun, ReapedRun {
     );
   }
 
+  /** About how many local workers of the crunch workers hold no task of the run. */
+  idle = (): number => this.#reaper.idle();
+  split = (id: number, parts: number): void => void this.#control(id, { kind: "split", parts });
+  /** Its crunch worker stops it (or none starts it); nothing more of it is taken. */
+  cancel(id: number): void {
+    const task = this.#control(id, CANCEL);
+    if (task) this.#flights.delete(task.tid);
+  }
+
+  /** Tells the crunch worker holding task `id` to do `control`. */
+  #control(id: number, control: Control): SentTask | undefined {
+    const task = this.#flights.all().find((t) => t.seq === id);
+    if (task === undefined || this.#ctl === undefined || this.#ended) return task;
+    sendControl(this.#ctl, this.#id, task.tid, control, task.entry).catch((e) => this.#trouble(e));
+    return task;
+  }
+
   end(_cancel: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
@@ -136,7 +160,10 @@ export class RedisRun implements BackendRun, ReapedRun {
     // Workers see the run gone (its group and meta), drop what they hold of it, and move on.
     Promise.all([
       ctl.command("ZREM", keys.runs, this.#id),
-      ctl.command("DEL", keys.run(this.#id), keys.tasks(this.#id), keys.results(this.#id)),
+      ctl.command(
+        "DEL",
+        ...[keys.run, keys.tasks, keys.results, keys.controls].map((k) => k(this.#id)),
+      ),
     ]).catch(() => {}).finally(() => ctl.close());
   }
 
@@ -205,15 +232,8 @@ export class RedisRun implements BackendRun, ReapedRun {
   giveUp(worker: string, flights: SentTask[]): void {
     const lost = flights.filter((f) => this.#flights.delete(f.tid));
     if (lost.length === 0 || this.#ended) return;
-    this.#listener.lost(
-      lost.map((f) => f.seq),
-      new WorkerCrashError(
-        this.#outcomes.workerIndex(worker),
-        `crunch worker ${
-          worker.replace(/#[^#]*$/, "")
-        } stopped renewing its heartbeat (killed, or cut off from Redis)`,
-      ),
-    );
+    const index = this.#outcomes.workerIndex(worker);
+    this.#listener.lost(lost.map((f) => f.seq), stopped(index, worker));
   }
 
   /** Ends the run with `error`. */
@@ -248,13 +268,7 @@ export class RedisRun implements BackendRun, ReapedRun {
     const partial = this.#flights.all().filter((flight) => flight.delivered);
     for (const flight of partial) this.#flights.delete(flight.tid);
     if (partial.length && !this.#ended) {
-      this.#listener.lost(
-        partial.map((flight) => flight.seq),
-        new WorkerCrashError(
-          0,
-          "Redis lost the run's tasks while they ran (restarted without its data)",
-        ),
-      );
+      this.#listener.lost(partial.map((f) => f.seq), LOST_BY_REDIS);
     }
     // The others go again under new tids: whatever a worker still holding one of them sends
     // under its old tid (a slow task's pieces, its outcome) is dropped as stale.
@@ -304,16 +318,8 @@ export class RedisRun implements BackendRun, ReapedRun {
       } catch (error) {
         if (performance.now() > deadline) {
           this.#failed = true;
-          this.#listener.failed(
-            new CrunchError(
-              `lost the connection to Redis at ${this.#display} and could not connect again ` +
-                `within ${Math.round(this.#options.reconnectTimeout / 1000)} s: ${
-                  (error as Error).message
-                }`,
-              { cause: error },
-            ),
-          );
-          return;
+          const { reconnectTimeout } = this.#options;
+          return this.#listener.failed(unreachable(this.#display, reconnectTimeout, error));
         }
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
@@ -339,6 +345,24 @@ function troubleOf(error: unknown, display: string, highWater: number): unknown 
     );
   }
   return error;
+}
+
+/** The death of crunch worker `worker` (number `index` in errors), its heartbeat gone. */
+function stopped(index: number, worker: string): WorkerCrashError {
+  const name = worker.replace(/#[^#]*$/, "");
+  return new WorkerCrashError(
+    index,
+    `crunch worker ${name} stopped renewing its heartbeat (killed, or cut off from Redis)`,
+  );
+}
+
+/** The error of a run whose Redis at `display` could not be reached again within `ms`. */
+function unreachable(display: string, ms: number, error: unknown): CrunchError {
+  return new CrunchError(
+    `lost the connection to Redis at ${display} and could not connect again within ` +
+      `${Math.round(ms / 1000)} s: ${(error as Error).message}`,
+    { cause: error },
+  );
 }
 
 /** Rethrows an error, unless it says the group exists already. */

@@ -16,11 +16,15 @@ import type {
   TaskCount,
 } from "../backend.ts";
 import { concat, decodeFrames, encodeFrames } from "../../wire/frames.ts";
+import type { FromWorker } from "../../wire/protocol.ts";
 import { type RedisClient, RedisReplyError, type Reply } from "./client.ts";
 import type { TaskGuard } from "./admission.ts";
+import { takeControls } from "./controls.ts";
 import { GROUP, keys, noteArgs, recordArgs, type RunMeta, streamEntries } from "./wire.ts";
 
 const decoder = new TextDecoder();
+/** How often the coordinator's controls are read while tasks are held, ms. */
+const CONTROLS_EVERY_MS = 200;
 
 /** A task this process holds, by its tid (the local workers' id for it). */
 interface Held {
@@ -78,11 +82,9 @@ export class RunServer {
   /** This process refused a task of the run: it finishes what it holds and leaves. */
   #leaving = false;
   #tasks = 0;
-  /**
-   * Tasks claimed but not yet handed to a local worker: a worker can die while a claim
-   * waits, leaving less room than was asked for. They go out as room comes back.
-   */
+  /** Tasks claimed, not yet handed to a local worker (one died while a claim waited). */
   #backlog: Task[] = [];
+  #polled = 0; // when the coordinator's controls were last read
 
   constructor(
     consumer: ServerContext,
@@ -116,6 +118,7 @@ export class RunServer {
     try {
       while (!this.#gone && !this.#broken && !this.#leaving && !consumer.stopping) {
         this.#hand();
+        await this.#controls();
         const room = this.#run.room() - this.#backlog.length;
         if (room <= 0) {
           await consumer.sleep(250);
@@ -130,6 +133,7 @@ export class RunServer {
       // Stopping: what this process holds is finished and recorded before it leaves.
       while (this.#held.size && !this.#gone && !this.#broken) {
         this.#hand();
+        await this.#controls();
         await consumer.sleep(100);
       }
     } catch (error) {
@@ -242,6 +246,25 @@ export class RunServer {
     );
   }
 
+  /** Does what the coordinator says of the tasks held (read a few times a second). */
+  async #controls(): Promise<void> {
+    if (this.#held.size === 0 || performance.now() - this.#polled < CONTROLS_EVERY_MS) return;
+    this.#polled = performance.now();
+    const controls = await takeControls(this.#consumer.ctl, this.#id, [...this.#held.keys()]);
+    for (const [tid, control] of controls) {
+      const held = this.#held.get(tid);
+      if (held === undefined) continue;
+      if (control.kind === "split") this.#run!.split?.(tid, control.parts);
+      else {
+        // A race's loser: stopped, acknowledged, and nothing more of it sent.
+        this.#held.delete(tid);
+        this.#run!.cancel?.(tid);
+        const fields = ["kind", "cancelled", "worker", this.#consumer.label];
+        this.#consumer.write(recordArgs(this.#id, [{ id: held.entry, tid }], fields));
+      }
+    }
+  }
+
   /** Hands claimed tasks to the local workers while they have room. */
   #hand(): void {
     while (this.#backlog.length && this.#run!.room() > 0) {
@@ -254,7 +277,8 @@ export class RunServer {
   #listener(): BackendListener {
     const consumer = this.#consumer;
     return {
-      count: (count) => this.#count(count),
+      count: (count) => this.#forward("count", count.id, { type: "count", run: 0, count }),
+      split: (answer) => this.#forward("split", answer.task, { type: "split", run: 0, ...answer }),
       piece: (piece) => this.#piece(piece),
       lost: (ids, error) => this.#lost(ids, error),
       ready: () => {
@@ -284,15 +308,13 @@ export class RunServer {
   }
 
   /**
-   * A task's count goes out at once, as a local worker's does: if the worker dies, the
-   * coordinator knows the task's records and can bisect it. Not an outcome: the task stays
-   * pending.
+   * A message of task `id` goes out at once, not as an outcome (the task
+   * stays pending): its count (if the worker dies, the coordinator knows its
+   * records and can bisect it), or where it was cut (a split asked for).
    */
-  #count(count: TaskCount): void {
-    const held = this.#held.get(count.id);
-    if (!held) return;
-    const frames = encodeFrames([{ type: "count", run: 0, count }]);
-    this.#note("count", ["tids", String(held.tid), "frames", frames]);
+  #forward(kind: "count" | "split", id: number, message: FromWorker): void {
+    const held = this.#held.get(id);
+    if (held) this.#note(kind, ["tids", String(held.tid), "frames", encodeFrames([message])]);
   }
 
   /** A piece of a task's results; its last records the task's outcome. */

@@ -47,6 +47,7 @@ export const keys = {
   run: (id: string) => `${PREFIX}run:{${id}}`,
   tasks: (id: string) => `${PREFIX}run:{${id}}:tasks`,
   results: (id: string) => `${PREFIX}run:{${id}}:results`,
+  controls: (id: string) => `${PREFIX}run:{${id}}:controls`,
 };
 
 /** What a worker needs to know of a run before it takes its tasks. */
@@ -83,6 +84,10 @@ export type ResultKind =
   | "count"
   /** Results of a slow task, ahead of its outcome (the task stays pending). */
   | "piece"
+  /** Where a task was cut, asked by its coordinator (not an outcome: the task stays pending). */
+  | "split"
+  /** The task was cancelled by its coordinator: acknowledged, nothing more comes of it. */
+  | "cancelled"
   /** A local worker died between tasks: nothing to run again, one death to count. */
   | "died"
   /** The worker will not run this run (module mismatch, not allowed, input not readable). */
