@@ -18,6 +18,7 @@ import { inProcess, ratioOf, rounds } from "../runner.ts";
 const SLOW_WORKER = here("../tests/fixtures/slow_worker.ts");
 const SLOW_REGION = here("../tests/fixtures/slow_region.ts");
 const CASE = "15 a slow worker";
+const REGION_CASE = "15 a slow region";
 
 /** Case 15. */
 export async function slowWorker(ctx: Context): Promise<void> {
@@ -81,10 +82,10 @@ export async function slowRegion(ctx: Context): Promise<void> {
     ctx.reps,
     (line) => ctx.log(`slow region: ${line}`),
   );
-  ctx.rows.push({ case: CASE, variant: ideal.label, rate: ideal.rate });
+  ctx.rows.push({ case: REGION_CASE, variant: ideal.label, rate: ideal.rate });
   for (const r of [split, plain]) {
     ctx.rows.push({
-      case: CASE,
+      case: REGION_CASE,
       variant: r.label,
       rate: r.rate,
       ratio: ratioOf(r, ideal),

@@ -7,14 +7,7 @@
  * @module
  */
 
-import type {
-  Backend,
-  BackendListener,
-  BackendRun,
-  ResultsPiece,
-  Task,
-  TaskCount,
-} from "../backend.ts";
+import type { Backend, BackendListener, BackendRun, ResultsPiece, Task } from "../backend.ts";
 import { concat, decodeFrames, encodeFrames } from "../../wire/frames.ts";
 import type { FromWorker } from "../../wire/protocol.ts";
 import { type RedisClient, RedisReplyError, type Reply } from "./client.ts";
