@@ -246,7 +246,9 @@ export class WorkLoop {
     }
     const from = task.from ?? 0;
     const to = Math.min(task.to ?? rows.rows.length, rows.rows.length);
-    const bound = { from, at: from, to, records: rows.rows.length, startedAt: performance.now() };
+    const setupMs = clock.read + clock.parse; // what a part of it costs another worker first
+    const records = rows.rows.length;
+    const bound = { from, at: from, to, records, startedAt: performance.now(), setupMs };
     this.#bounds.set(task.id, bound);
     const outcomes = new TaskOutcomes(
       this.#transport,
